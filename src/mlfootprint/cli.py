@@ -1,0 +1,198 @@
+"""The `mlfootprint` command: a thin layer over the library.
+
+Bad input (unknown country, PUE < 1, an unreadable store, an unknown run) prints one line on stderr
+and exits 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from .errors import MlfootprintError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Measure the energy, carbon and other footprints of machine-learning runs.")
+err = Console(stderr=True)
+out = Console()
+
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Run store: a SQLite path or a SQLAlchemy URL "
+                                                 "(default: MLFOOTPRINT_STORE, else the user data dir).")]
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+class Scope(str, Enum):
+    machine = "machine"
+    process = "process"
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def track(
+    command: Annotated[list[str], typer.Argument(help="The command to run, after --.", show_default=False)],
+    project: Annotated[Optional[str], typer.Option(help="Project name to file the run under.")] = None,
+    country: Annotated[Optional[str], typer.Option(help="ISO 3166 code (FR, FRA) or zone (US-CA).")] = None,
+    region: Annotated[Optional[str], typer.Option(help="Cloud region, e.g. gcp:europe-west1, aws:us-east-1.")] = None,
+    pue: Annotated[Optional[float], typer.Option(help="Power usage effectiveness of the facility (>= 1).")] = None,
+    interval: Annotated[Optional[float], typer.Option("--interval", help="Seconds between sensor reads.")] = None,
+    scope: Annotated[Optional[Scope], typer.Option(help="Charge the whole machine, or only the command's "
+                                                   "process tree (CPU-time and memory share).")] = None,
+    store: StoreOpt = None,
+    no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not read GPUs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")] = False,
+) -> None:
+    """Run COMMAND under the meter; stream its output; exit with its exit code."""
+    from .tracker import track as Tracker
+
+    if not command:
+        raise MlfootprintError("no command given: write it after --, e.g. mlfootprint track -- python train.py")
+    tracker = Tracker(project=project, country=country, region=region, pue=pue, interval_s=interval,
+                      scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
+                      command=shlex.join(command))
+    run = tracker.start()
+    try:
+        child = subprocess.Popen(command)
+    except OSError as exc:
+        tracker.stop("failed", 127)
+        raise MlfootprintError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
+    rc = _wait_forwarding_signals(child)
+    exit_code = rc if rc >= 0 else 128 - rc
+    killed = rc in (-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
+    tracker.stop("completed" if rc == 0 else "interrupted" if killed else "failed", exit_code)
+    if quiet:
+        err.print(run.id)
+    else:
+        from .report.terminal import print_run
+
+        print_run(run.record, err, show_warnings=False)  # logged at start already
+    raise typer.Exit(exit_code)
+
+
+def _wait_forwarding_signals(child: subprocess.Popen[bytes]) -> int:
+    """Wait for the child; pass on SIGTERM/SIGHUP, and SIGINT when no terminal already sent it."""
+    def forward(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGINT and _terminal_sends_sigint_to_child():
+            return
+        try:
+            child.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _terminal_sends_sigint_to_child() -> bool:
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except OSError:
+        return False
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 20,
+    project: Annotated[Optional[str], typer.Option(help="Only this project.")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Table of stored runs, newest first."""
+    from .report.terminal import runs_table
+    from .store import open_store
+
+    rows = open_store(store).list_runs(limit=limit, project=project)
+    if not rows:
+        err.print("no runs stored yet: try  mlfootprint track -- python train.py")
+        return
+    out.print(runs_table(rows))
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON record.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """One run: energy per component, where each number came from, CO2e."""
+    from .report.terminal import print_run
+    from .store import open_store
+
+    record = open_store(store).get_run(run_id)
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+    else:
+        print_run(record, out)
+
+
+@app.command()
+def export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or json.")] = ExportFormat.csv,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    project: Annotated[Optional[str], typer.Option(help="Only this project.")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """All runs as CSV (one row per run) or JSON (full records)."""
+    from .report.files import to_csv, to_json
+    from .store import open_store
+
+    db = open_store(store)
+    records = [db.get_run(r["id"]) for r in db.list_runs(project=project)]
+    text = to_csv(records) if fmt is ExportFormat.csv else to_json(records)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise MlfootprintError(f"cannot write {output}: {exc.strerror or exc}") from None
+    err.print(f"wrote {len(records)} runs to {output}")
+
+
+@app.command()
+def locations(
+    search: Annotated[Optional[str], typer.Argument(help="Filter by code or name.")] = None,
+) -> None:
+    """Known countries, zones and cloud regions with their grid intensity and source."""
+    from rich.table import Table
+
+    from .grid import all_regions, all_zones
+
+    table = Table("code", "name", "gCO2e/kWh", "year", "source")
+    needle = (search or "").lower()
+    for z in all_zones().values():
+        if needle in f"{z.zone} {z.alpha3} {z.name}".lower():
+            table.add_row(f"{z.zone} {z.alpha3}".strip(), z.name, f"{z.intensity_g_per_kwh:g}", str(z.year),
+                          f"{z.source} ({z.basis})")
+    for r in all_regions().values():
+        if needle in f"{r.region} {r.location}".lower():
+            ci = f"{r.intensity_g_per_kwh:g}" if r.intensity_g_per_kwh is not None else f"= {r.zone}"
+            table.add_row(r.region, r.location, ci, str(r.year or ""), r.source)
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except MlfootprintError as exc:
+        err.print(f"mlfootprint: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""The project's own error types, so callers can catch ours without catching everything.
+
+Every message is one line that names the offending value and what would be accepted: the CLI prints
+it as-is and exits 2, never with a traceback.
+"""
+
+from __future__ import annotations
+
+
+class MlfootprintError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(MlfootprintError, ValueError):
+    """A setting (flag, env var, config file) has a value we cannot use."""
+
+
+class StoreError(MlfootprintError):
+    """The run store cannot be opened, read or written."""
+
+
+class SensorError(MlfootprintError):
+    """A hardware reader failed; the meter degrades instead of raising into the host."""
+
+
+class RunNotFoundError(MlfootprintError, KeyError):
+    """No stored run has the requested id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "run not found"

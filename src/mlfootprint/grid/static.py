@@ -1,0 +1,127 @@
+"""Annual grid intensity from the cited tables shipped in the package. No network look-ups.
+
+Zones are ISO 3166 countries (alpha-2 or alpha-3) and US states (`US-CA`); cloud regions are written
+`provider:region` (`gcp:europe-west1`, `aws:us-east-1`, `azure:westeurope`).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from ..constants import WORLD_INTENSITY
+from ..errors import ConfigError
+
+SOURCES = {
+    "ember-owid": "Ember (2026) with processing by Our World in Data, CC BY 4.0",
+    "epa-egrid2023": "US EPA eGRID2023 state output emission rate",
+    "google-2024": "Google Cloud region carbon data 2024 (Apache-2.0)",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    country: str | None  # zone code, e.g. "FR", "US-CA"; None for the world average
+    region: str | None  # cloud region, e.g. "gcp:europe-west1"
+    intensity_g_per_kwh: float
+    intensity_source: str  # says where the figure comes from, its year and basis
+    year: int
+
+
+@dataclass(frozen=True)
+class _Zone:
+    zone: str
+    alpha3: str
+    name: str
+    intensity_g_per_kwh: float
+    year: int
+    basis: str
+    source: str
+
+
+@dataclass(frozen=True)
+class _Region:
+    region: str
+    location: str
+    zone: str
+    intensity_g_per_kwh: float | None
+    year: int | None
+    cfe: float | None
+    source: str
+
+
+def _rows(filename: str) -> list[dict[str, str]]:
+    text = resources.files("mlfootprint.data").joinpath(filename).read_text(encoding="utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+@lru_cache(maxsize=1)
+def all_zones() -> dict[str, _Zone]:
+    zones = {}
+    for r in _rows("grid_zones.csv"):
+        zones[r["zone"]] = _Zone(r["zone"], r["alpha3"], r["name"], float(r["intensity_g_per_kwh"]),
+                                 int(r["year"]), r["basis"], r["source"])
+    return zones
+
+
+@lru_cache(maxsize=1)
+def all_regions() -> dict[str, _Region]:
+    regions = {}
+    for r in _rows("cloud_regions.csv"):
+        regions[r["region"]] = _Region(
+            r["region"], r["location"], r["zone"],
+            float(r["intensity_g_per_kwh"]) if r["intensity_g_per_kwh"] else None,
+            int(r["year"]) if r["year"] else None, float(r["cfe"]) if r["cfe"] else None, r["source"])
+    return regions
+
+
+def _find_zone(code: str) -> _Zone | None:
+    code = code.strip().upper()
+    zones = all_zones()
+    if code in zones:
+        return zones[code]
+    return next((z for z in zones.values() if z.alpha3 == code), None)
+
+
+def _zone_location(zone: _Zone, region: str | None = None, note: str = "") -> Location:
+    source = f"{SOURCES.get(zone.source, zone.source)}, {zone.name} {zone.year}, {zone.basis}{note}"
+    return Location(zone.zone, region, zone.intensity_g_per_kwh, source, zone.year)
+
+
+def resolve_location(country: str | None = None, region: str | None = None) -> tuple[Location, list[str]]:
+    """The intensity for a country/zone or a cloud region, and warnings worth showing once.
+
+    A region takes precedence over a country. With neither, the world average is used and a
+    warning says how to set the location.
+    """
+    warnings: list[str] = []
+    if region:
+        key = region.strip().lower()
+        r = all_regions().get(key)
+        if r is None:
+            providers = sorted({k.split(":")[0] for k in all_regions()})
+            raise ConfigError(f"unknown cloud region {region!r}: expected provider:region with provider one of "
+                              f"{', '.join(providers)} (e.g. gcp:europe-west1, aws:us-east-1); "
+                              "'mlfootprint locations' lists the known ones")
+        zone = _find_zone(r.zone)
+        if country and _find_zone(country) != zone:
+            warnings.append(f"both country {country!r} and region {region!r} given: using the region")
+        if r.intensity_g_per_kwh is not None:
+            source = f"{SOURCES.get(r.source, r.source)}, {r.region} ({r.location}) {r.year}, location-based"
+            return Location(r.zone, r.region, r.intensity_g_per_kwh, source, r.year or 0), warnings
+        assert zone is not None, f"cloud_regions.csv maps {r.region} to unknown zone {r.zone}"
+        note = f"; {r.region} ({r.location}) mapped to its country: the provider publishes no per-region figure"
+        return _zone_location(zone, r.region, note), warnings
+    if country:
+        zone = _find_zone(country)
+        if zone is None:
+            raise ConfigError(f"unknown country {country!r}: expected an ISO 3166 alpha-2 or alpha-3 code "
+                              f"(e.g. FR, FRA, US) or a US state zone (e.g. US-CA); "
+                              "'mlfootprint locations' lists all known codes")
+        return _zone_location(zone), warnings
+    warnings.append(f"no location set: using the world average {WORLD_INTENSITY.value:g} gCO2e/kWh; set "
+                    "--country/--region or MLFOOTPRINT_COUNTRY (e.g. FR) for a figure that fits where the run ran")
+    return Location(None, None, WORLD_INTENSITY.value, f"{WORLD_INTENSITY.source} (world average)",
+                    WORLD_INTENSITY.year), warnings

@@ -1,0 +1,189 @@
+"""The sampler: reads every sensor on one background thread and integrates readings into joules.
+
+The host program only pays for `start()` and `stop()`; reads happen off its hot path. Nothing here
+raises into the host: a sensor that fails is logged once and its channel keeps what it measured.
+Time comes from a monotonic clock that tests can replace, and `sample()` can be driven by hand, so
+integration is tested deterministically on scripted traces.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .attribution import ProcessTree
+from .sensors.base import Channel, Reading, Sensor
+
+log = logging.getLogger("mlfootprint")
+
+Scope = Literal["machine", "process"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Energy of one channel over one sampling interval (attributed to the scope)."""
+
+    t_s: float  # end of the interval, seconds since the meter started
+    key: str
+    energy_j: float
+    power_w: float
+
+
+@dataclass
+class ChannelState:
+    channel: Channel
+    energy_j: float = 0.0
+    last_t: float | None = None
+    last_counter_j: float | None = None
+    last_power_w: float | None = None
+    failed_reads: int = 0
+    first_error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Meter:
+    def __init__(self, sensors: Sequence[Sensor], *, interval_s: float = 1.0, scope: Scope = "machine",
+                 pid: int | None = None, clock: Callable[[], float] = time.monotonic,
+                 on_tick: Callable[[Meter], None] | None = None) -> None:
+        self.sensors = list(sensors)
+        self.interval_s = interval_s
+        self.scope: Scope = scope
+        self.clock = clock
+        self.on_tick = on_tick
+        self.states: dict[str, ChannelState] = {}
+        for sensor in self.sensors:
+            for ch in sensor.channels():
+                self.states[ch.key] = ChannelState(ch)
+        self._tree = ProcessTree(pid) if scope == "process" else None
+        self._pending: list[Sample] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0: float = 0.0
+        self.elapsed_s: float = 0.0
+        self._warned: set[str] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, background: bool = True) -> None:
+        self._t0 = self.clock()
+        if self._tree:
+            self._tree.cpu_share()  # sets the baseline for the first interval
+        self.sample()
+        if background:
+            self._thread = threading.Thread(target=self._loop, name="mlfootprint-meter", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=max(5.0, 2 * self.interval_s))
+        self.sample()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+            if self.on_tick:
+                try:
+                    self.on_tick(self)
+                except Exception as exc:  # the store or a callback failed: keep measuring
+                    self._warn_once("tick", f"mlfootprint: periodic save failed ({exc}); measuring continues")
+
+    # -- measurement -----------------------------------------------------------------------
+    def sample(self) -> None:
+        """Read every sensor once and integrate since the previous read."""
+        with self._lock:
+            try:
+                self._sample_locked()
+            except Exception as exc:  # never raise into the host
+                self._warn_once("sample", f"mlfootprint: sampling failed ({exc!r}); continuing")
+
+    def _sample_locked(self) -> None:
+        t = self.clock() - self._t0
+        self.elapsed_s = t
+        readings: list[Reading] = []
+        for sensor in self.sensors:
+            try:
+                readings.extend(sensor.read())
+            except Exception as exc:
+                readings.extend(Reading(ch.key, error=str(exc)) for ch in sensor.channels())
+        shares = self._shares()
+        for reading in readings:
+            state = self.states.get(reading.key)
+            if state is not None:
+                self._integrate(state, reading, t, shares.get(state.channel.key, shares.get(state.channel.kind, 1.0)))
+
+    def _integrate(self, state: ChannelState, reading: Reading, t: float, share: float) -> None:
+        if reading.error is not None:
+            state.failed_reads += 1
+            if state.first_error is None:
+                state.first_error = reading.error
+                self._warn_once(state.channel.key, f"mlfootprint: {state.channel.key} read failed at "
+                                f"t={t:.1f}s ({reading.error}); keeping the {state.energy_j:.1f} J measured so far")
+            if state.channel.signal != "energy-counter":
+                state.last_t, state.last_power_w = None, None  # do not bridge a gap with a guess
+            return
+        signal = state.channel.signal
+        delta_j = 0.0
+        dt = (t - state.last_t) if state.last_t is not None else 0.0
+        if signal == "energy-counter":
+            assert reading.energy_j is not None
+            if state.last_counter_j is not None:
+                delta_j = reading.energy_j - state.last_counter_j
+                if delta_j < 0:  # counter reset (driver reload): count nothing rather than a negative
+                    state.notes.append(f"counter reset at t={t:.1f}s")
+                    delta_j = 0.0
+            state.last_counter_j = reading.energy_j
+        else:
+            assert reading.power_w is not None
+            if state.last_t is not None and dt > 0:
+                if signal == "power-instant" and state.last_power_w is not None:
+                    delta_j = (state.last_power_w + reading.power_w) / 2 * dt
+                else:
+                    delta_j = reading.power_w * dt
+            state.last_power_w = reading.power_w
+        had_previous = state.last_t is not None
+        state.last_t = t
+        if had_previous and dt > 0:
+            attributed = delta_j * share
+            state.energy_j += attributed
+            self._pending.append(Sample(t, state.channel.key, attributed, attributed / dt))
+
+    def _shares(self) -> dict[str, float]:
+        """Per kind (or per channel key) share of machine energy charged to the tracked scope."""
+        if self._tree is None:
+            return {}
+        shares: dict[str, float] = {"cpu": self._tree.cpu_share(), "ram": self._tree.ram_share()}
+        tree_pids = self._tree.pids()
+        for sensor in self.sensors:
+            pids_by_key = getattr(sensor, "pids_by_key", None)
+            if pids_by_key is None:
+                continue
+            for key, pids in pids_by_key().items():
+                shares[key] = 1.0 if pids is None or (pids & tree_pids) else 0.0
+        return shares
+
+    # -- results ---------------------------------------------------------------------------
+    def drain_samples(self) -> list[Sample]:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    def totals_j(self) -> dict[str, float]:
+        with self._lock:
+            return {k: s.energy_j for k, s in self.states.items()}
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)
+
+    def close(self) -> None:
+        for sensor in self.sensors:
+            try:
+                sensor.close()
+            except Exception:
+                pass

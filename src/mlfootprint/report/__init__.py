@@ -1,0 +1,1 @@
+"""Ways to show runs: terminal tables here; files and HTML later."""

@@ -1,0 +1,86 @@
+"""Rich tables for the terminal. Units are converted here, for display only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from ..constants import J_PER_KWH
+
+
+def fmt_energy(energy_j: float) -> str:
+    if energy_j >= J_PER_KWH:
+        return f"{energy_j / J_PER_KWH:,.3f} kWh"
+    if energy_j >= 3600:
+        return f"{energy_j / 3600:,.2f} Wh"
+    return f"{energy_j:,.1f} J"
+
+
+def fmt_co2e(co2e_kg: float) -> str:
+    return f"{co2e_kg:,.3f} kg" if co2e_kg >= 1 else f"{co2e_kg * 1000:.3g} g"
+
+
+def run_view(record: dict[str, Any]) -> Group:
+    """Per component energy, totals and impact; where each number came from as numbered notes."""
+    table = Table(title=f"run {record['id']} · {record['project']} · {record['status']} · "
+                        f"{record['duration_s']:.1f} s · scope {record['scope']}", title_justify="left")
+    table.add_column("component", overflow="fold")
+    table.add_column("energy", justify="right", no_wrap=True)
+    table.add_column("±", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    table.add_column("how", no_wrap=True)
+    table.add_column("src", justify="right", no_wrap=True)
+    sources: list[str] = []
+
+    def cite(text: str) -> str:
+        if text not in sources:
+            sources.append(text)
+        return f"[{sources.index(text) + 1}]"
+
+    total = record["energy_j"] or 0.0
+    for c in record["components"]:
+        share = f"{c['energy_j'] / total:.0%}" if total > 0 else "-"
+        source = c["source"] + (f" — {c['note']}" if c.get("note") else "")
+        table.add_row(f"{c['kind']} · {c['name']}", fmt_energy(c["energy_j"]), f"{c['uncertainty_rel']:.0%}",
+                      share, c["method"], cite(source))
+    table.add_section()
+    table.add_row("[b]IT energy[/]", f"[b]{fmt_energy(total)}[/]", fmt_energy(record["energy_uncertainty_j"]),
+                  "", "sum", "")
+    pue_from = record["settings"].get("pue", {}).get("from", "default")
+    pue_note = "Uptime Institute 2024 industry average" if pue_from == "default" else f"set by {pue_from}"
+    table.add_row("facility energy", fmt_energy(record["facility_energy_j"]), "", "", "modelled",
+                  cite(f"IT energy × PUE {record['pue']:g} ({pue_note})"))
+    loc = record["location"]
+    where = loc["region"] or loc["country"] or "world average"
+    table.add_row("[b]CO2e[/]", f"[b]{fmt_co2e(record['co2e_kg'])}[/]", "", "", "modelled",
+                  cite(f"facility energy × {loc['intensity_g_per_kwh']:g} gCO2e/kWh for {where}: "
+                       f"{loc['intensity_source']}"))
+    notes = Text()
+    for i, s in enumerate(sources, 1):
+        notes.append(f"[{i}] ", style="dim").append(s + "\n")
+    return Group(table, notes)
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="runs (newest first)", title_justify="left")
+    for col, just in (("id", "left"), ("project", "left"), ("status", "left"), ("started UTC", "left"),
+                      ("time", "right"), ("energy", "right"), ("CO2e", "right"), ("where", "left")):
+        table.add_column(col, justify=just, no_wrap=True, min_width=len(col))
+    table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=40)
+    style = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
+    for r in rows:
+        table.add_row(r["id"], r["project"], f"[{style.get(r['status'], '')}]{r['status']}[/]",
+                      r["started_at"][5:16].replace("T", " "), f"{r['duration_s']:.1f} s", fmt_energy(r["energy_j"]),
+                      fmt_co2e(r["co2e_kg"]), r["region"] or r["country"] or "world", (r["command"] or "")[:60])
+    return table
+
+
+def print_run(record: dict[str, Any], console: Console | None = None, *, show_warnings: bool = True) -> None:
+    console = console or Console()
+    console.print(run_view(record))
+    if show_warnings:
+        for w in record.get("warnings", []):
+            console.print(f"[yellow]note:[/] {w}")

@@ -1,0 +1,106 @@
+"""Modelled CPU power where no energy counter can be read: utilization (psutil) × a cited power figure.
+
+Two models, both labelled `modelled` with their uncertainty:
+* the CPU model is in data/cpu_tdp.csv: logical CPUs visible × TDP / threads per socket ×
+  utilization (Green Algorithms' TDP × usage method). A VM with 4 of a host's 128 threads is charged
+  4/128 of the socket, never the whole socket;
+* otherwise (unknown models, and VMs that only say "AMD EPYC"): Cloud Carbon Footprint's fleet
+  average per vCPU, min + utilization × (max - min) — so an idle VM is not reported as drawing 0 W.
+"""
+
+from __future__ import annotations
+
+import csv
+import platform
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import psutil
+
+from ..constants import (UNCERTAINTY_TDP_MODEL, UNCERTAINTY_VCPU_MODEL, VCPU_MAX_W, VCPU_MIN_W)
+from .base import Channel, Reading
+
+
+@dataclass(frozen=True)
+class CpuSpec:
+    model: str
+    match: tuple[str, ...]
+    tdp_w: float
+    cores: int
+    threads: int
+    year: int
+    source: str
+
+
+@lru_cache(maxsize=1)
+def cpu_table() -> tuple[CpuSpec, ...]:
+    text = resources.files("mlfootprint.data").joinpath("cpu_tdp.csv").read_text()
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return tuple(
+        CpuSpec(r["model"], tuple(r["match"].lower().split()), float(r["tdp_w"]), int(r["cores"]),
+                int(r["threads"]), int(r["year"]), r["source"])
+        for r in rows
+    )
+
+
+def _normalize(brand: str) -> str:
+    brand = re.sub(r"\((r|tm)\)", " ", brand.lower())
+    return " ".join(brand.split())
+
+
+def find_cpu(brand: str) -> CpuSpec | None:
+    """The table row whose match tokens all occur in the brand string (longest match wins)."""
+    words = _normalize(brand)
+    hits = [spec for spec in cpu_table() if all(tok in words for tok in spec.match)]
+    return max(hits, key=lambda s: len(" ".join(s.match)), default=None)
+
+
+def cpu_brand(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's marketing name, as the OS reports it."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+class CpuModelSensor:
+    """Machine-wide modelled CPU power, averaged over each interval between reads."""
+
+    key = "cpu:modelled"
+
+    def __init__(self, brand: str | None = None, logical_cpus: int | None = None) -> None:
+        self.brand = brand or cpu_brand()
+        self.logical_cpus = logical_cpus or psutil.cpu_count(logical=True) or 1
+        self.spec = find_cpu(self.brand)
+        psutil.cpu_percent(interval=None)  # primes psutil: the next call measures from here
+
+    @property
+    def source(self) -> str:
+        if self.spec:
+            return (f"tdp×utilization ({self.spec.model}, {self.spec.tdp_w:g} W per {self.spec.threads} "
+                    f"threads, {self.spec.source})")
+        return (f"vcpu-model×utilization ({self.logical_cpus} vCPU × {VCPU_MIN_W.value}–{VCPU_MAX_W.value} W, "
+                f"{VCPU_MIN_W.source}, {VCPU_MIN_W.year})")
+
+    def power_w(self, utilization: float) -> float:
+        """Modelled machine CPU power at a utilization between 0 and 1."""
+        if self.spec:
+            return self.logical_cpus * self.spec.tdp_w / self.spec.threads * utilization
+        return self.logical_cpus * (VCPU_MIN_W.value + utilization * (VCPU_MAX_W.value - VCPU_MIN_W.value))
+
+    def channels(self) -> list[Channel]:
+        uncertainty = UNCERTAINTY_TDP_MODEL if self.spec else UNCERTAINTY_VCPU_MODEL
+        return [Channel(self.key, "cpu", self.brand, "modelled", self.source, uncertainty, "power-interval-mean")]
+
+    def read(self) -> list[Reading]:
+        utilization = psutil.cpu_percent(interval=None) / 100.0
+        return [Reading(self.key, power_w=self.power_w(utilization))]
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,167 @@
+"""NVIDIA GPU energy through NVML (nvidia-ml-py, imported as `pynvml`).
+
+Volta and newer GPUs keep a total-energy counter (millijoules since the driver loaded): we difference
+it, which loses nothing between reads. Older GPUs only report power (milliwatts), which the meter
+integrates. Only the GPUs this process can see are read: `CUDA_VISIBLE_DEVICES` is honoured, with
+indices or (prefixes of) UUIDs. Indices are taken in NVML (PCI bus) order, which is CUDA's order
+only with `CUDA_DEVICE_ORDER=PCI_BUS_ID`; UUIDs are unambiguous and recommended on mixed machines.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ..constants import UNCERTAINTY_MEASURED
+from .base import Channel, Reading
+
+log = logging.getLogger("mlfootprint")
+
+
+@dataclass
+class _Gpu:
+    index: int
+    handle: Any
+    name: str
+    uuid: str
+    has_counter: bool
+
+    @property
+    def key(self) -> str:
+        return f"gpu:{self.index}"
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def visible_indices(spec: str | None, uuids: list[str]) -> tuple[list[int], list[str]]:
+    """Indices (NVML order) selected by a CUDA_VISIBLE_DEVICES value, and warnings.
+
+    Follows CUDA: entries are read up to the first one that matches no device; an empty value
+    hides every GPU; `None` (unset) shows all.
+    """
+    if spec is None:
+        return list(range(len(uuids))), []
+    chosen: list[int] = []
+    warnings: list[str] = []
+    for raw in spec.split(","):
+        entry = raw.strip()
+        if not entry:
+            break
+        if entry.startswith("MIG-"):
+            warnings.append(f"CUDA_VISIBLE_DEVICES entry {entry!r} is a MIG instance: NVML gives no "
+                            "per-instance energy, so it is not measured")
+            continue
+        if entry.lstrip("-").isdigit():
+            index = int(entry)
+            if not 0 <= index < len(uuids):
+                break
+        else:
+            matches = [i for i, u in enumerate(uuids) if u.startswith(entry) or u == f"GPU-{entry}"
+                       or u.startswith(f"GPU-{entry}")]
+            if len(matches) != 1:
+                break
+            index = matches[0]
+        if index not in chosen:
+            chosen.append(index)
+    return chosen, warnings
+
+
+class NvmlSensor:
+    """Reads every visible NVIDIA GPU. Build it with `NvmlSensor.discover()`."""
+
+    def __init__(self, nvml: ModuleType, gpus: list[_Gpu]) -> None:
+        self._nvml = nvml
+        self._gpus = gpus
+
+    @classmethod
+    def discover(cls, env: dict[str, str] | None = None) -> tuple[NvmlSensor | None, list[str]]:
+        """The sensor if NVML loads and at least one GPU is visible, and warnings worth showing."""
+        env = os.environ if env is None else env
+        try:
+            nvml = importlib.import_module("pynvml")
+        except ImportError:
+            return None, []
+        try:
+            nvml.nvmlInit()
+        except Exception:  # no driver / no GPU: the common case on CPU machines, not worth a warning
+            return None, []
+        try:
+            count = nvml.nvmlDeviceGetCount()
+            handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+            uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
+            indices, warnings = visible_indices(env.get("CUDA_VISIBLE_DEVICES"), uuids)
+            gpus = []
+            for i in indices:
+                handle = handles[i]
+                gpus.append(_Gpu(i, handle, _text(nvml.nvmlDeviceGetName(handle)), uuids[i],
+                                 _has_counter(nvml, handle)))
+        except Exception as exc:
+            _shutdown(nvml)
+            return None, [f"NVML is present but could not list GPUs ({exc}); GPU energy is not measured"]
+        if not gpus:
+            _shutdown(nvml)
+            return None, warnings
+        for gpu in gpus:
+            if not gpu.has_counter:
+                warnings.append(f"GPU {gpu.index} ({gpu.name}) has no energy counter (pre-Volta): its "
+                                "power is sampled and integrated, so short spikes between samples are missed")
+        return cls(nvml, gpus), warnings
+
+    def channels(self) -> list[Channel]:
+        return [
+            Channel(g.key, "gpu", g.name, "measured",
+                    "nvml-energy-counter" if g.has_counter else "nvml-power",
+                    UNCERTAINTY_MEASURED,
+                    "energy-counter" if g.has_counter else "power-instant")
+            for g in self._gpus
+        ]
+
+    def read(self) -> list[Reading]:
+        readings = []
+        for g in self._gpus:
+            try:
+                if g.has_counter:
+                    readings.append(Reading(g.key, energy_j=self._nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle) / 1e3))
+                else:
+                    readings.append(Reading(g.key, power_w=self._nvml.nvmlDeviceGetPowerUsage(g.handle) / 1e3))
+            except Exception as exc:
+                readings.append(Reading(g.key, error=f"NVML read of GPU {g.index} failed: {exc}"))
+        return readings
+
+    def pids_by_key(self) -> dict[str, set[int] | None]:
+        """Processes with a compute or graphics context on each GPU; None where NVML cannot tell."""
+        result: dict[str, set[int] | None] = {}
+        for g in self._gpus:
+            pids: set[int] | None = set()
+            for getter in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
+                try:
+                    pids |= {p.pid for p in getattr(self._nvml, getter)(g.handle)}  # type: ignore[operator]
+                except Exception:
+                    pids = None
+                    break
+            result[g.key] = pids
+        return result
+
+    def close(self) -> None:
+        _shutdown(self._nvml)
+
+
+def _has_counter(nvml: ModuleType, handle: Any) -> bool:
+    try:
+        nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+        return True
+    except Exception:
+        return False
+
+
+def _shutdown(nvml: ModuleType) -> None:
+    try:
+        nvml.nvmlShutdown()
+    except Exception:
+        pass

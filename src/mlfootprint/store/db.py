@@ -1,0 +1,221 @@
+"""The run store over SQLAlchemy Core.
+
+Writers (the meter's flush) and readers (the CLI) may be different processes: SQLite runs in WAL
+mode with a busy timeout so a report can be read while a run is being written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+from platformdirs import user_data_dir
+from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from ..errors import RunNotFoundError, StoreError
+from . import schema
+from .schema import SCHEMA_VERSION, components, meta, runs, samples
+
+# A running run whose heartbeat is older than this many flush intervals (and at least this many
+# seconds) is taken as dead when its host is not ours and its pid cannot be checked.
+STALE_HEARTBEATS = 5
+STALE_MIN_S = 60.0
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def default_store_url() -> str:
+    return "sqlite:///" + str(Path(user_data_dir("mlfootprint", appauthor=False)) / "runs.db")
+
+
+def _to_url(store: str | None) -> str:
+    store = store or os.environ.get("MLFOOTPRINT_STORE")
+    if not store:
+        return default_store_url()
+    if "://" in store:
+        return store
+    return "sqlite:///" + str(Path(store).expanduser().resolve())
+
+
+def open_store(store: str | None = None) -> Store:
+    """Open (creating if needed) the store at a path or URL; default: the user's data dir."""
+    return Store(_to_url(store))
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(f"invalid store URL {url!r}: expected a file path or a SQLAlchemy URL such as "
+                             "sqlite:///runs.db or postgresql+psycopg://user@host/db") from None
+        try:
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url)
+            if parsed.get_backend_name() == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._migrate()
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            raise StoreError(f"cannot open run store {self._display()!r}: {_reason(exc)}; set --store or "
+                             "MLFOOTPRINT_STORE to a writable SQLite path or a database URL") from None
+
+    def _display(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def _migrate(self) -> None:
+        schema.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+            if row is None:
+                conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(f"run store {self._display()!r} has schema version {row[0]}, newer than this "
+                                 f"mlfootprint understands ({SCHEMA_VERSION}); upgrade mlfootprint")
+
+    def _run(self, fn: Any, *args: Any) -> Any:
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn, *args)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"run store {self._display()!r}: {_reason(exc)}") from None
+
+    # -- writing ---------------------------------------------------------------------------
+    def create_run(self, row: dict[str, Any]) -> None:
+        self._run(lambda c: c.execute(insert(runs).values(**row)))
+
+    def save_progress(self, run_id: str, run_fields: dict[str, Any], component_rows: Sequence[dict[str, Any]],
+                      sample_rows: Sequence[dict[str, Any]]) -> None:
+        """One transaction: new samples, current component totals and run totals."""
+        def write(conn: Any) -> None:
+            if sample_rows:
+                conn.execute(insert(samples), [dict(r, run_id=run_id) for r in sample_rows])
+            conn.execute(delete(components).where(components.c.run_id == run_id))
+            if component_rows:
+                conn.execute(insert(components), [dict(r, run_id=run_id) for r in component_rows])
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**run_fields))
+        self._run(write)
+
+    # -- reading ---------------------------------------------------------------------------
+    def list_runs(self, limit: int | None = None, project: str | None = None) -> list[dict[str, Any]]:
+        def read(conn: Any) -> list[dict[str, Any]]:
+            q = select(runs).order_by(runs.c.started_at.desc())
+            if project:
+                q = q.where(runs.c.project == project)
+            if limit:
+                q = q.limit(limit)
+            return [dict(r._mapping) for r in conn.execute(q)]
+        rows = self._run(read)
+        return [self._repair_status(r) for r in rows]
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """The full record of a run; a unique prefix of its id is enough."""
+        def read(conn: Any) -> tuple[list[Any], list[Any]]:
+            found = list(conn.execute(select(runs).where(runs.c.id.startswith(run_id, autoescape=True)).limit(2)))
+            comps = []
+            if len(found) == 1:
+                comps = list(conn.execute(select(components).where(components.c.run_id == found[0].id)
+                                          .order_by(components.c.kind, components.c.key)))
+            return found, comps
+        found, comps = self._run(read)
+        if not found:
+            raise RunNotFoundError(f"no run with id {run_id!r} in {self._display()}; 'mlfootprint runs' lists them")
+        if len(found) > 1:
+            raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous; give more characters")
+        row = self._repair_status(dict(found[0]._mapping))
+        return to_record(row, [dict(c._mapping) for c in comps])
+
+    def samples(self, run_id: str) -> list[dict[str, Any]]:
+        return self._run(lambda c: [dict(r._mapping) for r in c.execute(
+            select(samples.c.t_s, samples.c.key, samples.c.energy_j, samples.c.power_w)
+            .where(samples.c.run_id == run_id).order_by(samples.c.t_s, samples.c.key))])
+
+    def _repair_status(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A run still marked running whose process is gone was interrupted: say so, and store it."""
+        if row["status"] != "running" or not _is_dead(row):
+            return row
+        self._run(lambda c: c.execute(update(runs).where(runs.c.id == row["id"], runs.c.status == "running")
+                                      .values(status="interrupted", ended_at=row["heartbeat_at"])))
+        return dict(row, status="interrupted", ended_at=row["heartbeat_at"])
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _is_dead(row: dict[str, Any]) -> bool:
+    if row["host"] == socket.gethostname():
+        try:
+            proc = psutil.Process(row["pid"])
+            started = datetime.fromisoformat(row["started_at"]).timestamp()
+            # a recycled pid belongs to a process that started after our run did
+            return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE or proc.create_time() > started + 1
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.Error:
+            pass
+    heartbeat = datetime.fromisoformat(row["heartbeat_at"] or row["started_at"])
+    settings = json.loads(row.get("settings_json") or "{}")
+    flush_s = float(settings.get("flush_interval_s", {}).get("value", 5.0)) if settings else 5.0
+    return datetime.now(timezone.utc) - heartbeat > timedelta(seconds=max(STALE_MIN_S, STALE_HEARTBEATS * flush_s))
+
+
+def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The documented JSON shape of a run (see `mlfootprint show --json`)."""
+    return {
+        "id": row["id"],
+        "project": row["project"],
+        "status": row["status"],
+        "started_at": row["started_at"],
+        "ended_at": row["ended_at"],
+        "duration_s": row["duration_s"],
+        "energy_j": row["energy_j"],
+        "energy_uncertainty_j": row["energy_uncertainty_j"],
+        "facility_energy_j": row["facility_energy_j"],
+        "pue": row["pue"],
+        "co2e_kg": row["co2e_kg"],
+        "components": [
+            {k: c[k] for k in ("key", "kind", "name", "energy_j", "method", "source", "uncertainty_rel", "note")}
+            for c in component_rows
+        ],
+        "location": {
+            "country": row["country"],
+            "region": row["region"],
+            "intensity_g_per_kwh": row["intensity_g_per_kwh"],
+            "intensity_source": row["intensity_source"],
+        },
+        "scope": row["scope"],
+        "interval_s": row["interval_s"],
+        "host": row["host"],
+        "pid": row["pid"],
+        "command": row["command"],
+        "exit_code": row["exit_code"],
+        "settings": json.loads(row["settings_json"] or "{}"),
+        "warnings": json.loads(row["warnings_json"] or "[]"),
+    }
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+    except Exception:  # read-only media: fine, default journal
+        pass
+    cur.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,67 @@
+"""Tables of the run store. Bump SCHEMA_VERSION with every change and add its migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "mlfootprint_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project", String(200), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # running | completed | failed | interrupted
+    Column("started_at", String(40), nullable=False),  # ISO 8601, UTC
+    Column("ended_at", String(40)),
+    Column("heartbeat_at", String(40)),  # last flush; a running run whose heartbeat stopped died
+    Column("duration_s", Float, nullable=False, default=0.0),
+    Column("energy_j", Float, nullable=False, default=0.0),
+    Column("energy_uncertainty_j", Float, nullable=False, default=0.0),
+    Column("facility_energy_j", Float, nullable=False, default=0.0),
+    Column("pue", Float, nullable=False),
+    Column("co2e_kg", Float, nullable=False, default=0.0),
+    Column("country", String(16)),
+    Column("region", String(64)),
+    Column("intensity_g_per_kwh", Float, nullable=False),
+    Column("intensity_source", Text, nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("interval_s", Float, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("command", Text),
+    Column("exit_code", Integer),
+    Column("settings_json", Text),  # each setting that was set, with where it came from
+    Column("warnings_json", Text),
+)
+
+components = Table(
+    "components", metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("uncertainty_rel", Float, nullable=False),
+    Column("energy_j", Float, nullable=False),
+    Column("note", Text),
+)
+
+samples = Table(
+    "samples", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("t_s", Float, nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("energy_j", Float, nullable=False),
+    Column("power_w", Float, nullable=False),
+)
+Index("ix_samples_run", samples.c.run_id, samples.c.t_s)

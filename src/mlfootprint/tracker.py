@@ -1,0 +1,270 @@
+"""`track()`: measure a block of code or a function, store the run, and hand back its footprint.
+
+Configuration and store problems raise at the start (before any compute is spent); once the block
+runs, nothing raises into it. Measured data reaches the store every `flush_interval_s`; if the
+store fails at the end, the record is written to a JSON file beside the working directory instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import impact
+from .config import Settings, load_settings
+from .constants import J_PER_KWH
+from .grid import Location, resolve_location
+from .meter import Meter
+from .sensors import Sensor, discover_sensors
+from .store import Store, open_store
+from .store.db import now_iso, to_record
+
+log = logging.getLogger("mlfootprint")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_open_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+class Run:
+    """A run being measured (inside the `with`) or finished (after it). Figures are live."""
+
+    def __init__(self, settings: Settings, origins: dict[str, str], location: Location, meter: Meter,
+                 store: Store, *, command: str | None, warnings: list[str]) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.settings = settings
+        self.location = location
+        self.meter = meter
+        self.store = store
+        self.status = "running"
+        self.exit_code: int | None = None
+        self.started_at = now_iso()
+        self.ended_at: str | None = None
+        self.command = command
+        self.warnings = warnings
+        self._settings_json = json.dumps(
+            {k: {"value": getattr(settings, k), "from": origins.get(k, "default")} for k in Settings.model_fields})
+        self._save_lock = threading.Lock()
+        self._last_save = time.monotonic()
+        self._unsaved_samples: list[dict[str, Any]] = []
+
+    # -- live figures ----------------------------------------------------------------------
+    @property
+    def project(self) -> str:
+        return self.settings.project
+
+    @property
+    def duration_s(self) -> float:
+        return self.meter.elapsed_s
+
+    @property
+    def energy_j(self) -> float:
+        """IT energy of every measured or modelled component, in joules."""
+        return sum(self.meter.totals_j().values())
+
+    @property
+    def energy_kwh(self) -> float:
+        return self.energy_j / J_PER_KWH
+
+    @property
+    def facility_energy_j(self) -> float:
+        return impact.facility_energy_j(self.energy_j, self.settings.pue)
+
+    @property
+    def co2e_kg(self) -> float:
+        return impact.co2e_kg(self.facility_energy_j, self.location.intensity_g_per_kwh)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The same JSON record `mlfootprint show --json` prints."""
+        fields, comps = self._snapshot()
+        return to_record(dict(self._static_row(), **fields), comps)
+
+    # -- persistence -----------------------------------------------------------------------
+    def _static_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "project": self.project, "started_at": self.started_at,
+            "pue": self.settings.pue, "country": self.location.country, "region": self.location.region,
+            "intensity_g_per_kwh": self.location.intensity_g_per_kwh,
+            "intensity_source": self.location.intensity_source, "scope": self.settings.scope,
+            "interval_s": self.settings.interval_s, "host": socket.gethostname(), "pid": os.getpid(),
+            "command": self.command, "settings_json": self._settings_json,
+            "warnings_json": json.dumps(self.warnings), "status": self.status, "heartbeat_at": now_iso(),
+        }
+
+    def _snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        totals = self.meter.totals_j()
+        comps = []
+        for key, state in self.meter.states.items():
+            ch = state.channel
+            notes = list(state.notes)
+            if state.first_error:
+                notes.append(f"{state.failed_reads} failed reads, first: {state.first_error}")
+            if self.settings.scope == "process" and ch.kind == "gpu":
+                notes.append("whole GPU charged when the tracked processes use it (NVML has no per-process energy)")
+            comps.append({"key": key, "kind": ch.kind, "name": ch.name, "method": ch.method, "source": ch.source,
+                          "uncertainty_rel": ch.uncertainty_rel, "energy_j": totals[key],
+                          "note": "; ".join(notes) or None})
+        energy_j = sum(totals.values())
+        facility_j = impact.facility_energy_j(energy_j, self.settings.pue)
+        fields = {
+            "status": self.status, "ended_at": self.ended_at, "heartbeat_at": now_iso(),
+            "duration_s": self.meter.elapsed_s, "energy_j": energy_j,
+            "energy_uncertainty_j": impact.uncertainty_j([(c["energy_j"], c["uncertainty_rel"]) for c in comps]),
+            "facility_energy_j": facility_j,
+            "co2e_kg": impact.co2e_kg(facility_j, self.location.intensity_g_per_kwh),
+            "exit_code": self.exit_code,
+        }
+        return fields, comps
+
+    def _save(self) -> None:
+        """Write new samples and current totals; on failure keep the samples for the next try."""
+        with self._save_lock:
+            self._unsaved_samples += [
+                {"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w}
+                for s in self.meter.drain_samples()
+            ]
+            fields, comps = self._snapshot()
+            self.store.save_progress(self.id, fields, comps, self._unsaved_samples)
+            self._unsaved_samples = []
+            self._last_save = time.monotonic()
+
+    def _on_tick(self, _meter: Meter) -> None:
+        if time.monotonic() - self._last_save >= self.settings.flush_interval_s:
+            self._save()
+
+    def _start(self) -> None:
+        self.store.create_run(self._static_row())
+        self.meter.on_tick = self._on_tick
+        self.meter.start()
+        _open_runs.add(self)
+
+    def _finish(self, status: str, exit_code: int | None = None) -> None:
+        if self.status != "running":
+            return
+        _open_runs.discard(self)
+        try:
+            self.meter.stop()
+        except Exception as exc:
+            log.warning("mlfootprint: stopping the meter failed (%s)", exc)
+        self.status, self.exit_code, self.ended_at = status, exit_code, now_iso()
+        try:
+            self._save()
+        except Exception as exc:
+            path = self._rescue()
+            log.warning("mlfootprint: could not save run %s to the store (%s); its record is in %s", self.id, exc, path)
+        finally:
+            self.meter.close()
+
+    def _rescue(self) -> Path:
+        record = dict(self.record, samples=self._unsaved_samples)
+        for directory in (Path.cwd(), Path(tempfile.gettempdir())):
+            path = directory / f"mlfootprint-run-{self.id}.json"
+            try:
+                path.write_text(json.dumps(record, indent=2))
+                return path
+            except OSError:
+                continue
+        return Path("<nowhere: no writable directory>")
+
+    def __repr__(self) -> str:
+        return (f"<Run {self.id} {self.status} {self.duration_s:.1f}s {self.energy_kwh:.6f} kWh "
+                f"{self.co2e_kg * 1000:.3f} gCO2e>")
+
+
+class track:
+    """Measure the energy and carbon of a block or a function.
+
+    >>> with track(project="demo", country="FR") as run:   # doctest: +SKIP
+    ...     train()
+    >>> run.energy_kwh, run.co2e_kg                          # doctest: +SKIP
+
+    Used as a decorator (`@track(project="demo")` or bare `@track`), each call is its own run.
+    Arguments left as None come from MLFOOTPRINT_* variables, the config file, or defaults.
+    """
+
+    def __init__(self, project: str | Callable[..., Any] | None = None, *, country: str | None = None,
+                 region: str | None = None, pue: float | None = None, interval_s: float | None = None,
+                 flush_interval_s: float | None = None, store: str | None = None, scope: str | None = None,
+                 gpu: bool | None = None, command: str | None = None,
+                 sensors: Sequence[Sensor] | None = None) -> None:
+        self._fn: Callable[..., Any] | None = None
+        if callable(project):  # bare @track
+            self._fn, project = project, None
+            functools.update_wrapper(self, self._fn)
+        self._overrides = {"project": project, "country": country, "region": region, "pue": pue,
+                           "interval_s": interval_s, "flush_interval_s": flush_interval_s, "store": store,
+                           "scope": scope, "gpu": gpu}
+        self._command = command
+        self._sensors = sensors
+        self._run: Run | None = None
+
+    def start(self) -> Run:
+        settings, origins = load_settings(self._overrides)
+        location, warnings = resolve_location(settings.country, settings.region)
+        store = open_store(settings.store)
+        if self._sensors is not None:
+            sensors = list(self._sensors)
+        else:
+            sensors, sensor_warnings = discover_sensors(gpu=settings.gpu)
+            warnings += sensor_warnings
+        for w in warnings:
+            log.warning("mlfootprint: %s", w)
+        meter = Meter(sensors, interval_s=settings.interval_s, scope=settings.scope)
+        run = Run(settings, origins, location, meter, store, command=self._command or _command_line(), warnings=warnings)
+        run._start()
+        self._run = run
+        return run
+
+    def stop(self, status: str = "completed", exit_code: int | None = None) -> Run:
+        if self._run is None:
+            raise RuntimeError("track.stop() called before start()")
+        self._run._finish(status, exit_code)
+        return self._run
+
+    def __enter__(self) -> Run:
+        return self.start()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._run is not None:
+            interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+            self._run._finish("completed" if exc_type is None else "interrupted" if interrupted else "failed")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fn is None:  # @track(...) applied to a function
+            fn = args[0]
+            tracker = self
+
+            @functools.wraps(fn)
+            def wrapper(*a: Any, **kw: Any) -> Any:
+                with track(**tracker._public_overrides()):
+                    return fn(*a, **kw)
+            return wrapper
+        with track(**self._public_overrides()):
+            return self._fn(*args, **kwargs)
+
+    def _public_overrides(self) -> dict[str, Any]:
+        return dict(self._overrides, command=self._command, sensors=self._sensors)
+
+
+def _command_line() -> str:
+    return " ".join([Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]])
+
+
+@atexit.register
+def _finish_open_runs() -> None:
+    """An interpreter exiting with a run still open (e.g. sys.exit in a thread) still saves it."""
+    for run in list(_open_runs):
+        run._finish("interrupted")

