@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,6 +60,8 @@ def track(
 
     if not command:
         raise MlfootprintError("no command given: write it after --, e.g. mlfootprint track -- python train.py")
+    if os.sep not in command[0] and shutil.which(command[0]) is None:
+        raise MlfootprintError(f"cannot run {command[0]!r}: no such command on PATH")
     tracker = Tracker(project=project, country=country, region=region, pue=pue, interval_s=interval,
                       scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
                       command=shlex.join(command))
@@ -120,7 +123,7 @@ def runs(
     if not rows:
         err.print("no runs stored yet: try  mlfootprint track -- python train.py")
         return
-    out.print(runs_table(rows))
+    out.print(runs_table(rows, out.width))
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -20,7 +21,10 @@ def fmt_energy(energy_j: float) -> str:
 
 
 def fmt_co2e(co2e_kg: float) -> str:
-    return f"{co2e_kg:,.3f} kg" if co2e_kg >= 1 else f"{co2e_kg * 1000:.3g} g"
+    if co2e_kg >= 1:
+        return f"{co2e_kg:,.3f} kg"
+    grams = co2e_kg * 1000
+    return f"{grams:.3g} g" if grams >= 0.1 else f"{grams * 1000:.3g} mg"
 
 
 def run_view(record: dict[str, Any]) -> Group:
@@ -64,17 +68,24 @@ def run_view(record: dict[str, Any]) -> Group:
     return Group(table, notes)
 
 
-def runs_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="runs (newest first)", title_justify="left")
-    for col, just in (("id", "left"), ("project", "left"), ("status", "left"), ("started UTC", "left"),
-                      ("time", "right"), ("energy", "right"), ("CO2e", "right"), ("where", "left")):
-        table.add_column(col, justify=just, no_wrap=True, min_width=len(col))
-    table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=40)
+def runs_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
+    """One line per run; the command column only where the terminal has room for it."""
+    table = Table(title="runs (newest first)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    columns = [("id", 12), ("project", None), ("status", 9), ("started UTC", None), ("time", None),
+               ("energy", None), ("CO2e", None), ("where", None)]
+    for col, min_width in columns:
+        table.add_column(col, justify="right" if col in ("time", "energy", "CO2e") else "left", no_wrap=True,
+                         min_width=min_width, overflow="ellipsis")
+    with_command = width >= 120
+    if with_command:
+        table.add_column("command", overflow="ellipsis", no_wrap=True)
     style = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
     for r in rows:
-        table.add_row(r["id"], r["project"], f"[{style.get(r['status'], '')}]{r['status']}[/]",
-                      r["started_at"][5:16].replace("T", " "), f"{r['duration_s']:.1f} s", fmt_energy(r["energy_j"]),
-                      fmt_co2e(r["co2e_kg"]), r["region"] or r["country"] or "world", (r["command"] or "")[:60])
+        cells = [r["id"], r["project"], f"[{style.get(r['status'], '')}]{r['status']}[/]",
+                 r["started_at"][5:16].replace("T", " "), f"{r['duration_s']:.1f} s", fmt_energy(r["energy_j"]),
+                 fmt_co2e(r["co2e_kg"]), r["region"] or r["country"] or "world"]
+        table.add_row(*cells, *([r["command"] or ""] if with_command else []))
     return table
 
 
