@@ -1,0 +1,66 @@
+"""The real sensors of whatever machine runs the tests (here: no GPU, no RAPL, psutil models)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import mlfootprint
+from mlfootprint.sensors import CpuModelSensor
+from mlfootprint.sensors.cpu_model import find_cpu
+
+
+def busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        sum(range(1000))
+
+
+def test_real_run_on_this_machine_is_plausible_and_labelled(isolated_env: Path) -> None:
+    with mlfootprint.track(project="real", country="SE", interval_s=0.1) as run:
+        busy(1.0)
+    record = run.record
+    assert record["status"] == "completed"
+    kinds = {c["kind"] for c in record["components"]}
+    assert {"cpu", "ram"} <= kinds
+    for c in record["components"]:
+        assert c["method"] in ("measured", "modelled") and c["source"]
+        assert c["uncertainty_rel"] > 0
+        # a CPU core busy for ~1 s: more than 0, less than a whole 1 kW server would draw
+        assert 0 < c["energy_j"] < 1000 * record["duration_s"]
+    cpu = sum(c["energy_j"] for c in record["components"] if c["kind"] == "cpu")
+    assert cpu / record["duration_s"] > 0.5, "one busy core must show up as more than half a watt"
+
+
+def test_process_scope_charges_only_our_share(isolated_env: Path) -> None:
+    with mlfootprint.track(scope="process", interval_s=0.1) as proc_run:
+        busy(0.6)
+        time.sleep(0.4)
+    assert proc_run.record["scope"] == "process"
+    cpu = [c for c in proc_run.record["components"] if c["kind"] == "cpu"][0]
+    machine_model = CpuModelSensor()
+    # never more than the whole machine could draw at full load over the run
+    assert 0 < cpu["energy_j"] <= machine_model.power_w(1.0) * proc_run.duration_s
+
+
+def test_cpu_model_matching_and_vm_fallback() -> None:
+    assert find_cpu("AMD EPYC 7763 64-Core Processor").tdp_w == 280  # type: ignore[union-attr]
+    assert find_cpu("Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz").threads == 80  # type: ignore[union-attr]
+    assert find_cpu("AMD EPYC") is None  # what this VM reports: no socket to charge
+    vm = CpuModelSensor(brand="AMD EPYC", logical_cpus=4)
+    assert vm.power_w(0.0) == pytest.approx(4 * 0.74) and vm.power_w(1.0) == pytest.approx(4 * 3.5)
+    slice_of_host = CpuModelSensor(brand="AMD EPYC 7763 64-Core Processor", logical_cpus=4)
+    assert slice_of_host.power_w(1.0) == pytest.approx(280 * 4 / 128)  # 4 of 128 threads, not the socket
+    assert slice_of_host.channels()[0].method == "modelled"
+
+
+def test_import_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, mlfootprint; print(sorted(m for m in ('sqlalchemy', 'pydantic', 'torch', 'pynvml') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert out.stdout.strip() == "[]"
