@@ -1,0 +1,101 @@
+"""Overhead of tracking: the demo's training loop untracked vs tracked, alternated in one process.
+
+    python benchmarks/overhead.py [--rounds 6] [--epochs 4] [--interval 1.0]
+
+Prints the median wall time of each arm, their ratio (goal <= 1.005 at the default 1 s interval),
+and the cost of import + start + stop. If CodeCarbon is installed, it is measured on the same loop
+(offline mode, no network) and printed beside ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import digits  # noqa: E402
+
+
+def timed(make_ctx: Callable[[], AbstractContextManager[object]], epochs: int) -> float:
+    t0 = time.perf_counter()
+    with make_ctx():
+        digits.train(epochs)
+    return time.perf_counter() - t0
+
+
+def codecarbon_ctx(country: str) -> Callable[[], AbstractContextManager[object]] | None:
+    try:
+        from codecarbon import OfflineEmissionsTracker
+    except ImportError:
+        return None
+    logging.getLogger("codecarbon").setLevel(logging.ERROR)
+
+    def make() -> AbstractContextManager[object]:
+        return OfflineEmissionsTracker(country_iso_code=country, save_to_file=False, log_level="error",
+                                       measure_power_secs=1)  # type: ignore[return-value]
+    return make
+
+
+def start_stop_cost_ms(store: str, repeats: int = 20) -> tuple[float, float]:
+    """Median cost of start()+stop() in this process, and of `import mlfootprint` + one run in a fresh one."""
+    import mlfootprint
+
+    costs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        tracker = mlfootprint.track(project="bench-startstop", country="FR", store=store)
+        tracker.start()
+        tracker.stop()
+        costs.append(time.perf_counter() - t0)
+    code = ("import time; t0 = time.perf_counter(); import mlfootprint; "
+            f"t = mlfootprint.track(country='FR', store={store!r}); t.start(); t.stop(); "
+            "print(time.perf_counter() - t0)")
+    fresh = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+             for _ in range(5)]
+    return statistics.median(costs) * 1e3, statistics.median(fresh) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--interval", type=float, default=1.0)
+    args = parser.parse_args()
+    logging.getLogger("mlfootprint").setLevel(logging.ERROR)
+
+    import mlfootprint
+
+    store = str(Path(tempfile.mkdtemp()) / "bench.db")
+    arms: dict[str, Callable[[], AbstractContextManager[object]]] = {
+        "untracked": nullcontext,
+        "mlfootprint": lambda: mlfootprint.track(project="bench", country="FR", interval_s=args.interval, store=store),
+    }
+    cc = codecarbon_ctx("FRA")
+    if cc:
+        arms["codecarbon"] = cc
+    digits.train(1)  # warm-up: first-call costs (allocator, kernels) out of the comparison
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for r in range(args.rounds):
+        order = list(arms) if r % 2 == 0 else list(reversed(arms))  # alternate to cancel drift
+        for name in order:
+            times[name].append(timed(arms[name], args.epochs))
+    base = statistics.median(times["untracked"])
+    print(f"training loop: {args.epochs} epochs of the digits CNN, {args.rounds} rounds alternated, "
+          f"interval {args.interval} s")
+    for name, ts in times.items():
+        print(f"  {name:<12} median {statistics.median(ts):7.3f} s  (min {min(ts):.3f}, max {max(ts):.3f})  "
+              f"ratio to untracked {statistics.median(ts) / base:.4f}")
+    in_proc_ms, fresh_ms = start_stop_cost_ms(store)
+    print(f"start+stop in a warm process: {in_proc_ms:.1f} ms; import + start + stop in a fresh process: {fresh_ms:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
