@@ -37,6 +37,7 @@ class Settings(BaseModel):
     store: str | None = None
     scope: Literal["machine", "process"] = "machine"
     gpu: bool = True
+    sync_cuda: bool = False  # synchronize CUDA at phase markers (exact GPU phases, costs throughput)
 
     @field_validator("pue")
     @classmethod

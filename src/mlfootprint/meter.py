@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .attribution import ProcessTree
+from .phases import PhaseAccount
 from .sensors.base import Channel, Reading, Sensor
 
 log = logging.getLogger("mlfootprint")
@@ -48,19 +49,21 @@ class ChannelState:
 class Meter:
     def __init__(self, sensors: Sequence[Sensor], *, interval_s: float = 1.0, scope: Scope = "machine",
                  pid: int | None = None, clock: Callable[[], float] = time.monotonic,
-                 on_tick: Callable[[Meter], None] | None = None) -> None:
+                 on_tick: Callable[[Meter], None] | None = None, phases: PhaseAccount | None = None) -> None:
         self.sensors = list(sensors)
         self.interval_s = interval_s
         self.scope: Scope = scope
         self.clock = clock
         self.on_tick = on_tick
+        self.phases = phases
+        self._last_sample_t: float | None = None
         self.states: dict[str, ChannelState] = {}
         for sensor in self.sensors:
             for ch in sensor.channels():
                 self.states[ch.key] = ChannelState(ch)
         self._tree = ProcessTree(pid) if scope == "process" else None
         self._pending: list[Sample] = []
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0: float = 0.0
@@ -95,14 +98,15 @@ class Meter:
     # -- measurement -----------------------------------------------------------------------
     def sample(self) -> None:
         """Read every sensor once and integrate since the previous read."""
-        with self._lock:
+        with self.lock:
             try:
                 self._sample_locked()
             except Exception as exc:  # never raise into the host
                 self._warn_once("sample", f"mlfootprint: sampling failed ({exc!r}); continuing")
 
     def _sample_locked(self) -> None:
-        t = self.clock() - self._t0
+        now = self.clock()
+        t = now - self._t0
         self.elapsed_s = t
         readings: list[Reading] = []
         for sensor in self.sensors:
@@ -111,12 +115,19 @@ class Meter:
             except Exception as exc:
                 readings.extend(Reading(ch.key, error=str(exc)) for ch in sensor.channels())
         shares = self._shares()
+        durations: dict[int, float] = {}
+        if self.phases is not None:
+            # phase markers carry the raw clock, so the interval is given on that clock too
+            durations = self.phases.split(now if self._last_sample_t is None else self._last_sample_t, now)
+        self._last_sample_t = now
         for reading in readings:
             state = self.states.get(reading.key)
             if state is not None:
-                self._integrate(state, reading, t, shares.get(state.channel.key, shares.get(state.channel.kind, 1.0)))
+                self._integrate(state, reading, t, shares.get(state.channel.key, shares.get(state.channel.kind, 1.0)),
+                                durations)
 
-    def _integrate(self, state: ChannelState, reading: Reading, t: float, share: float) -> None:
+    def _integrate(self, state: ChannelState, reading: Reading, t: float, share: float,
+                   durations: dict[int, float]) -> None:
         if reading.error is not None:
             state.failed_reads += 1
             if state.first_error is None:
@@ -150,6 +161,8 @@ class Meter:
         if had_previous and dt > 0:
             attributed = delta_j * share
             state.energy_j += attributed
+            if self.phases is not None:
+                self.phases.charge(durations, state.channel.kind, attributed)
             self._pending.append(Sample(t, state.channel.key, attributed, attributed / dt))
 
     def _shares(self) -> dict[str, float]:
@@ -168,12 +181,12 @@ class Meter:
 
     # -- results ---------------------------------------------------------------------------
     def drain_samples(self) -> list[Sample]:
-        with self._lock:
+        with self.lock:
             pending, self._pending = self._pending, []
         return pending
 
     def totals_j(self) -> dict[str, float]:
-        with self._lock:
+        with self.lock:
             return {k: s.energy_j for k, s in self.states.items()}
 
     def _warn_once(self, key: str, message: str) -> None:

@@ -28,6 +28,7 @@ from .config import Settings, load_settings
 from .constants import J_PER_KWH
 from .grid import Location, resolve_location
 from .meter import Meter
+from .phases import Marker, PhaseAccount, PhaseRecorder
 from .sensors import Sensor, discover_sensors
 from .store import Store, open_store
 from .store.db import now_iso, to_record
@@ -56,9 +57,43 @@ class Run:
         self.warnings = warnings
         self._settings_json = json.dumps(
             {k: {"value": getattr(settings, k), "from": origins.get(k, "default")} for k in Settings.model_fields})
+        self._phases = PhaseRecorder(meter.clock, _cuda_sync() if settings.sync_cuda else None)
+        meter.phases = PhaseAccount(self._phases)
+        self.counts: dict[str, float] = {}
+        self.metrics: dict[str, float] = {}
         self._save_lock = threading.Lock()
         self._last_save = time.monotonic()
         self._unsaved_samples: list[dict[str, Any]] = []
+
+    # -- phases, counts and quality ---------------------------------------------------------
+    def phase(self, name: str, items: float | None = None) -> Marker:
+        """`with run.phase("forward"):` — energy of the block, by time overlap with sampled power.
+
+        `items` counts what the block handled (requests, predictions) for energy per item.
+        """
+        return self._phases.marker(name, items)
+
+    def phase_enter(self, name: str, items: float | None = None, t: float | None = None) -> None:
+        """Enter a phase from a callback that cannot use `with`; `t` (meter clock) backdates it."""
+        self._phases.enter(name, items, t)
+
+    def phase_exit(self, name: str | None = None) -> None:
+        """Leave the innermost phase, or the innermost one called `name`."""
+        self._phases.exit(name)
+
+    def count(self, samples: float = 0, tokens: float = 0, **other: float) -> None:
+        """Add to the run's work counters, for energy per sample and per token."""
+        for name, value in (("samples", samples), ("tokens", tokens), *other.items()):
+            if value:
+                self.counts[name] = self.counts.get(name, 0) + float(value)
+
+    def log_metrics(self, **metrics: float) -> None:
+        """Record model quality (e.g. accuracy=0.95, train_accuracy=0.99) beside the footprint."""
+        for name, value in metrics.items():
+            try:
+                self.metrics[name] = float(value)
+            except (TypeError, ValueError):
+                log.warning("mlfootprint: metric %s=%r is not a number; not recorded", name, value)
 
     # -- live figures ----------------------------------------------------------------------
     @property
@@ -90,7 +125,20 @@ class Run:
     def record(self) -> dict[str, Any]:
         """The same JSON record `mlfootprint show --json` prints."""
         fields, comps = self._snapshot()
-        return to_record(dict(self._static_row(), **fields), comps)
+        return to_record(dict(self._static_row(), **fields), comps, self._phase_rows(), self._value_rows())
+
+    def _phase_rows(self) -> list[dict[str, Any]]:
+        assert self.meter.phases is not None
+        with self.meter.lock:
+            totals = self.meter.phases.snapshot()
+        return [{"path": p.path, "duration_s": p.duration_s, "energy_j": sum(p.energy_j.values()),
+                 "gpu_energy_j": p.energy_j.get("gpu", 0.0), "cpu_energy_j": p.energy_j.get("cpu", 0.0),
+                 "ram_energy_j": p.energy_j.get("ram", 0.0), "entries": p.entries, "items": p.items}
+                for p in totals]
+
+    def _value_rows(self) -> list[dict[str, Any]]:
+        return ([{"kind": "count", "name": k, "value": v} for k, v in self.counts.items()]
+                + [{"kind": "metric", "name": k, "value": v} for k, v in self.metrics.items()])
 
     # -- persistence -----------------------------------------------------------------------
     def _static_row(self) -> dict[str, Any]:
@@ -137,7 +185,8 @@ class Run:
                 for s in self.meter.drain_samples()
             ]
             fields, comps = self._snapshot()
-            self.store.save_progress(self.id, fields, comps, self._unsaved_samples)
+            self.store.save_progress(self.id, fields, comps, self._unsaved_samples, self._phase_rows(),
+                                     self._value_rows())
             self._unsaved_samples = []
             self._last_save = time.monotonic()
 
@@ -199,7 +248,7 @@ class track:
     def __init__(self, project: str | Callable[..., Any] | None = None, *, country: str | None = None,
                  region: str | None = None, pue: float | None = None, interval_s: float | None = None,
                  flush_interval_s: float | None = None, store: str | None = None, scope: str | None = None,
-                 gpu: bool | None = None, command: str | None = None,
+                 gpu: bool | None = None, sync_cuda: bool | None = None, command: str | None = None,
                  sensors: Sequence[Sensor] | None = None) -> None:
         self._fn: Callable[..., Any] | None = None
         if callable(project):  # bare @track
@@ -207,7 +256,7 @@ class track:
             functools.update_wrapper(self, self._fn)
         self._overrides = {"project": project, "country": country, "region": region, "pue": pue,
                            "interval_s": interval_s, "flush_interval_s": flush_interval_s, "store": store,
-                           "scope": scope, "gpu": gpu}
+                           "scope": scope, "gpu": gpu, "sync_cuda": sync_cuda}
         self._command = command
         self._sensors = sensors
         self._run: Run | None = None
@@ -258,6 +307,18 @@ class track:
 
     def _public_overrides(self) -> dict[str, Any]:
         return dict(self._overrides, command=self._command, sensors=self._sensors)
+
+
+def _cuda_sync() -> Callable[[], None] | None:
+    """torch.cuda.synchronize if CUDA is usable, so GPU work is charged to the phase that queued it."""
+    try:
+        import torch
+    except ImportError:
+        log.warning("mlfootprint: sync_cuda needs PyTorch; phase markers will not synchronize")
+        return None
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.synchronize
 
 
 def _command_line() -> str:

@@ -13,6 +13,8 @@ from ..constants import J_PER_KWH
 
 
 def fmt_energy(energy_j: float) -> str:
+    if energy_j < 0.1:
+        return f"{energy_j * 1000:,.3g} mJ"
     if energy_j >= J_PER_KWH:
         return f"{energy_j / J_PER_KWH:,.3f} kWh"
     if energy_j >= 3600:
@@ -65,7 +67,42 @@ def run_view(record: dict[str, Any]) -> Group:
     notes = Text()
     for i, s in enumerate(sources, 1):
         notes.append(f"[{i}] ", style="dim").append(s + "\n")
-    return Group(table, notes)
+    parts: list[Any] = [table, notes]
+    if record.get("phases"):
+        parts.append(phase_table(record))
+    quality = quality_text(record)
+    if quality.plain:
+        parts.append(quality)
+    return Group(*parts)
+
+
+def phase_table(record: dict[str, Any]) -> Table:
+    """Energy per pipeline phase (inclusive of nested phases), by time overlap with sampled power."""
+    table = Table(title="phases (energy by time overlap with sampled power; nested phases included in their parent)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("phase", "time", "energy", "share", "entries", "per item"):
+        table.add_column(col, justify="left" if col == "phase" else "right", no_wrap=col != "phase")
+    for p in record["phases"]:
+        depth = p["phase"].count("/")
+        name = "  " * depth + p["phase"].rsplit("/", 1)[-1] if p["phase"] != "(outside phases)" else p["phase"]
+        per_item = f"{fmt_energy(p['energy_per_item_j'])}" if p.get("energy_per_item_j") is not None else ""
+        share = f"{p['share']:.1%}" if p.get("share") is not None else "-"
+        table.add_row(name, f"{p['duration_s']:.2f} s", fmt_energy(p["energy_j"]), share, str(p["entries"] or ""),
+                      per_item)
+    return table
+
+
+def quality_text(record: dict[str, Any]) -> Text:
+    text = Text()
+    for key, label in (("energy_per_sample_j", "sample"), ("energy_per_token_j", "token")):
+        if record.get(key) is not None:
+            text.append(f"energy per {label}: {fmt_energy(record[key])} "
+                        f"({record['counts'][label + 's']:,.0f} {label}s)\n")
+    if record.get("metrics"):
+        text.append("quality: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(record["metrics"].items())) + "\n")
+    for name, gap in record.get("generalization_gap", {}).items():
+        text.append(f"generalization gap ({name}, train minus held-out): {gap:+.4g}\n")
+    return text
 
 
 def runs_table(rows: list[dict[str, Any]], width: int = 120) -> Table:

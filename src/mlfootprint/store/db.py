@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ..errors import RunNotFoundError, StoreError
 from . import schema
-from .schema import SCHEMA_VERSION, components, meta, runs, samples
+from .schema import SCHEMA_VERSION, components, meta, phases, run_values, runs, samples
 
 # A running run whose heartbeat is older than this many flush intervals (and at least this many
 # seconds) is taken as dead when its host is not ours and its pid cannot be checked.
@@ -83,6 +83,9 @@ class Store:
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(f"run store {self._display()!r} has schema version {row[0]}, newer than this "
                                  f"mlfootprint understands ({SCHEMA_VERSION}); upgrade mlfootprint")
+            elif int(row[0]) < SCHEMA_VERSION:
+                # 1 -> 2 only added tables, which create_all has just made
+                conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
     def _run(self, fn: Any, *args: Any) -> Any:
         try:
@@ -96,14 +99,16 @@ class Store:
         self._run(lambda c: c.execute(insert(runs).values(**row)))
 
     def save_progress(self, run_id: str, run_fields: dict[str, Any], component_rows: Sequence[dict[str, Any]],
-                      sample_rows: Sequence[dict[str, Any]]) -> None:
-        """One transaction: new samples, current component totals and run totals."""
+                      sample_rows: Sequence[dict[str, Any]], phase_rows: Sequence[dict[str, Any]] = (),
+                      value_rows: Sequence[dict[str, Any]] = ()) -> None:
+        """One transaction: new samples; current component, phase and value totals; run totals."""
         def write(conn: Any) -> None:
             if sample_rows:
                 conn.execute(insert(samples), [dict(r, run_id=run_id) for r in sample_rows])
-            conn.execute(delete(components).where(components.c.run_id == run_id))
-            if component_rows:
-                conn.execute(insert(components), [dict(r, run_id=run_id) for r in component_rows])
+            for table, rows in ((components, component_rows), (phases, phase_rows), (run_values, value_rows)):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+                if rows:
+                    conn.execute(insert(table), [dict(r, run_id=run_id) for r in rows])
             conn.execute(update(runs).where(runs.c.id == run_id).values(**run_fields))
         self._run(write)
 
@@ -121,20 +126,24 @@ class Store:
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """The full record of a run; a unique prefix of its id is enough."""
-        def read(conn: Any) -> tuple[list[Any], list[Any]]:
+        def read(conn: Any) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
             found = list(conn.execute(select(runs).where(runs.c.id.startswith(run_id, autoescape=True)).limit(2)))
-            comps = []
+            comps, phase_rows, values = [], [], []
             if len(found) == 1:
-                comps = list(conn.execute(select(components).where(components.c.run_id == found[0].id)
+                rid = found[0].id
+                comps = list(conn.execute(select(components).where(components.c.run_id == rid)
                                           .order_by(components.c.kind, components.c.key)))
-            return found, comps
-        found, comps = self._run(read)
+                phase_rows = list(conn.execute(select(phases).where(phases.c.run_id == rid)))
+                values = list(conn.execute(select(run_values).where(run_values.c.run_id == rid)))
+            return found, comps, phase_rows, values
+        found, comps, phase_rows, values = self._run(read)
         if not found:
             raise RunNotFoundError(f"no run with id {run_id!r} in {self._display()}; 'mlfootprint runs' lists them")
         if len(found) > 1:
             raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous; give more characters")
         row = self._repair_status(dict(found[0]._mapping))
-        return to_record(row, [dict(c._mapping) for c in comps])
+        return to_record(row, [dict(c._mapping) for c in comps], [dict(p._mapping) for p in phase_rows],
+                         [dict(v._mapping) for v in values])
 
     def samples(self, run_id: str) -> list[dict[str, Any]]:
         return self._run(lambda c: [dict(r._mapping) for r in c.execute(
@@ -170,8 +179,14 @@ def _is_dead(row: dict[str, Any]) -> bool:
     return datetime.now(timezone.utc) - heartbeat > timedelta(seconds=max(STALE_MIN_S, STALE_HEARTBEATS * flush_s))
 
 
-def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]],
+              phase_rows: Iterable[dict[str, Any]] = (), value_rows: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
     """The documented JSON shape of a run (see `mlfootprint show --json`)."""
+    from ..quality import generalization_gaps, phase_records
+
+    counts = {v["name"]: v["value"] for v in value_rows if v["kind"] == "count"}
+    metrics = {v["name"]: v["value"] for v in value_rows if v["kind"] == "metric"}
+    energy_j = row["energy_j"]
     return {
         "id": row["id"],
         "project": row["project"],
@@ -200,6 +215,12 @@ def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]]) -> 
         "pid": row["pid"],
         "command": row["command"],
         "exit_code": row["exit_code"],
+        "phases": phase_records(list(phase_rows), energy_j),
+        "counts": counts,
+        "energy_per_sample_j": energy_j / counts["samples"] if counts.get("samples") else None,
+        "energy_per_token_j": energy_j / counts["tokens"] if counts.get("tokens") else None,
+        "metrics": metrics,
+        "generalization_gap": generalization_gaps(metrics),
         "settings": json.loads(row["settings_json"] or "{}"),
         "warnings": json.loads(row["warnings_json"] or "[]"),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: phases and run_values tables
 
 metadata = MetaData()
 
@@ -65,3 +65,24 @@ samples = Table(
     Column("power_w", Float, nullable=False),
 )
 Index("ix_samples_run", samples.c.run_id, samples.c.t_s)
+
+phases = Table(
+    "phases", metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(255), primary_key=True),  # "" = time outside every phase
+    Column("duration_s", Float, nullable=False),  # exclusive: time it was the innermost phase
+    Column("energy_j", Float, nullable=False),  # exclusive
+    Column("gpu_energy_j", Float, nullable=False, default=0.0),
+    Column("cpu_energy_j", Float, nullable=False, default=0.0),
+    Column("ram_energy_j", Float, nullable=False, default=0.0),
+    Column("entries", Integer, nullable=False, default=0),
+    Column("items", Float, nullable=False, default=0.0),  # e.g. requests served in an inference phase
+)
+
+run_values = Table(
+    "run_values", metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # "metric" (log_metrics) or "count" (count)
+    Column("name", String(200), primary_key=True),
+    Column("value", Float, nullable=False),
+)
