@@ -1,10 +1,12 @@
 """Overhead of tracking: the demo's training loop untracked vs tracked, alternated in one process.
 
-    python benchmarks/overhead.py [--rounds 6] [--epochs 4] [--interval 1.0]
+    python benchmarks/overhead.py [--rounds 8] [--epochs 12] [--interval 1.0]
 
-Prints the median wall time of each arm, their ratio (goal <= 1.005 at the default 1 s interval),
-and the cost of import + start + stop. If CodeCarbon is installed, it is measured on the same loop
-(offline mode, no network) and printed beside ours.
+Arms: untracked; tracked (mlfootprint.track around the loop); fully instrumented (tracked, and
+every step split into data/forward/backward/optimizer phases with samples counted); CodeCarbon on
+the same loop if it is installed (offline mode, no network). Prints each arm's median wall time and
+its ratio to untracked (goals: tracked <= 1.005, instrumented <= 1.01), the cost of one phase marker
+(enter + exit), and the cost of start + stop.
 """
 
 from __future__ import annotations
@@ -24,11 +26,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import digits  # noqa: E402
 
 
-def timed(make_ctx: Callable[[], AbstractContextManager[object]], epochs: int) -> float:
+def timed(make_ctx: Callable[[], AbstractContextManager[object]], epochs: int, instrument: bool) -> float:
     t0 = time.perf_counter()
-    with make_ctx():
-        digits.train(epochs)
+    with make_ctx() as run:
+        digits.train(epochs, run=run if instrument else None)
     return time.perf_counter() - t0
+
+
+def marker_cost_ns(n: int = 1_000_000) -> tuple[float, float]:
+    """Enter+exit of one reused phase marker, minus an empty loop; and of a `with nullcontext()`."""
+    import mlfootprint
+    from mlfootprint.sensors import ScriptedSensor
+
+    with mlfootprint.track(sensors=[ScriptedSensor([(0.0, 1.0), (1e9, 1.0)], time.monotonic)],
+                           store=str(Path(tempfile.mkdtemp()) / "m.db")) as run:
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            pass
+        empty = time.perf_counter_ns() - t0
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            with run.phase("step"):
+                pass
+        marked = time.perf_counter_ns() - t0
+        null = nullcontext()
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            with null:
+                pass
+        nulled = time.perf_counter_ns() - t0
+    return (marked - empty) / n, (nulled - empty) / n
 
 
 def codecarbon_ctx(country: str) -> Callable[[], AbstractContextManager[object]] | None:
@@ -65,8 +92,8 @@ def start_stop_cost_ms(store: str, repeats: int = 20) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args()
     logging.getLogger("mlfootprint").setLevel(logging.ERROR)
@@ -74,25 +101,32 @@ def main() -> None:
     import mlfootprint
 
     store = str(Path(tempfile.mkdtemp()) / "bench.db")
-    arms: dict[str, Callable[[], AbstractContextManager[object]]] = {
-        "untracked": nullcontext,
-        "mlfootprint": lambda: mlfootprint.track(project="bench", country="FR", interval_s=args.interval, store=store),
+    def ours() -> AbstractContextManager[object]:
+        return mlfootprint.track(project="bench", country="FR", interval_s=args.interval, store=store)
+
+    arms: dict[str, tuple[Callable[[], AbstractContextManager[object]], bool]] = {
+        "untracked": (nullcontext, False),
+        "tracked": (ours, False),
+        "instrumented": (ours, True),
     }
     cc = codecarbon_ctx("FRA")
     if cc:
-        arms["codecarbon"] = cc
-    digits.train(1)  # warm-up: first-call costs (allocator, kernels) out of the comparison
+        arms["codecarbon"] = (cc, False)
+    digits.train(1)  # warm-up: first-call costs (lazy imports, allocator) out of the comparison
     times: dict[str, list[float]] = {name: [] for name in arms}
     for r in range(args.rounds):
         order = list(arms) if r % 2 == 0 else list(reversed(arms))  # alternate to cancel drift
         for name in order:
-            times[name].append(timed(arms[name], args.epochs))
+            make, instrument = arms[name]
+            times[name].append(timed(make, args.epochs, instrument))
     base = statistics.median(times["untracked"])
     print(f"training loop: {args.epochs} epochs of the digits CNN, {args.rounds} rounds alternated, "
           f"interval {args.interval} s")
     for name, ts in times.items():
-        print(f"  {name:<12} median {statistics.median(ts):7.3f} s  (min {min(ts):.3f}, max {max(ts):.3f})  "
+        print(f"  {name:<13} median {statistics.median(ts):7.3f} s  (min {min(ts):.3f}, max {max(ts):.3f})  "
               f"ratio to untracked {statistics.median(ts) / base:.4f}")
+    marker_ns, null_ns = marker_cost_ns()
+    print(f"phase marker enter+exit: {marker_ns:.0f} ns (a bare `with nullcontext()`: {null_ns:.0f} ns)")
     in_proc_ms, fresh_ms = start_stop_cost_ms(store)
     print(f"start+stop in a warm process: {in_proc_ms:.1f} ms; import + start + stop in a fresh process: {fresh_ms:.0f} ms")
 

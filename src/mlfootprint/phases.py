@@ -63,12 +63,13 @@ class PhaseRecorder:
         return pid
 
     def marker(self, name: str, items: float | None = None) -> Marker:
+        cls = SyncMarker if self.sync is not None else Marker
         if items is None:
             marker = self._markers.get(name)
             if marker is None:
-                marker = self._markers[name] = Marker(self, name, None)
+                marker = self._markers[name] = cls(self, name, None)
             return marker
-        return Marker(self, name, items)
+        return cls(self, name, items)
 
     def enter(self, name: str, items: float | None = None, t: float | None = None) -> None:
         """Enter a phase (for callbacks that cannot use `with`); `t` backdates the entry."""
@@ -100,34 +101,56 @@ class PhaseRecorder:
 
 
 class Marker:
-    """`with run.phase("forward"):` — reusable, so a marker per step allocates nothing."""
+    """`with run.phase("forward"):` — reusable, so a marker per step allocates one event tuple.
 
-    __slots__ = ("rec", "name", "items")
+    The fast path avoids attribute chains: bound methods and the last parent → path lookup are
+    cached on the marker (a marker is nearly always entered under the same parent).
+    """
+
+    __slots__ = ("rec", "name", "items", "_append", "_clock", "_stack", "_parent", "_pid")
 
     def __init__(self, rec: PhaseRecorder, name: str, items: float | None) -> None:
         self.rec, self.name, self.items = rec, name, items
+        self._append = rec.events.append
+        self._clock = rec.clock
+        self._stack = rec._stack
+        self._parent = -1
+        self._pid = OUTSIDE
+        rec.path_id(OUTSIDE, name)  # validates the name now, not on first use
 
     def __enter__(self) -> Marker:
-        rec = self.rec
-        if rec.sync is not None:
-            rec.sync()
-        stack = rec._stack
+        stack = self._stack
         parent = stack[-1] if stack else OUTSIDE
-        pid = rec._child.get((parent, self.name)) or rec.path_id(parent, self.name)
+        if parent != self._parent:
+            self._pid = self.rec.path_id(parent, self.name)
+            self._parent = parent
+        pid = self._pid
         stack.append(pid)
         if self.items:
-            rec.items[pid] = rec.items.get(pid, 0.0) + self.items
-        rec.events.append((rec.clock(), pid, True))
+            items = self.rec.items
+            items[pid] = items.get(pid, 0.0) + self.items
+        self._append((self._clock(), pid, True))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        rec = self.rec
-        if rec.sync is not None:
-            rec.sync()
-        stack = rec._stack
+        stack = self._stack
         if stack:
             stack.pop()
-        rec.events.append((rec.clock(), stack[-1] if stack else OUTSIDE, False))
+        self._append((self._clock(), stack[-1] if stack else OUTSIDE, False))
+
+
+class SyncMarker(Marker):
+    """A marker that waits for queued GPU work first, so asynchronous kernels land in their phase."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Marker:
+        self.rec.sync()  # type: ignore[misc]
+        return super().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.rec.sync()  # type: ignore[misc]
+        super().__exit__(*exc)
 
 
 class PhaseAccount:
@@ -151,26 +174,33 @@ class PhaseAccount:
         events = self.recorder.events
         pending = self._early
         self._early = []
+        popleft = events.popleft
         while events:
             try:
-                pending.append(events.popleft())
+                pending.append(popleft())
             except IndexError:  # emptied by another reader between the check and the pop
                 break
         cursor = t_start if self._cursor is None else max(self._cursor, t_start)
+        current = self._current
         durations: dict[int, float] = {}
-        for i, (t, pid, entered) in enumerate(pending):
+        entries: dict[int, int] = {}
+        for i, (t, pid, entered) in enumerate(pending):  # hot loop: one pass, locals only
             if t > t_end:
                 self._early = pending[i:]
                 break
-            t = max(t, cursor)
-            durations[self._current] = durations.get(self._current, 0.0) + (t - cursor)
-            cursor, self._current = t, pid
+            if t > cursor:
+                durations[current] = durations.get(current, 0.0) + (t - cursor)
+                cursor = t
+            current = pid
             if entered:
-                self._total(pid).entries += 1
-        durations[self._current] = durations.get(self._current, 0.0) + max(0.0, t_end - cursor)
-        self._cursor = t_end
+                entries[pid] = entries.get(pid, 0) + 1
+        if t_end > cursor:
+            durations[current] = durations.get(current, 0.0) + (t_end - cursor)
+        self._current, self._cursor = current, t_end
         for pid, seconds in durations.items():
             self._total(pid).duration_s += seconds
+        for pid, n in entries.items():
+            self._total(pid).entries += n
         return durations
 
     def charge(self, durations: dict[int, float], kind: str, energy_j: float) -> None:
