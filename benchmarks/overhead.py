@@ -1,6 +1,6 @@
 """Overhead of tracking: the demo's training loop untracked vs tracked, alternated in one process.
 
-    python benchmarks/overhead.py [--rounds 8] [--epochs 12] [--interval 1.0]
+    python benchmarks/overhead.py [--rounds 8] [--seconds 5] [--interval 1.0]
 
 Arms: untracked; tracked (mlfootprint.track around the loop); fully instrumented (tracked, and
 every step split into data/forward/backward/optimizer phases with samples counted); CodeCarbon on
@@ -93,7 +93,9 @@ def start_stop_cost_ms(store: str, repeats: int = 20) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="target length of one arm; epochs are calibrated to it on this machine")
+    parser.add_argument("--epochs", type=int, default=None, help="fixed epochs instead of calibrating")
     parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args()
     logging.getLogger("mlfootprint").setLevel(logging.ERROR)
@@ -113,6 +115,10 @@ def main() -> None:
     if cc:
         arms["codecarbon"] = (cc, False)
     digits.train(1)  # warm-up: first-call costs (lazy imports, allocator) out of the comparison
+    if args.epochs is None:  # fixed per-run costs would dominate a short arm on a fast machine
+        t0 = time.perf_counter()
+        digits.train(3)
+        args.epochs = max(1, round(args.seconds / ((time.perf_counter() - t0) / 3)))
     times: dict[str, list[float]] = {name: [] for name in arms}
     for r in range(args.rounds):
         order = list(arms) if r % 2 == 0 else list(reversed(arms))  # alternate to cancel drift

@@ -216,7 +216,6 @@ class Run:
             log.warning("mlfootprint: could not save run %s to the store (%s); its record is in %s", self.id, exc, path)
         finally:
             self.meter.close()
-            self.store.close()
 
     def _rescue(self) -> Path:
         record = dict(self.record, samples=self._unsaved_samples)

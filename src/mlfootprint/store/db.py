@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +24,11 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from ..errors import RunNotFoundError, StoreError
 from . import schema
 from .schema import SCHEMA_VERSION, components, meta, phases, run_values, runs, samples
+
+# One engine per URL per process, as SQLAlchemy recommends: its pool and its compiled-statement
+# cache then serve every run, so a run's start and stop do not recompile the same SQL.
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
 
 # A running run whose heartbeat is older than this many flush intervals (and at least this many
 # seconds) is taken as dead when its host is not ours and its pid cannot be checked.
@@ -61,12 +67,18 @@ class Store:
             raise StoreError(f"invalid store URL {url!r}: expected a file path or a SQLAlchemy URL such as "
                              "sqlite:///runs.db or postgresql+psycopg://user@host/db") from None
         try:
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url)
-            if parsed.get_backend_name() == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            self._migrate()
+            with _ENGINES_LOCK:
+                engine = _ENGINES.get(url)
+                if engine is None:
+                    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+                        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                    engine = create_engine(url)
+                    if parsed.get_backend_name() == "sqlite":
+                        event.listen(engine, "connect", _sqlite_pragmas)
+                    self.engine: Engine = engine
+                    self._migrate()
+                    _ENGINES[url] = engine  # only once it opened and migrated cleanly
+                self.engine = engine
         except (SQLAlchemyError, OSError, ImportError) as exc:
             raise StoreError(f"cannot open run store {self._display()!r}: {_reason(exc)}; set --store or "
                              "MLFOOTPRINT_STORE to a writable SQLite path or a database URL") from None
@@ -159,7 +171,8 @@ class Store:
         return dict(row, status="interrupted", ended_at=row["heartbeat_at"])
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Return pooled connections; the engine stays available to other runs of this process."""
+        self.engine.dispose(close=False)
 
 
 def _is_dead(row: dict[str, Any]) -> bool:
