@@ -9,9 +9,11 @@ only with `CUDA_DEVICE_ORDER=PCI_BUS_ID`; UUIDs are unambiguous and recommended 
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -20,6 +22,27 @@ from ..constants import UNCERTAINTY_MEASURED
 from .base import Channel, Reading
 
 log = logging.getLogger("mlfootprint")
+
+# nvmlInit costs tens of milliseconds; NVML counts inits, so we initialize a module once per process
+# and shut it down at exit instead of paying for it at every run's start and stop.
+_initialized: dict[int, ModuleType] = {}
+_init_lock = threading.Lock()
+
+
+def _ensure_init(nvml: ModuleType) -> None:
+    with _init_lock:
+        if id(nvml) not in _initialized:
+            nvml.nvmlInit()
+            if not _initialized:
+                atexit.register(_shutdown_all)
+            _initialized[id(nvml)] = nvml
+
+
+def _shutdown_all() -> None:
+    with _init_lock:
+        for nvml in _initialized.values():
+            _shutdown(nvml)
+        _initialized.clear()
 
 
 @dataclass
@@ -88,7 +111,7 @@ class NvmlSensor:
         except ImportError:
             return None, []
         try:
-            nvml.nvmlInit()
+            _ensure_init(nvml)
         except Exception:  # no driver / no GPU: the common case on CPU machines, not worth a warning
             return None, []
         try:
@@ -102,10 +125,8 @@ class NvmlSensor:
                 gpus.append(_Gpu(i, handle, _text(nvml.nvmlDeviceGetName(handle)), uuids[i],
                                  _has_counter(nvml, handle)))
         except Exception as exc:
-            _shutdown(nvml)
             return None, [f"NVML is present but could not list GPUs ({exc}); GPU energy is not measured"]
         if not gpus:
-            _shutdown(nvml)
             return None, warnings
         for gpu in gpus:
             if not gpu.has_counter:
@@ -149,7 +170,7 @@ class NvmlSensor:
         return result
 
     def close(self) -> None:
-        _shutdown(self._nvml)
+        pass  # NVML stays initialized for the next run of this process; shut down at exit
 
 
 def _has_counter(nvml: ModuleType, handle: Any) -> bool:
