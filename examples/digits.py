@@ -12,6 +12,7 @@ import argparse
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
 
 import torch
 from sklearn.datasets import load_digits
@@ -19,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 
+@lru_cache(maxsize=4)
 def load_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """8×8 digit images scaled to [0, 1], split 80/20, as (x_train, y_train, x_test, y_test)."""
     digits = load_digits()
@@ -101,6 +103,52 @@ def train(epochs: int, seed: int = 0, run: object | None = None) -> tuple[nn.Mod
     if run is not None:
         run.log_metrics(accuracy=test_acc, train_accuracy=train_acc)  # type: ignore[attr-defined]
     return model, test_acc, train_acc
+
+
+# -- the protocol `mlfootprint reduce examples/digits.py` uses ----------------------------------------
+REDUCE_EPOCHS = 8
+
+
+def train_trial(setup):  # type: ignore[no-untyped-def]
+    """One trial of a reduction experiment: train with the knobs in `setup`, yield after each epoch."""
+    torch.manual_seed(setup.seed)
+    x_tr, y_tr, _, _ = load_data(0)  # the same split for every trial; the seed varies the training
+    x_tr, y_tr = setup.reduce_data(x_tr, y_tr)
+    model = build_model()
+    opt = setup.make_optimizer(model.parameters(), default="adam", lr=1e-3)
+    batch_size = setup.batch_size or 64
+    epochs = setup.epochs or REDUCE_EPOCHS
+    steps_per_epoch = -(-len(x_tr) // batch_size)
+    scheduler = setup.make_scheduler(opt, epochs * steps_per_epoch)
+    gen = torch.Generator().manual_seed(setup.seed)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(x_tr), generator=gen)
+        for start in range(0, len(x_tr), batch_size):
+            idx = order[start:start + batch_size]
+            with setup.autocast():
+                loss = loss_fn(model(augment(x_tr[idx], gen)), y_tr[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if scheduler is not None:
+                scheduler.step()
+        yield model
+
+
+def evaluate(model: nn.Module) -> dict[str, float]:
+    _, _, x_te, y_te = load_data(0)
+    return {"accuracy": accuracy(model, x_te, y_te)}
+
+
+@torch.no_grad()
+def predict(model: nn.Module) -> int:
+    """Classify the test set once; returns how many predictions were made."""
+    model.eval()
+    _, _, x_te, _ = load_data(0)
+    model(x_te).argmax(1)
+    return len(x_te)
 
 
 def main() -> None:

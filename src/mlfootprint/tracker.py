@@ -37,6 +37,7 @@ log = logging.getLogger("mlfootprint")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _open_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+_shown_warnings: set[str] = set()  # a process running many runs (experiments) hears each warning once
 
 
 class Run:
@@ -270,7 +271,9 @@ class track:
             sensors, sensor_warnings = discover_sensors(gpu=settings.gpu)
             warnings += sensor_warnings
         for w in warnings:
-            log.warning("mlfootprint: %s", w)
+            if w not in _shown_warnings:
+                _shown_warnings.add(w)
+                log.warning("mlfootprint: %s", w)
         meter = Meter(sensors, interval_s=settings.interval_s, scope=settings.scope)
         run = Run(settings, origins, location, meter, store, command=self._command or _command_line(), warnings=warnings)
         run._start()

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 NVML_ERROR_UNINITIALIZED = 1
 NVML_ERROR_NOT_SUPPORTED = 3
+NVML_ERROR_NO_PERMISSION = 4
 NVML_ERROR_GPU_IS_LOST = 15
 
 
@@ -21,7 +22,8 @@ class NVMLError(Exception):
         self.value = value
 
     def __str__(self) -> str:
-        return {1: "Uninitialized", 3: "Not Supported", 15: "GPU is lost"}.get(self.value, f"NVML error {self.value}")
+        return {1: "Uninitialized", 3: "Not Supported", 4: "Insufficient Permissions",
+                15: "GPU is lost"}.get(self.value, f"NVML error {self.value}")
 
 
 @dataclass
@@ -32,6 +34,12 @@ class FakeGpu:
     has_counter: bool = True
     fail_after_reads: int | None = None  # raises GPU_IS_LOST after this many energy/power reads
     pids: list[int] = field(default_factory=list)
+    default_limit_mw: int = 700_000
+    min_limit_mw: int = 200_000
+    max_limit_mw: int = 700_000
+    limit_mw: int = 700_000
+    can_set_limit: bool = True
+    limit_history: list[int] = field(default_factory=list)
     energy_mj: float = 0.0
     reads: int = 0
 
@@ -104,6 +112,24 @@ class FakeNvml:
     def nvmlDeviceGetGraphicsRunningProcesses(self, h: FakeGpu) -> list[SimpleNamespace]:
         self._check()
         return []
+
+    def nvmlDeviceGetPowerManagementLimit(self, h: FakeGpu) -> int:
+        return h.limit_mw
+
+    def nvmlDeviceGetPowerManagementDefaultLimit(self, h: FakeGpu) -> int:
+        return h.default_limit_mw
+
+    def nvmlDeviceGetPowerManagementLimitConstraints(self, h: FakeGpu) -> list[int]:
+        return [h.min_limit_mw, h.max_limit_mw]
+
+    def nvmlDeviceSetPowerManagementLimit(self, h: FakeGpu, limit_mw: int) -> None:
+        self._check()
+        if not h.can_set_limit:
+            raise NVMLError(NVML_ERROR_NO_PERMISSION)
+        if not h.min_limit_mw <= limit_mw <= h.max_limit_mw:
+            raise NVMLError(2)  # invalid argument
+        h.limit_mw = limit_mw
+        h.limit_history.append(limit_mw)
 
     def install(self, monkeypatch) -> "FakeNvml":  # type: ignore[no-untyped-def]
         import sys

@@ -19,7 +19,7 @@ def fmt_energy(energy_j: float) -> str:
         return f"{energy_j / J_PER_KWH:,.3f} kWh"
     if energy_j >= 3600:
         return f"{energy_j / 3600:,.2f} Wh"
-    return f"{energy_j:,.1f} J"
+    return f"{energy_j:,.1f} J" if energy_j >= 10 else f"{energy_j:.3g} J"
 
 
 def fmt_co2e(co2e_kg: float) -> str:
