@@ -84,3 +84,18 @@ def test_process_lists_for_attribution(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sensor is not None
     assert sensor.pids_by_key()["gpu:0"] == {111, 222}
     assert sensor.pids_by_key()["gpu:1"] == set()
+
+
+def test_process_scope_charges_gpus_by_their_process_lists(monkeypatch, clock) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    gpus = [FakeGpu("ours", "GPU-a", 100.0, pids=[os.getpid()]), FakeGpu("someone else's", "GPU-b", 100.0, pids=[1]),
+            FakeGpu("container: host pids only", "GPU-c", 100.0, pids=[4_000_000]), FakeGpu("idle", "GPU-d", 100.0)]
+    nvml = FakeNvml(gpus).install(monkeypatch)
+    sensor, _ = NvmlSensor.discover(env={})
+    meter = Meter([sensor], clock=clock, scope="process")
+    meter.start(background=False)
+    clock.advance(1.0)
+    nvml.advance(1.0)
+    meter.sample()
+    assert meter.totals_j() == {"gpu:0": pytest.approx(100.0), "gpu:1": 0.0, "gpu:2": pytest.approx(100.0), "gpu:3": 0.0}

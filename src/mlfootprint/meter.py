@@ -176,7 +176,7 @@ class Meter:
             if pids_by_key is None:
                 continue
             for key, pids in pids_by_key().items():
-                shares[key] = 1.0 if pids is None or (pids & tree_pids) else 0.0
+                shares[key] = 1.0 if pids is None or (pids & tree_pids) or _foreign(pids) else 0.0
         return shares
 
     # -- results ---------------------------------------------------------------------------
@@ -200,3 +200,11 @@ class Meter:
                 sensor.close()
             except Exception:
                 pass
+
+
+def _foreign(pids: set[int]) -> bool:
+    """True when a GPU's processes all live outside our PID namespace (a container: NVML reports
+    host PIDs), so we cannot tell whose they are; the whole GPU is then charged rather than 0 J."""
+    import psutil
+
+    return bool(pids) and not any(psutil.pid_exists(p) for p in pids)

@@ -162,7 +162,8 @@ class Run:
             if state.first_error:
                 notes.append(f"{state.failed_reads} failed reads, first: {state.first_error}")
             if self.settings.scope == "process" and ch.kind == "gpu":
-                notes.append("whole GPU charged when the tracked processes use it (NVML has no per-process energy)")
+                notes.append("whole GPU charged when the tracked processes use it, or when NVML lists only "
+                             "processes outside this PID namespace (NVML has no per-process energy)")
             comps.append({"key": key, "kind": ch.kind, "name": ch.name, "method": ch.method, "source": ch.source,
                           "uncertainty_rel": ch.uncertainty_rel, "energy_j": totals[key],
                           "note": "; ".join(notes) or None})
