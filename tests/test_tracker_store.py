@@ -140,3 +140,12 @@ def test_a_run_killed_with_sigkill_keeps_its_flushed_samples_and_is_interrupted(
     assert record["energy_j"] == pytest.approx(sum(s["energy_j"] for s in samples), rel=1e-6)
     assert record["energy_j"] == pytest.approx(100.0 * record["duration_s"], rel=0.05)
     assert store.list_runs()[0]["status"] == "interrupted"  # persisted, not only shown
+
+
+def test_store_passwords_never_reach_a_record(isolated_env: Path) -> None:
+    from mlfootprint.store.db import display_url
+
+    assert display_url("postgresql+psycopg://alice:s3cret@db.example/runs") == "postgresql+psycopg://alice:***@db.example/runs"
+    with mlfootprint.track(sensors=[steady(1.0)]) as run:
+        pass
+    assert run.record["settings"]["store"]["value"] == f"sqlite:///{isolated_env}"

@@ -56,8 +56,9 @@ class Run:
         self.ended_at: str | None = None
         self.command = command
         self.warnings = warnings
-        self._settings_json = json.dumps(
-            {k: {"value": getattr(settings, k), "from": origins.get(k, "default")} for k in Settings.model_fields})
+        values = {k: getattr(settings, k) for k in Settings.model_fields}
+        values["store"] = store.display_url  # never a database password in a record
+        self._settings_json = json.dumps({k: {"value": v, "from": origins.get(k, "default")} for k, v in values.items()})
         self._phases = PhaseRecorder(meter.clock, _cuda_sync() if settings.sync_cuda else None)
         meter.phases = PhaseAccount(self._phases)
         self.counts: dict[str, float] = {}

@@ -53,6 +53,11 @@ def _to_url(store: str | None) -> str:
     return "sqlite:///" + str(Path(store).expanduser().resolve())
 
 
+def display_url(url: str) -> str:
+    """The URL with any password masked, for messages and records."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def open_store(store: str | None = None) -> Store:
     """Open (creating if needed) the store at a path or URL; default: the user's data dir."""
     return Store(_to_url(store))
@@ -83,8 +88,12 @@ class Store:
             raise StoreError(f"cannot open run store {self._display()!r}: {_reason(exc)}; set --store or "
                              "MLFOOTPRINT_STORE to a writable SQLite path or a database URL") from None
 
+    @property
+    def display_url(self) -> str:
+        return display_url(self.url)
+
     def _display(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        return self.display_url
 
     def _migrate(self) -> None:
         schema.metadata.create_all(self.engine)
