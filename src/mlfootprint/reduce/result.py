@@ -30,6 +30,8 @@ class Summary:
     energy_sd_j: float
     energy_to_target_j: float | None  # mean, only when every repeat reached the target
     reached_target: int
+    epochs_to_target: float | None
+    epochs: float | None
     duration_s: float | None
     co2e_kg: float | None
     quality: dict[str, float]
@@ -65,9 +67,12 @@ class Result:
             to_target = [t.energy_to_target_j for t in ok if t.energy_to_target_j is not None]
             inference = [t.inference_j_per_1000 for t in ok if t.inference_j_per_1000 is not None]
             metrics = {k for t in ok for k in t.quality}
+            every_reached = bool(ok) and len(to_target) == len(ok)
             self.summaries[s.name] = Summary(
                 s.name, s.kind, len(ok), _mean(energies), _sd(energies),
-                _mean(to_target) if ok and len(to_target) == len(ok) else None, len(to_target),
+                _mean(to_target) if every_reached else None, len(to_target),
+                _mean([float(t.epochs_to_target) for t in ok if t.epochs_to_target]) if every_reached else None,
+                _mean([float(t.epochs) for t in ok]),
                 _mean([t.duration_s for t in ok]), _mean([t.co2e_kg for t in ok]),
                 {k: statistics.fmean(t.quality[k] for t in ok if k in t.quality) for k in metrics},
                 _mean(inference), _sd(inference), sorted({m for t in ok for m in t.methods}),
@@ -78,14 +83,15 @@ class Result:
 
     def _regional(self, r: _Region, base: Summary | None) -> Summary:
         if base is None or base.energy_j is None:
-            return Summary(r.name, r.kind, 0, None, 0, None, 0, None, None, {}, None, 0, [], "no baseline measured")
+            return Summary(r.name, r.kind, 0, None, 0, None, 0, None, None, None, None, {}, None, 0, [],
+                           "no baseline measured")
         from ..config import load_settings
         from ..impact import co2e_kg, facility_energy_j
 
         pue = load_settings({k: v for k, v in self.experiment._track_kwargs.items() if k in ("store",)})[0].pue
         co2e = co2e_kg(facility_energy_j(base.energy_j, pue), r.location.intensity_g_per_kwh)
         return Summary(r.name, r.kind, base.repeats, base.energy_j, base.energy_sd_j, base.energy_to_target_j,
-                       base.reached_target, base.duration_s, co2e, dict(base.quality), base.inference_j_per_1000,
+                       base.reached_target, base.epochs_to_target, base.epochs, base.duration_s, co2e, dict(base.quality), base.inference_j_per_1000,
                        base.inference_sd, base.methods, None,
                        f"{r.location.intensity_g_per_kwh:g} g/kWh, {r.location.intensity_source}")
 
@@ -139,12 +145,15 @@ class Result:
             quality_ok = delta >= -tolerance
         wins = self._wins(name, base)
         text = f"{change:+.0%} {basis}{quality_text}; cheaper in {wins}"
+        if not quality_ok:  # checked first: a quality loss refuses a change whatever it saves
+            tol = self.experiment.tolerance.get(metric or "", 0.01)
+            return False, f"{text} — quality loss beyond the {tol * 100:g} pt tolerance"
         if change > -threshold:
             why = "within measurement noise" if change < 0 else "not a saving here"
             return False, f"{text} — {why}" + ("" if n > 1 else " (one repeat: noise unknown)")
-        if not quality_ok:
-            tol = self.experiment.tolerance.get(metric or "", 0.01)
-            return False, f"{text} — quality loss beyond the {tol * 100:g} pt tolerance"
+        if basis.startswith("energy to reach") and s.epochs_to_target and base.epochs_to_target:
+            text += (f" (target after {s.epochs_to_target:.1f} epochs vs {base.epochs_to_target:.1f}: "
+                     "the saving is real only if training stops there)")
         return True, text
 
     def _wins(self, name: str, base: Summary) -> str:
@@ -235,8 +244,12 @@ class Result:
 
     def pareto_plot(self, path: str) -> str:
         """Energy (x) against quality (y), the Pareto front drawn; a second panel for inference."""
-        import matplotlib
+        try:
+            import matplotlib
+        except ImportError:
+            from ..errors import MlfootprintError
 
+            raise MlfootprintError("the Pareto plot needs matplotlib: pip install 'mlfootprint[plots]'") from None
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
