@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Run", "track", "__version__"]
+__all__ = ["Run", "report_progress", "track", "__version__"]
 
 if TYPE_CHECKING:
     from .tracker import Run, track
@@ -23,4 +23,8 @@ def __getattr__(name: str) -> Any:
         from . import tracker
 
         return getattr(tracker, name)
+    if name == "report_progress":
+        from .progress import report_progress
+
+        return report_progress
     raise AttributeError(f"module 'mlfootprint' has no attribute {name!r}")

@@ -53,25 +53,51 @@ def track(
                                                    "process tree (CPU-time and memory share).")] = None,
     store: StoreOpt = None,
     no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not read GPUs.")] = False,
+    epochs: Annotated[Optional[int], typer.Option(help="Total epochs/steps; the command reports progress with "
+                                                  "mlfootprint.report_progress(step). Shows a progress bar and forecast.")] = None,
+    budget_kwh: Annotated[Optional[float], typer.Option(help="Warn when the forecast facility energy exceeds this.")] = None,
+    budget_co2e_kg: Annotated[Optional[float], typer.Option(help="Warn when the forecast CO2e exceeds this.")] = None,
+    stop_over_budget: Annotated[bool, typer.Option("--stop-over-budget", help="Then stop the command (SIGTERM, "
+                                                   "SIGKILL 10 s later); its data are kept.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")] = False,
 ) -> None:
     """Run COMMAND under the meter; stream its output; exit with its exit code."""
+    import tempfile
+
+    from .progress import ENV_VAR, read_progress
     from .tracker import track as Tracker
 
     if not command:
         raise MlfootprintError("no command given: write it after --, e.g. mlfootprint track -- python train.py")
     if os.sep not in command[0] and shutil.which(command[0]) is None:
         raise MlfootprintError(f"cannot run {command[0]!r}: no such command on PATH")
+    if epochs is not None and epochs < 1:
+        raise MlfootprintError(f"--epochs must be a positive integer, got {epochs}")
     tracker = Tracker(project=project, country=country, region=region, pue=pue, interval_s=interval,
                       scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
-                      command=shlex.join(command))
+                      budget_kwh=budget_kwh, budget_co2e_kg=budget_co2e_kg, stop_over_budget=stop_over_budget or None,
+                      progress_bar=(epochs is not None and not quiet) or None, command=shlex.join(command))
     run = tracker.start()
+    progress_file = os.path.join(tempfile.mkdtemp(prefix="mlfootprint-"), "progress")
+    child_env = dict(os.environ, **{ENV_VAR: progress_file})
     try:
-        child = subprocess.Popen(command)
+        child = subprocess.Popen(command, env=child_env)
     except OSError as exc:
         tracker.stop("failed", 127)
         raise MlfootprintError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
+
+    def relay_progress(_meter: Any, _tick: Any = run._on_tick) -> None:
+        reported = read_progress(progress_file)
+        if reported is not None:
+            run.progress(reported[0], reported[1] or epochs)
+        _tick(_meter)
+
+    run.meter.on_tick = relay_progress
+    run.on_over_budget = lambda: _terminate(child)
     rc = _wait_forwarding_signals(child)
+    final = read_progress(progress_file)  # the last report may have landed after the last tick
+    if final is not None:
+        run.progress(final[0], final[1] or epochs)
     exit_code = rc if rc >= 0 else 128 - rc
     killed = rc in (-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
     tracker.stop("completed" if rc == 0 else "interrupted" if killed else "failed", exit_code)
@@ -82,6 +108,19 @@ def track(
 
         print_run(run.record, err, show_warnings=False)  # logged at start already
     raise typer.Exit(exit_code)
+
+
+def _terminate(child: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """SIGTERM now, SIGKILL after `grace_s` if it is still running (from a timer thread)."""
+    import threading
+
+    try:
+        child.terminate()
+    except ProcessLookupError:
+        return
+    timer = threading.Timer(grace_s, lambda: child.poll() is None and child.kill())
+    timer.daemon = True
+    timer.start()
 
 
 def _wait_forwarding_signals(child: subprocess.Popen[bytes]) -> int:

@@ -38,6 +38,17 @@ class Settings(BaseModel):
     scope: Literal["machine", "process"] = "machine"
     gpu: bool = True
     sync_cuda: bool = False  # synchronize CUDA at phase markers (exact GPU phases, costs throughput)
+    budget_kwh: float | None = None  # warn once the forecast facility energy exceeds it
+    budget_co2e_kg: float | None = None  # warn once the forecast CO2e exceeds it
+    stop_over_budget: bool = False  # then also ask the run to stop (progress() returns False; CLI: SIGTERM)
+    progress_bar: bool = False  # a rich progress bar with energy so far and the forecast
+
+    @field_validator("budget_kwh", "budget_co2e_kg")
+    @classmethod
+    def _positive_budget(cls, v: float | None) -> float | None:
+        if v is not None and not v > 0:
+            raise ValueError("must be a positive number")
+        return v
 
     @field_validator("pue")
     @classmethod

@@ -206,8 +206,10 @@ def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]],
     """The documented JSON shape of a run (see `mlfootprint show --json`)."""
     from ..quality import generalization_gaps, phase_records
 
+    value_rows = list(value_rows)
     counts = {v["name"]: v["value"] for v in value_rows if v["kind"] == "count"}
     metrics = {v["name"]: v["value"] for v in value_rows if v["kind"] == "metric"}
+    forecast = {v["name"]: v["value"] for v in value_rows if v["kind"] == "forecast"}
     energy_j = row["energy_j"]
     return {
         "id": row["id"],
@@ -243,6 +245,8 @@ def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]],
         "energy_per_token_j": energy_j / counts["tokens"] if counts.get("tokens") else None,
         "metrics": metrics,
         "generalization_gap": generalization_gaps(metrics),
+        # the last projection made from progress reports: estimated, never part of the measured totals
+        "forecast": dict(forecast, method="estimated from progress") if forecast else None,
         "settings": json.loads(row["settings_json"] or "{}"),
         "warnings": json.loads(row["warnings_json"] or "[]"),
     }
