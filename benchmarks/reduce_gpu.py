@@ -2,8 +2,8 @@
 
     python benchmarks/reduce_gpu.py [--repeats 2]
 
-A 6-layer 2048-wide MLP learns a synthetic 10-class task (labels from a fixed random teacher
-network, so there is a real accuracy to keep) on CUDA. Strategies: fp32 (baseline, TF32 off),
+A 6-layer 2048-wide MLP learns a synthetic 10-class task (labels from a fixed random linear
+teacher, so there is a real accuracy to keep) on CUDA. Strategies: fp32 (baseline, TF32 off),
 bf16 and fp16 autocast, batch 256 / 2048 / 8192 (baseline 1024). The GPU power limit strategy is
 left out on purpose: it changes the accelerator's settings.
 """
@@ -24,9 +24,9 @@ DIM, CLASSES, TRAIN, TEST = 512, 10, 131072, 16384
 @functools.lru_cache(maxsize=1)
 def data() -> tuple[torch.Tensor, ...]:
     g = torch.Generator(device="cuda").manual_seed(0)
-    teacher = [torch.randn(DIM, 256, device="cuda", generator=g), torch.randn(256, CLASSES, device="cuda", generator=g)]
+    teacher = torch.randn(DIM, CLASSES, device="cuda", generator=g)
     x = torch.randn(TRAIN + TEST, DIM, device="cuda", generator=g)
-    y = (torch.tanh(x @ teacher[0]) @ teacher[1]).argmax(1)
+    y = (x @ teacher).argmax(1)
     return x[:TRAIN], y[:TRAIN], x[TRAIN:], y[TRAIN:]
 
 
@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    exp = Experiment(train_trial, evaluate, target={"accuracy": 0.80}, tolerance={"accuracy": 0.01},
+    exp = Experiment(train_trial, evaluate, target={"accuracy": 0.90}, tolerance={"accuracy": 0.01},
                      repeats=args.repeats, budget_s=480, device="cuda", interval_s=0.2, country="US")
     result = exp.run([s.mixed_precision("bf16", "fp16"), s.batch_size(256, 2048, 8192)])
     result.table()

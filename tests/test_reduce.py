@@ -77,8 +77,25 @@ def test_two_good_strategies_suggest_their_combination() -> None:
     r = synthetic({"baseline": [100, 101, 99], "a": [70, 71, 69], "b": [80, 81, 79]},
                   {"baseline": 0.96, "a": 0.96, "b": 0.96})
     combo = r.best_combination()
-    assert combo is not None and combo.name == "a + b"
-    assert "combine(a, b)" in r.recommendation()
+    assert combo is None  # the synthetic strategies are both plain Strategy(): same knobs, never paired
+    bf16, fp16 = s.mixed_precision("bf16", "fp16")
+    batch = s.batch_size(128)[0]
+    with pytest.raises(ValueError, match="change the same thing"):
+        s.combine(bf16, fp16)
+    assert s.combine(bf16, batch).knobs() == {"precision", "batch_size"}
+
+
+def test_the_suggested_combination_pairs_different_knobs() -> None:
+    exp = Experiment(lambda setup: iter(()), lambda m: {}, target={"accuracy": 0.9})
+    bf16, fp16 = s.mixed_precision("bf16", "fp16")
+    batch = s.batch_size(2048)[0]
+    strategies, trials = [s.baseline(), bf16, fp16, batch], []
+    for strat, e in ((strategies[0], 100), (bf16, 45), (fp16, 49), (batch, 90)):
+        for i in range(3):
+            trials.append(Trial(strat.name, strat.kind, i, energy_j=e + i, quality={"accuracy": 0.96}))
+    r = Result(exp, strategies, trials, [])
+    assert r.best_combination().name == "bf16 + batch 2048"
+    assert "combine(bf16, batch 2048)" in r.recommendation()
 
 
 def test_pareto_plot_is_written(tmp_path: Path) -> None:

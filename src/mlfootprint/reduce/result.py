@@ -172,14 +172,19 @@ class Result:
         return f"{wins} of {len(mine)} repeats"
 
     def best_combination(self) -> Strategy | None:
-        """The two best recommendable training-side strategies combined, if there are two."""
+        """The best recommendable training-side strategy with the best one that changes something
+        else (bf16 and fp16 both set the precision: they are never paired)."""
         from .strategies import combine
 
         good = [n for n in self.summaries if self.verdict(n)[0] and self.summaries[n].kind != "inference"
                 and self.summaries[n].intensity_note is None]
-        good.sort(key=lambda n: self.summaries[n].energy_to_target_j or self.summaries[n].energy_j or 0)
+        good.sort(key=lambda n: self._changes.get(n, 0.0))
         by_name = {s.name: s for s in self.strategies}
-        return combine(by_name[good[0]], by_name[good[1]]) if len(good) >= 2 else None
+        if not good:
+            return None
+        first = by_name[good[0]]
+        partner = next((by_name[n] for n in good[1:] if not by_name[n].knobs() & first.knobs()), None)
+        return combine(first, partner) if partner is not None else None
 
     # -- output ----------------------------------------------------------------------------------
     def records(self) -> list[dict[str, Any]]:

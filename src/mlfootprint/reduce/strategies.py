@@ -39,6 +39,10 @@ class Strategy:
     def after_training(self, model: Any) -> Any:
         return model
 
+    def knobs(self) -> frozenset[str]:
+        """What this strategy changes; two strategies changing the same thing cannot be combined."""
+        return frozenset({type(self).__name__})
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
@@ -50,6 +54,9 @@ class _Knob(Strategy):
     def configure(self, setup: Setup) -> None:
         for key, value in self._knobs.items():
             setattr(setup, key, value)
+
+    def knobs(self) -> frozenset[str]:
+        return frozenset(self._knobs)
 
 
 class Combined(Strategy):
@@ -77,12 +84,20 @@ class Combined(Strategy):
             model = p.after_training(model)
         return model
 
+    def knobs(self) -> frozenset[str]:
+        return frozenset().union(*(p.knobs() for p in self.parts))
+
 
 def baseline() -> Strategy:
     return _Knob("baseline")
 
 
 def combine(*parts: Strategy) -> Strategy:
+    seen: set[str] = set()
+    for p in parts:
+        if p.knobs() & seen:
+            raise ValueError(f"cannot combine strategies that change the same thing: {', '.join(q.name for q in parts)}")
+        seen |= p.knobs()
     return Combined(*parts)
 
 
