@@ -29,7 +29,7 @@ def wait_until_up(base: str, deadline_s: float) -> None:
             return
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > end:
-                raise SystemExit(f"server at {base} did not answer within {deadline_s:.0f} s")
+                raise SystemExit(f"server at {base} did not answer within {deadline_s:.0f} s") from None
             time.sleep(0.2)
 
 
