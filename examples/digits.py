@@ -115,7 +115,9 @@ def train_trial(setup):  # type: ignore[no-untyped-def]
     x_tr, y_tr, _, _ = load_data(0)  # the same split for every trial; the seed varies the training
     x_tr, y_tr = setup.reduce_data(x_tr, y_tr)
     model = build_model()
-    opt = setup.make_optimizer(model.parameters(), default="adam", lr=1e-3)
+    if "freeze" in setup.extras:  # a user strategy (README example): keep this layer's initial weights
+        model[int(setup.extras["freeze"])].requires_grad_(False)
+    opt = setup.make_optimizer([p for p in model.parameters() if p.requires_grad], default="adam", lr=1e-3)
     batch_size = setup.batch_size or 64
     epochs = setup.epochs or REDUCE_EPOCHS
     steps_per_epoch = -(-len(x_tr) // batch_size)

@@ -165,6 +165,15 @@ class FreezeFirstConv(Strategy):
         setup.extras["freeze"] = "0"
 
 
+def test_the_user_strategy_changes_what_is_trained() -> None:
+    setup = Setup(epochs=1)
+    FreezeFirstConv().configure(setup)
+    model = next(digits.train_trial(setup))
+    torch.manual_seed(0)
+    assert torch.equal(model[0].weight, digits.build_model()[0].weight)  # first conv untouched
+    assert not model[0].weight.requires_grad and model[2].weight.requires_grad
+
+
 def test_experiment_on_digits_end_to_end(isolated_env: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     exp = Experiment(digits.train_trial, digits.evaluate, predict_fn=digits.predict, target={"accuracy": 0.9},
                      repeats=2, epochs=2, inference_s=0.2, budget_s=300, country="FR")
