@@ -1,0 +1,71 @@
+"""Carbon-aware advice: when to start a job (from a forecast series) and where to run it (from
+the annual tables). Both compare against running now / here and say by how much."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..errors import MlfootprintError
+from ..impact import co2e_kg
+from ..constants import J_PER_KWH
+from .series import IntensitySeries
+from .static import Location, resolve_location
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'6h', '90m', '1h30m', '2d', '3600s' (a bare number is hours)."""
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text) * 3600
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise MlfootprintError(f"invalid duration {text!r}: expected e.g. 6h, 90m, 1h30m, 2d")
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise MlfootprintError(f"invalid duration {text!r}: must be positive")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class WhenAdvice:
+    start: datetime
+    intensity_g_per_kwh: float
+    now_start: datetime
+    now_intensity_g_per_kwh: float
+    source: str
+
+    @property
+    def saving(self) -> float:
+        """Fraction of the job's CO2e saved by waiting, against starting now."""
+        return 1 - self.intensity_g_per_kwh / self.now_intensity_g_per_kwh if self.now_intensity_g_per_kwh else 0.0
+
+
+def when(series: IntensitySeries, duration: timedelta, now: datetime, within: timedelta) -> WhenAdvice:
+    """The best start within `within` from `now` for a job of `duration`, against starting now."""
+    now = max(now, series.points[0].start) if series.points else now
+    start, intensity = series.best_window(duration, now, now + within + duration)
+    return WhenAdvice(start, intensity, now, series.average(now, duration), series.source)
+
+
+@dataclass(frozen=True)
+class Option:
+    location: Location
+    co2e_kg: float
+
+
+def where(energy_kwh: float, candidates: list[str], pue: float) -> list[Option]:
+    """Candidates ranked by the CO2e of `energy_kwh` of IT energy there (annual location-based figures)."""
+    if energy_kwh <= 0:
+        raise MlfootprintError(f"invalid energy {energy_kwh!r} kWh: must be positive")
+    if not candidates:
+        raise MlfootprintError("no candidates: give countries or cloud regions, e.g. FR,DE,gcp:europe-north1")
+    options = []
+    for code in candidates:
+        location, _ = resolve_location(region=code) if ":" in code else resolve_location(country=code)
+        options.append(Option(location, co2e_kg(energy_kwh * J_PER_KWH * pue, location.intensity_g_per_kwh)))
+    return options

@@ -1,0 +1,196 @@
+"""Hourly (or half-hourly) grid intensity: a user CSV, the GB Carbon Intensity API, Electricity Maps.
+
+Live sources are used only when a command asks for them (`mlfootprint when`), never to locate a
+run. Base URLs are configurable (MLFOOTPRINT_GB_API_URL, MLFOOTPRINT_ELECTRICITYMAPS_URL); the
+Electricity Maps token is read from ELECTRICITYMAPS_TOKEN and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import statistics
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlfootprintError
+
+GB_API_URL = "https://api.carbonintensity.org.uk"
+ELECTRICITYMAPS_URL = "https://api.electricitymaps.com/v3"
+TIMEOUT_S = 10.0
+
+
+class SeriesError(MlfootprintError):
+    """A time series could not be read or fetched."""
+
+
+@dataclass(frozen=True)
+class Point:
+    start: datetime  # UTC
+    end: datetime
+    intensity_g_per_kwh: float
+
+
+@dataclass
+class IntensitySeries:
+    zone: str
+    points: list[Point]
+    source: str  # where the figures come from, for the output
+
+    def average(self, start: datetime, duration: timedelta) -> float:
+        """Time-weighted mean intensity over [start, start + duration]; the series must cover it."""
+        end = start + duration
+        if not self.points or start < self.points[0].start or end > self.points[-1].end:
+            raise SeriesError(f"the {self.source} series covers {self._span()}, not {_fmt(start)} to {_fmt(end)}")
+        total, covered = 0.0, 0.0
+        for p in self.points:
+            a, b = max(p.start, start), min(p.end, end)
+            if b > a:
+                seconds = (b - a).total_seconds()
+                total += p.intensity_g_per_kwh * seconds
+                covered += seconds
+        return total / covered
+
+    def best_window(self, duration: timedelta, earliest: datetime, latest_end: datetime) -> tuple[datetime, float]:
+        """The start (on a point boundary) with the lowest mean intensity for a job of `duration`
+        that starts no earlier than `earliest` and ends by `latest_end`."""
+        starts = sorted({max(earliest, self.points[0].start)} | {p.start for p in self.points if p.start >= earliest})
+        options = [(self.average(s, duration), s) for s in starts
+                   if s + duration <= min(latest_end, self.points[-1].end)]
+        if not options:
+            raise SeriesError(f"no window of {duration} fits between {_fmt(earliest)} and {_fmt(latest_end)} in the "
+                              f"{self.source} series ({self._span()})")
+        intensity, start = min(options)
+        return start, intensity
+
+    def _span(self) -> str:
+        return f"{_fmt(self.points[0].start)} to {_fmt(self.points[-1].end)}" if self.points else "nothing"
+
+
+def _fmt(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise SeriesError(f"invalid time {text!r}: expected ISO 8601, e.g. 2026-11-23T14:00Z") from None
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+
+
+def _close(points: list[tuple[datetime, datetime | None, float]], source: str) -> list[Point]:
+    """Points without an end last until the next one; the last lasts the median step."""
+    points.sort(key=lambda p: p[0])
+    for a, b in zip(points, points[1:]):
+        if b[0] == a[0]:
+            raise SeriesError(f"{source}: two values for {_fmt(a[0])}")
+    steps = [b[0] - a[0] for a, b in zip(points, points[1:])] or [timedelta(hours=1)]
+    step = statistics.median(steps)
+    out = []
+    for i, (start, end, value) in enumerate(points):
+        out.append(Point(start, end or (points[i + 1][0] if i + 1 < len(points) else start + step), value))
+    return out
+
+
+# -- a user's CSV ---------------------------------------------------------------------------------
+TIME_COLUMNS = ("datetime", "from", "start", "time")
+VALUE_COLUMNS = ("intensity_g_per_kwh", "carbon_intensity", "intensity", "gco2_per_kwh")
+
+
+def from_csv(path: str | Path, zone: str = "") -> IntensitySeries:
+    """Columns: a time (datetime/from/start), optionally `to`, and gCO2e/kWh (intensity_g_per_kwh…)."""
+    path = Path(path)
+    try:
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SeriesError(f"cannot read intensity CSV {path}: {exc}") from None
+    if not rows:
+        raise SeriesError(f"intensity CSV {path} has no rows")
+    header = [h.strip().lower() for h in rows[0]]
+    time_col = next((c for c in TIME_COLUMNS if c in header), None)
+    value_col = next((c for c in VALUE_COLUMNS if c in header), None)
+    if time_col is None or value_col is None:
+        raise SeriesError(f"intensity CSV {path}: columns {header}; expected a time column ({', '.join(TIME_COLUMNS)}) "
+                          f"and an intensity column ({', '.join(VALUE_COLUMNS)}, gCO2e/kWh)")
+    points: list[tuple[datetime, datetime | None, float]] = []
+    for line, row in enumerate(rows, start=2):
+        row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        try:
+            value = float(row[value_col])
+        except ValueError:
+            raise SeriesError(f"intensity CSV {path}, line {line}: {value_col}={row[value_col]!r} is not a number") from None
+        if not 0 <= value < 5000:
+            raise SeriesError(f"intensity CSV {path}, line {line}: {value} gCO2e/kWh is outside 0-5000")
+        start = parse_time(row[time_col])
+        end = parse_time(row["to"]) if row.get("to") else None
+        points.append((start, end, value))
+    return IntensitySeries(zone, _close(points, str(path)), f"CSV {path.name}")
+
+
+# -- live providers ---------------------------------------------------------------------------------
+def _get_json(url: str, headers: dict[str, str], provider: str) -> Any:
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = ""
+        try:
+            body = json.loads(exc.read())
+            error = body.get("error")
+            detail = body.get("message") or (error.get("message") if isinstance(error, dict) else error) or ""
+        except (ValueError, AttributeError):
+            pass
+        raise SeriesError(f"{provider} answered HTTP {exc.code}{': ' + str(detail) if detail else ''} ({url.split('?')[0]})") from None
+    except TimeoutError:
+        raise SeriesError(f"{provider} did not answer within {TIMEOUT_S:g} s ({url.split('?')[0]})") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise SeriesError(f"{provider} did not answer within {TIMEOUT_S:g} s ({url.split('?')[0]})") from None
+        raise SeriesError(f"cannot reach {provider} at {url.split('?')[0]}: {exc.reason}") from None
+    except ValueError:
+        raise SeriesError(f"{provider} sent a response that is not JSON ({url.split('?')[0]})") from None
+
+
+def gb_forecast(start: datetime, base_url: str | None = None) -> IntensitySeries:
+    """National Great Britain forecast, half-hourly, 48 h from `start` (NESO Carbon Intensity API)."""
+    base = (base_url or os.environ.get("MLFOOTPRINT_GB_API_URL") or GB_API_URL).rstrip("/")
+    body = _get_json(f"{base}/intensity/{start.strftime('%Y-%m-%dT%H:%MZ')}/fw48h", {}, "GB Carbon Intensity API")
+    points = []
+    try:
+        for item in body["data"]:
+            value = item["intensity"].get("forecast")
+            if value is None:
+                value = item["intensity"].get("actual")
+            if value is not None:
+                points.append((parse_time(item["from"]), parse_time(item["to"]), float(value)))
+    except (KeyError, TypeError, AttributeError):
+        raise SeriesError("GB Carbon Intensity API: unexpected response shape (expected data[].intensity.forecast)") from None
+    if not points:
+        raise SeriesError("GB Carbon Intensity API returned no forecast values")
+    return IntensitySeries("GB", _close(points, "GB API"), "GB Carbon Intensity API (NESO, CC BY 4.0) forecast")
+
+
+def electricitymaps_forecast(zone: str, base_url: str | None = None, token: str | None = None) -> IntensitySeries:
+    """Electricity Maps v3 carbon-intensity forecast for a zone (needs a token with forecast access)."""
+    token = token or os.environ.get("ELECTRICITYMAPS_TOKEN")
+    if not token:
+        raise SeriesError("Electricity Maps needs a token: set ELECTRICITYMAPS_TOKEN, or give a CSV with --csv")
+    base = (base_url or os.environ.get("MLFOOTPRINT_ELECTRICITYMAPS_URL") or ELECTRICITYMAPS_URL).rstrip("/")
+    query = urllib.parse.urlencode({"zone": zone})
+    body = _get_json(f"{base}/carbon-intensity/forecast?{query}", {"auth-token": token}, "Electricity Maps")
+    try:
+        points = [(parse_time(p["datetime"]), None, float(p["carbonIntensity"]))
+                  for p in body["forecast"] if p.get("carbonIntensity") is not None]
+    except (KeyError, TypeError, ValueError):
+        raise SeriesError("Electricity Maps: unexpected response shape (expected forecast[].carbonIntensity)") from None
+    if not points:
+        raise SeriesError(f"Electricity Maps returned no forecast for zone {zone!r}")
+    return IntensitySeries(zone, _close(points, "Electricity Maps"), f"Electricity Maps forecast for {zone}")
