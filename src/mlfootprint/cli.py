@@ -93,7 +93,7 @@ def track(
         _tick(_meter)
 
     run.meter.on_tick = relay_progress
-    run.on_over_budget = lambda: _terminate(child)
+    run.watch.on_over_budget = lambda: _terminate(child)
     rc = _wait_forwarding_signals(child)
     final = read_progress(progress_file)  # the last report may have landed after the last tick
     if final is not None:

@@ -26,13 +26,14 @@ from typing import Any, TypeVar
 from . import impact
 from .config import Settings, load_settings
 from .constants import J_PER_KWH
-from .forecast import Forecast, Forecaster
+from .forecast import Forecast
 from .grid import Location, resolve_location
 from .meter import Meter
 from .phases import Marker, PhaseAccount, PhaseRecorder
 from .sensors import Sensor, discover_sensors
 from .store import Store, open_store
 from .store.db import now_iso, to_record
+from .watch import ProgressWatch
 
 log = logging.getLogger("mlfootprint")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,13 +65,7 @@ class Run:
         meter.phases = PhaseAccount(self._phases)
         self.counts: dict[str, float] = {}
         self.metrics: dict[str, float] = {}
-        self._step: tuple[float, float | None] | None = None  # latest (step, total) from progress()
-        self._forecaster: Forecaster | None = None
-        self._forecast_lock = threading.Lock()
-        self.over_budget: str | None = None  # why, once the forecast exceeds a budget
-        self.stop_requested = False
-        self.on_over_budget: Any = None  # the CLI hooks a child's termination here
-        self._bar: Any = None
+        self.watch = ProgressWatch(self.id, settings, location.intensity_g_per_kwh, warnings)
         self._save_lock = threading.Lock()
         self._last_save = time.monotonic()
         self._unsaved_samples: list[dict[str, Any]] = []
@@ -103,71 +98,16 @@ class Run:
         Returns False once the run should stop: its forecast exceeds a budget and
         `stop_over_budget` is set — `if not run.progress(epoch + 1, epochs): break`.
         """
-        self._step = (float(step), float(total) if total else None)
-        return not self.stop_requested
+        return self.watch.report(step, total)
 
     def forecast(self) -> Forecast | None:
         """Projected totals from the progress so far (None before enough progress is reported)."""
-        with self._forecast_lock:
-            return self._forecaster.forecast() if self._forecaster else None
+        return self.watch.forecast()
 
-    def _observe_progress(self) -> None:
-        if self._step is None:
-            return
-        step, total = self._step
-        with self._forecast_lock:
-            if total and (self._forecaster is None or self._forecaster.total_steps != total):
-                self._forecaster = Forecaster(total)
-            if self._forecaster is None:
-                return
-            self._forecaster.observe(step, self.meter.elapsed_s, self.energy_j)
-        fc = self.forecast()
-        if fc is not None:
-            self._check_budget(fc)
-        self._update_bar(fc)
-
-    def _check_budget(self, fc: Forecast) -> None:
-        if self.over_budget:
-            return
-        s = self.settings
-        facility_kwh = impact.facility_energy_j(fc.total_energy_j.value, s.pue) / J_PER_KWH
-        co2e = impact.co2e_kg(impact.facility_energy_j(fc.total_energy_j.value, s.pue), self.location.intensity_g_per_kwh)
-        if s.budget_kwh is not None and facility_kwh > s.budget_kwh:
-            self.over_budget = f"forecast {facility_kwh:.4g} kWh exceeds the budget of {s.budget_kwh:g} kWh"
-        elif s.budget_co2e_kg is not None and co2e > s.budget_co2e_kg:
-            self.over_budget = f"forecast {co2e:.4g} kg CO2e exceeds the budget of {s.budget_co2e_kg:g} kg"
-        if self.over_budget:
-            action = "stopping the run" if s.stop_over_budget else "continuing (set stop_over_budget to stop)"
-            log.warning("mlfootprint: run %s at %.0f%%: %s; %s", self.id, fc.progress * 100, self.over_budget, action)
-            self.warnings.append(f"over budget at {fc.progress:.0%}: {self.over_budget}")
-            if s.stop_over_budget:
-                self.stop_requested = True
-                if self.on_over_budget:
-                    self.on_over_budget()
-
-    def _update_bar(self, fc: Forecast | None) -> None:
-        if not self.settings.progress_bar or self._step is None:
-            return
-        from .report.terminal import fmt_co2e, fmt_energy
-
-        if self._bar is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                 TimeRemainingColumn(), TextColumn("{task.fields[energy]}"),
-                                 console=Console(stderr=True), transient=False)
-            self._bar.start()
-            self._bar_task = self._bar.add_task(self.project, total=self._step[1] or 1, energy="")
-        text = f"{fmt_energy(self.energy_j)} measured"
-        if fc is not None:
-            e = fc.total_energy_j
-            total_co2e = impact.co2e_kg(impact.facility_energy_j(e.value, self.settings.pue),
-                                        self.location.intensity_g_per_kwh)
-            text += f" · forecast {fmt_energy(e.value)} ({fmt_energy(e.low)}–{fmt_energy(e.high)}), {fmt_co2e(total_co2e)} CO2e"
-        if self.over_budget:
-            text += " · [red]over budget[/]"
-        self._bar.update(self._bar_task, completed=self._step[0], total=self._step[1] or self._step[0], energy=text)
+    @property
+    def over_budget(self) -> str | None:
+        """Why the forecast exceeds a budget, once it does."""
+        return self.watch.over_budget
 
     def log_metrics(self, **metrics: float) -> None:
         """Record model quality (e.g. accuracy=0.95, train_accuracy=0.99) beside the footprint."""
@@ -284,7 +224,7 @@ class Run:
 
     def _on_tick(self, _meter: Meter) -> None:
         try:
-            self._observe_progress()
+            self.watch.observe(self.meter.elapsed_s, self.energy_j)
         finally:
             if time.monotonic() - self._last_save >= self.settings.flush_interval_s:
                 self._save()
@@ -301,11 +241,10 @@ class Run:
         _open_runs.discard(self)
         try:
             self.meter.stop()
-            self._observe_progress()
+            self.watch.observe(self.meter.elapsed_s, self.energy_j)
         except Exception as exc:
             log.warning("mlfootprint: stopping the meter failed (%s)", exc)
-        if self._bar is not None:
-            self._bar.stop()
+        self.watch.close()
         self.status, self.exit_code, self.ended_at = status, exit_code, now_iso()
         try:
             self._save()
