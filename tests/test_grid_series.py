@@ -57,9 +57,13 @@ def test_malformed_csv_is_a_clear_error(tmp_path: Path, text: str, message: str)
 
 
 def test_window_outside_the_series_is_refused(tmp_path: Path) -> None:
-    s = from_csv(write_csv(tmp_path, "datetime,intensity\n2026-11-23T00:00Z,100\n2026-11-23T01:00Z,100\n"))
+    s = from_csv(write_csv(tmp_path, "\ufeffdatetime,intensity\n2026-11-23T00:00Z,100\n2026-11-23T01:00Z,100\n"))
     with pytest.raises(SeriesError, match="no window of 3:00:00 fits"):
         when(s, timedelta(hours=3), NOW, timedelta(hours=1))
+    with pytest.raises(SeriesError, match="more than an hour after now"):
+        when(s, timedelta(hours=1), NOW - timedelta(hours=3), timedelta(hours=1))
+    # a forecast that starts within the hour is taken to start now
+    assert when(s, timedelta(hours=1), NOW - timedelta(minutes=20), timedelta(hours=1)).now_start == NOW
 
 
 def test_gb_api_forecast_from_the_fake_server(api) -> None:  # type: ignore[no-untyped-def]

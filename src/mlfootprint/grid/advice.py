@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from ..errors import MlfootprintError
 from ..impact import co2e_kg
 from ..constants import J_PER_KWH
-from .series import IntensitySeries
+from .series import IntensitySeries, SeriesError
 from .static import Location, resolve_location
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -45,9 +45,22 @@ class WhenAdvice:
         return 1 - self.intensity_g_per_kwh / self.now_intensity_g_per_kwh if self.now_intensity_g_per_kwh else 0.0
 
 
+MAX_LEAD = timedelta(hours=1)  # forecasts may begin at the next full hour
+
+
 def when(series: IntensitySeries, duration: timedelta, now: datetime, within: timedelta) -> WhenAdvice:
-    """The best start within `within` from `now` for a job of `duration`, against starting now."""
-    now = max(now, series.points[0].start) if series.points else now
+    """The best start within `within` from `now` for a job of `duration`, against starting now.
+
+    A series that begins up to an hour after `now` is taken to start now; later than that, there
+    is nothing to compare "now" with and the advice is refused.
+    """
+    if not series.points:
+        raise SeriesError(f"the {series.source} series is empty")
+    first = series.points[0].start
+    if first - now > MAX_LEAD:
+        raise SeriesError(f"the {series.source} series starts at {first:%Y-%m-%d %H:%M} UTC, more than an hour after "
+                          f"now ({now:%Y-%m-%d %H:%M} UTC): give --now or a series that covers the present")
+    now = max(now, first)
     start, intensity = series.best_window(duration, now, now + within + duration)
     return WhenAdvice(start, intensity, now, series.average(now, duration), series.source)
 

@@ -108,7 +108,7 @@ def from_csv(path: str | Path, zone: str = "") -> IntensitySeries:
     """Columns: a time (datetime/from/start), optionally `to`, and gCO2e/kWh (intensity_g_per_kwh…)."""
     path = Path(path)
     try:
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))  # -sig: Excel's BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise SeriesError(f"cannot read intensity CSV {path}: {exc}") from None
     if not rows:
