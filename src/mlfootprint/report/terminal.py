@@ -102,6 +102,14 @@ def quality_text(record: dict[str, Any]) -> Text:
         text.append("quality: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(record["metrics"].items())) + "\n")
     for name, gap in record.get("generalization_gap", {}).items():
         text.append(f"generalization gap ({name}, train minus held-out): {gap:+.4g}\n")
+    fc = record.get("forecast")
+    if fc and fc.get("progress", 1.0) < 1.0:  # a run that ended early: where it was heading
+        text.append(f"forecast at {fc['progress']:.0%} done (estimated, not measured): "
+                    f"{fmt_energy(fc['total_energy_j'])} ({fmt_energy(fc['total_energy_j_low'])}–"
+                    f"{fmt_energy(fc['total_energy_j_high'])}) over {fc['duration_s']:.0f} s in all\n")
+    for w in record.get("warnings", []):
+        if w.startswith("over budget"):
+            text.append(f"{w}\n", style="red")
     return text
 
 
