@@ -149,3 +149,34 @@ def test_store_passwords_never_reach_a_record(isolated_env: Path) -> None:
     with mlfootprint.track(sensors=[steady(1.0)]) as run:
         pass
     assert run.record["settings"]["store"]["value"] == f"sqlite:///{isolated_env}"
+
+
+FORKING = textwrap.dedent("""
+    import os, sys, time
+    import mlfootprint
+    from mlfootprint import tracker
+    from mlfootprint.sensors import ScriptedSensor
+    from mlfootprint.store import db
+    sensor = ScriptedSensor([(0.0, 10.0), (1e6, 10.0)], time.monotonic)
+    with mlfootprint.track(project="forks", interval_s=0.02, flush_interval_s=0.05, sensors=[sensor]) as run:
+        time.sleep(0.1)
+        pid = os.fork()
+        if pid == 0:  # the child exits normally: atexit runs here
+            print("child sees", len(tracker._open_runs), "open runs and", len(db._ENGINES), "engines", flush=True)
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.1)
+    print(run.id, run.status, flush=True)
+""")
+
+
+def test_a_forked_child_leaves_the_parents_run_alone(isolated_env: Path) -> None:
+    out = subprocess.run([sys.executable, "-c", FORKING], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, MLFOOTPRINT_STORE=str(isolated_env)))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "child sees 0 open runs and 0 engines" in lines
+    run_id, status = lines[-1].split()
+    assert status == "completed"
+    record = open_store(str(isolated_env)).get_run(run_id)
+    assert record["status"] == "completed" and record["energy_j"] > 0

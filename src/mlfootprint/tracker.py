@@ -372,3 +372,13 @@ def _finish_open_runs() -> None:
     """An interpreter exiting with a run still open (e.g. sys.exit in a thread) still saves it."""
     for run in list(_open_runs):
         run._finish("interrupted")
+
+
+def _forget_runs_in_child() -> None:
+    """A forked child (a pre-fork server, os.fork in user code) does not own its parent's runs:
+    without this, its exit would 'finish' them over the parent's inherited database connection."""
+    _open_runs.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_runs_in_child)

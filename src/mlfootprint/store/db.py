@@ -30,6 +30,16 @@ from .schema import SCHEMA_VERSION, components, meta, phases, run_values, runs, 
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
+def _drop_engines_in_child() -> None:
+    """After fork, leave the parent's pooled connections to the parent (SQLAlchemy's advice)."""
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_engines_in_child)
+
 # A running run whose heartbeat is older than this many flush intervals (and at least this many
 # seconds) is taken as dead when its host is not ours and its pid cannot be checked.
 STALE_HEARTBEATS = 5
