@@ -66,26 +66,27 @@ def track(
                       budget_kwh=budget_kwh, budget_co2e_kg=budget_co2e_kg, stop_over_budget=stop_over_budget or None,
                       progress_bar=(epochs is not None and not quiet) or None, command=shlex.join(command))
     run = tracker.start()
-    progress_file = os.path.join(tempfile.mkdtemp(prefix="mlfootprint-"), "progress")
-    child_env = dict(os.environ, **{ENV_VAR: progress_file})
+    progress_dir = tempfile.mkdtemp(prefix="mlfootprint-")
+    progress_file = os.path.join(progress_dir, "progress")
     try:
-        child = subprocess.Popen(command, env=child_env)
-    except OSError as exc:
-        tracker.stop("failed", 127)
-        raise MlfootprintError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
+        try:
+            child = subprocess.Popen(command, env=dict(os.environ, **{ENV_VAR: progress_file}))
+        except OSError as exc:
+            tracker.stop("failed", 127)
+            raise MlfootprintError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
 
-    def relay_progress(_meter: Any, _tick: Any = run._on_tick) -> None:
-        reported = read_progress(progress_file)
-        if reported is not None:
-            run.progress(reported[0], reported[1] or epochs)
-        _tick(_meter)
+        def relay_progress() -> None:
+            reported = read_progress(progress_file)
+            if reported is not None:
+                run.progress(reported[0], reported[1] or epochs)
 
-    run.meter.on_tick = relay_progress
-    run.watch.on_over_budget = lambda: _terminate(child)
-    rc = _wait_forwarding_signals(child)
-    final = read_progress(progress_file)  # the last report may have landed after the last tick
-    if final is not None:
-        run.progress(final[0], final[1] or epochs)
+        save_tick = run._on_tick  # the child's progress first, then the run's own periodic work
+        run.meter.on_tick = lambda meter: (relay_progress(), save_tick(meter))
+        run.watch.on_over_budget = lambda: _terminate(child)
+        rc = _wait_forwarding_signals(child)
+        relay_progress()  # the last report may have landed after the last tick
+    finally:
+        shutil.rmtree(progress_dir, ignore_errors=True)
     exit_code = rc if rc >= 0 else 128 - rc
     killed = rc in (-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
     tracker.stop("completed" if rc == 0 else "interrupted" if killed else "failed", exit_code)
