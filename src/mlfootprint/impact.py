@@ -15,6 +15,11 @@ def co2e_kg(facility_energy_j: float, intensity_g_per_kwh: float) -> float:
     return facility_energy_j / J_PER_KWH * intensity_g_per_kwh / 1000.0
 
 
+def operational_co2e_kg(it_energy_j: float, pue: float, intensity_g_per_kwh: float) -> float:
+    """CO2e of `it_energy_j` of IT load in a facility of the given PUE on a grid of the given intensity."""
+    return co2e_kg(facility_energy_j(it_energy_j, pue), intensity_g_per_kwh)
+
+
 def uncertainty_j(components: list[tuple[float, float]]) -> float:
     """± joules of a sum of (energy_j, relative uncertainty) terms, taken as fully correlated.
 

@@ -56,7 +56,6 @@ class Meter:
         self.clock = clock
         self.on_tick = on_tick
         self.phases = phases
-        self._last_sample_t: float | None = None
         self.states: dict[str, ChannelState] = {}
         for sensor in self.sensors:
             for ch in sensor.channels():
@@ -106,6 +105,7 @@ class Meter:
 
     def _sample_locked(self) -> None:
         now = self.clock()
+        previous = self._t0 + self.elapsed_s  # the previous sample's time (the start, at the first one)
         t = now - self._t0
         self.elapsed_s = t
         readings: list[Reading] = []
@@ -118,8 +118,7 @@ class Meter:
         durations: dict[int, float] = {}
         if self.phases is not None:
             # phase markers carry the raw clock, so the interval is given on that clock too
-            durations = self.phases.split(now if self._last_sample_t is None else self._last_sample_t, now)
-        self._last_sample_t = now
+            durations = self.phases.split(previous, now)
         for reading in readings:
             state = self.states.get(reading.key)
             if state is not None:

@@ -39,6 +39,11 @@ class PhaseTotals:
     items: float = 0.0
 
 
+def within(path: str, ancestor: str) -> bool:
+    """`path` is `ancestor` or nested in it ("" — outside every phase — contains only itself)."""
+    return path == ancestor or (ancestor != "" and path.startswith(ancestor + "/"))
+
+
 class PhaseRecorder:
     """The host side: phase markers. One per run."""
 

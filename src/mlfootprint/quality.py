@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .phases import within
+
 TRAIN_PREFIXES = ("train_", "train/")
 HELD_OUT_PREFIXES = ("test_", "val_", "eval_", "valid_")
 
@@ -33,7 +35,7 @@ def phase_records(rows: list[dict[str, Any]], run_energy_j: float) -> list[dict[
     records = []
     for r in base:
         # inclusive figures: a path plus everything nested in it (`train` includes `train/forward`)
-        family = [b for b in base if b["path"] == r["path"] or (r["path"] and b["path"].startswith(r["path"] + "/"))]
+        family = [b for b in base if within(b["path"], r["path"])]
         energy_j = sum(b["energy_j"] for b in family)
         records.append({
             "phase": r["path"] or "(outside phases)",

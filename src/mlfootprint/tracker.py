@@ -29,7 +29,7 @@ from .constants import J_PER_KWH
 from .forecast import Forecast
 from .grid import Location, resolve_location
 from .meter import Meter
-from .phases import Marker, PhaseAccount, PhaseRecorder
+from .phases import Marker, PhaseAccount, PhaseRecorder, within
 from .sensors import Sensor, discover_sensors
 from .store import Store, open_store
 from .store.db import now_iso, to_record
@@ -85,6 +85,11 @@ class Run:
     def phase_exit(self, name: str | None = None) -> None:
         """Leave the innermost phase, or the innermost one called `name`."""
         self._phases.exit(name)
+
+    def phase_totals(self, name: str) -> tuple[float, float]:
+        """(energy_j, duration_s) of a phase so far, nested phases included."""
+        rows = [r for r in self._phase_rows() if within(r["path"], name)]
+        return sum(r["energy_j"] for r in rows), sum(r["duration_s"] for r in rows)
 
     def count(self, samples: float = 0, tokens: float = 0, **other: float) -> None:
         """Add to the run's work counters, for energy per sample and per token."""

@@ -64,7 +64,7 @@ class ProgressWatch:
             self._bar.stop()
 
     def _co2e_kg(self, it_energy_j: float) -> float:
-        return impact.co2e_kg(impact.facility_energy_j(it_energy_j, self.settings.pue), self.intensity_g_per_kwh)
+        return impact.operational_co2e_kg(it_energy_j, self.settings.pue, self.intensity_g_per_kwh)
 
     def _check_budget(self, fc: Forecast) -> None:
         if self.over_budget:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..errors import MlfootprintError
-from ..impact import co2e_kg
 from ..constants import J_PER_KWH
+from ..impact import operational_co2e_kg
 from .series import IntensitySeries, SeriesError
 from .static import Location, resolve_location
 
@@ -80,5 +80,5 @@ def where(energy_kwh: float, candidates: list[str], pue: float) -> list[Option]:
     options = []
     for code in candidates:
         location, _ = resolve_location(region=code) if ":" in code else resolve_location(country=code)
-        options.append(Option(location, co2e_kg(energy_kwh * J_PER_KWH * pue, location.intensity_g_per_kwh)))
+        options.append(Option(location, operational_co2e_kg(energy_kwh * J_PER_KWH, pue, location.intensity_g_per_kwh)))
     return options

@@ -137,6 +137,7 @@ def from_csv(path: str | Path, zone: str = "") -> IntensitySeries:
 # -- live providers ---------------------------------------------------------------------------------
 def _get_json(url: str, headers: dict[str, str], provider: str) -> Any:
     request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
+    endpoint = url.split("?")[0]  # named in errors; never the query (it may hold a zone or key)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             return json.loads(response.read())
@@ -148,15 +149,15 @@ def _get_json(url: str, headers: dict[str, str], provider: str) -> Any:
             detail = body.get("message") or (error.get("message") if isinstance(error, dict) else error) or ""
         except (ValueError, AttributeError):
             pass
-        raise SeriesError(f"{provider} answered HTTP {exc.code}{': ' + str(detail) if detail else ''} ({url.split('?')[0]})") from None
+        raise SeriesError(f"{provider} answered HTTP {exc.code}{': ' + str(detail) if detail else ''} ({endpoint})") from None
     except TimeoutError:
-        raise SeriesError(f"{provider} did not answer within {TIMEOUT_S:g} s ({url.split('?')[0]})") from None
+        raise SeriesError(f"{provider} did not answer within {TIMEOUT_S:g} s ({endpoint})") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
-            raise SeriesError(f"{provider} did not answer within {TIMEOUT_S:g} s ({url.split('?')[0]})") from None
-        raise SeriesError(f"cannot reach {provider} at {url.split('?')[0]}: {exc.reason}") from None
+            raise SeriesError(f"{provider} did not answer within {TIMEOUT_S:g} s ({endpoint})") from None
+        raise SeriesError(f"cannot reach {provider} at {endpoint}: {exc.reason}") from None
     except ValueError:
-        raise SeriesError(f"{provider} sent a response that is not JSON ({url.split('?')[0]})") from None
+        raise SeriesError(f"{provider} sent a response that is not JSON ({endpoint})") from None
 
 
 def gb_forecast(start: datetime, base_url: str | None = None) -> IntensitySeries:

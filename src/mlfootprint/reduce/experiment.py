@@ -161,7 +161,7 @@ class Experiment:
             with run.phase("evaluation"):
                 quality = self.eval_fn(model)
             if trial.energy_to_target_j is None and self._reached(quality):
-                trial.energy_to_target_j = _phase_energy(run, "train")
+                trial.energy_to_target_j = run.phase_totals("train")[0]
                 trial.epochs_to_target = trial.epochs
         if model is None:
             raise ValueError("the training function yielded no model: it must `yield model` after each epoch")
@@ -180,28 +180,12 @@ class Experiment:
                     n += int(self.predict_fn(model))
             meter.sample()
             trial.predictions = n
-            trial.inference_j_per_1000 = _phase_energy(run, "inference") / n * 1000 if n else None
+            trial.inference_j_per_1000 = run.phase_totals("inference")[0] / n * 1000 if n else None
         meter.sample()
-        trial.energy_j = _phase_energy(run, "train")
-        trial.duration_s = _phase_duration(run, "train")
+        trial.energy_j, trial.duration_s = run.phase_totals("train")
         record = run.record
         trial.co2e_kg = record["co2e_kg"] * (trial.energy_j / record["energy_j"]) if record["energy_j"] else 0.0
         trial.methods = sorted({c["method"] for c in record["components"]})
 
     def _reached(self, quality: dict[str, float]) -> bool:
         return bool(self.target) and all(quality.get(k, float("-inf")) >= v for k, v in self.target.items())
-
-
-def _phase_totals(run: Any, name: str) -> tuple[float, float]:
-    with run.meter.lock:
-        totals = run.meter.phases.snapshot()
-    hits = [p for p in totals if p.path == name or p.path.startswith(name + "/")]
-    return sum(sum(p.energy_j.values()) for p in hits), sum(p.duration_s for p in hits)
-
-
-def _phase_energy(run: Any, name: str) -> float:
-    return _phase_totals(run, name)[0]
-
-
-def _phase_duration(run: Any, name: str) -> float:
-    return _phase_totals(run, name)[1]

@@ -86,10 +86,10 @@ class Result:
             return Summary(r.name, r.kind, 0, None, 0, None, 0, None, None, None, None, {}, None, 0, [],
                            "no baseline measured")
         from ..config import load_settings
-        from ..impact import co2e_kg, facility_energy_j
+        from ..impact import operational_co2e_kg
 
-        pue = load_settings({k: v for k, v in self.experiment._track_kwargs.items() if k in ("store",)})[0].pue
-        co2e = co2e_kg(facility_energy_j(base.energy_j, pue), r.location.intensity_g_per_kwh)
+        pue = load_settings()[0].pue  # the trials ran with the configured PUE
+        co2e = operational_co2e_kg(base.energy_j, pue, r.location.intensity_g_per_kwh)
         return Summary(r.name, r.kind, base.repeats, base.energy_j, base.energy_sd_j, base.energy_to_target_j,
                        base.reached_target, base.epochs_to_target, base.epochs, base.duration_s, co2e, dict(base.quality), base.inference_j_per_1000,
                        base.inference_sd, base.methods, None,
