@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .constants import DEFAULT_PUE
 from .errors import ConfigError
@@ -42,6 +42,51 @@ class Settings(BaseModel):
     budget_co2e_kg: float | None = None  # warn once the forecast CO2e exceeds it
     stop_over_budget: bool = False  # then also ask the run to stop (progress() returns False; CLI: SIGTERM)
     progress_bar: bool = False  # a rich progress bar with energy so far and the forecast
+    wue: float | None = None  # on-site water usage effectiveness, L/kWh of IT energy (default: cited average)
+    price_per_kwh: float | None = None  # electricity price; else the cited table for the zone, if any
+    currency: str | None = None  # ISO 4217 code of price_per_kwh / instance_price_per_hour
+    instance_price_per_hour: float | None = None  # what the machine costs per hour (cloud list price)
+    renewable_share: float | None = None  # share of the energy covered by renewable contracts (PPA): market-based CO2e
+    intensity_csv: str | None = None  # hourly intensity series; each sample gets the intensity of its hour
+
+    @field_validator("wue", "price_per_kwh", "instance_price_per_hour")
+    @classmethod
+    def _non_negative(cls, v: float | None) -> float | None:
+        if v is not None and not 0 <= v < 1e6:
+            raise ValueError("must be a number >= 0")
+        return v
+
+    @field_validator("renewable_share")
+    @classmethod
+    def _share(cls, v: float | None) -> float | None:
+        if v is not None and not 0 <= v <= 1:
+            raise ValueError("must be between 0 and 1 (e.g. 0.6 for 60% covered by renewable contracts)")
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str | None) -> str | None:
+        if v is not None and not (len(v.strip()) == 3 and v.strip().isalpha()):
+            raise ValueError("must be an ISO 4217 currency code such as USD, EUR, GBP")
+        return v.strip().upper() if v else v
+
+    @field_validator("intensity_csv")
+    @classmethod
+    def _series(cls, v: str | None) -> str | None:
+        if v:
+            from .grid.series import SeriesError, from_csv
+
+            try:
+                from_csv(v)
+            except SeriesError as exc:
+                raise ConfigError(str(exc)) from None
+        return v or None
+
+    @model_validator(mode="after")
+    def _priced_in_a_currency(self) -> "Settings":
+        if (self.price_per_kwh is not None or self.instance_price_per_hour is not None) and not self.currency:
+            raise ValueError("price_per_kwh / instance_price_per_hour need a currency (e.g. --currency EUR)")
+        return self
 
     @field_validator("budget_kwh", "budget_co2e_kg")
     @classmethod
@@ -122,7 +167,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         return Settings(**merged), origins
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "?"
+        if not err["loc"]:  # a rule across settings
+            cause = err.get("ctx", {}).get("error")
+            raise ConfigError(str(cause) if cause else err["msg"]) from None
+        field = str(err["loc"][0])
         if err["type"] == "extra_forbidden":
             known = ", ".join(Settings.model_fields)
             raise ConfigError(f"unknown setting {field!r} (from {origins.get(field, '?')}); known settings: {known}") from None

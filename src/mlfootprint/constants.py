@@ -54,3 +54,56 @@ UNCERTAINTY_MEASURED = 0.05
 UNCERTAINTY_TDP_MODEL = 0.40
 UNCERTAINTY_VCPU_MODEL = 0.50
 UNCERTAINTY_RAM_MODEL = 0.50
+
+# -- embodied emissions -----------------------------------------------------------------------------
+# A run is charged embodied x (run time / (lifetime x share of that lifetime the hardware is busy)).
+DEFAULT_LIFETIME_YEARS = Cited(
+    6.0, "years",
+    "Luccioni et al. 2022 (BLOOM): 6-year replacement rate of the Jean Zay cluster; low 4 years: Cloud Carbon "
+    "Footprint methodology's default server lifespan",
+    2022, low=4.0, high=6.0,
+)
+DEFAULT_USAGE_RATE = Cited(
+    0.85, "fraction of lifetime in use",
+    "Luccioni et al. 2022 (BLOOM): 85% average usage of the Jean Zay cluster (IDRIS)", 2022,
+)
+DEFAULT_ACCELERATOR_EMBODIED_KG = Cited(
+    150.0, "kgCO2e per accelerator",
+    "Luccioni et al. 2022 (BLOOM): 150 kgCO2e per GPU, used for accelerators without a manufacturer figure", 2022,
+)
+SERVER_EMBODIED_KG = Cited(
+    2500.0, "kgCO2e per server, without its accelerators",
+    "Luccioni et al. 2022 (BLOOM): 2,500 kgCO2e per HPE Apollo 6500 Gen10 Plus node (CPUs, RAM, storage, "
+    "chassis); such a node holds 8 GPUs",
+    2022,
+)
+ACCELERATORS_PER_SERVER = 8  # the node above; HGX/DGX-class servers also hold 8
+# CPU-only runs are charged the server share of the logical CPUs they could use, against a reference
+# two-socket server of 2 x 64 logical CPUs (the project's assumption, stated in every record that uses it).
+REFERENCE_SERVER_LOGICAL_CPUS = 128
+
+# -- water ------------------------------------------------------------------------------------------
+DEFAULT_WUE = Cited(
+    1.8, "L/kWh of IT energy",
+    "Shehabi et al. 2016, United States Data Center Energy Usage Report (LBNL): average on-site water "
+    "usage effectiveness of US data centres",
+    2016,
+)
+WORLD_WATER_INTENSITY = Cited(
+    3.908, "L/kWh",
+    "EcoLogits 0.11.3 electricity_mixes.json, world (WOR) water consumed per kWh generated", 2025,
+)
+
+# -- equivalents ------------------------------------------------------------------------------------
+CAR_CO2E_KG_PER_KM = Cited(
+    0.404 / 1.609344, "kgCO2e/km",
+    "US EPA 2018, Greenhouse Gas Emissions from a Typical Passenger Vehicle: 404 gCO2 per mile", 2018,
+)
+CAR_YEAR_CO2E_KG = Cited(
+    4600.0, "kgCO2e per car-year",
+    "US EPA 2018, Greenhouse Gas Emissions from a Typical Passenger Vehicle: 4.6 tCO2 per vehicle per year", 2018,
+)
+SMARTPHONE_CHARGE_CO2E_KG = Cited(
+    8.22e-3, "kgCO2e per full charge",
+    "US EPA Greenhouse Gas Equivalencies Calculator (2019 revision): 8.22e-6 tCO2 per smartphone charged", 2019,
+)

@@ -1,8 +1,20 @@
-"""From energy to impact: pure functions shared by measured, forecast and estimated runs."""
+"""From energy to impact: pure functions shared by measured, forecast and estimated runs.
+
+`assess` is the one place where IT energy, duration and the factors of a place become operational and
+embodied CO2e, water, cost and equivalents, each as a Figure with a low-high range taken from the
+ranges of its inputs and a source. Measured runs (tracker), forecasts and estimates all call it, so a
+number means the same thing wherever it is shown.
+"""
 
 from __future__ import annotations
 
-from .constants import J_PER_KWH
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .constants import (CAR_CO2E_KG_PER_KM, CAR_YEAR_CO2E_KG, DEFAULT_LIFETIME_YEARS, DEFAULT_USAGE_RATE,
+                        J_PER_KWH, SMARTPHONE_CHARGE_CO2E_KG)
+
+SECONDS_PER_YEAR = 365.25 * 86400
 
 
 def facility_energy_j(it_energy_j: float, pue: float) -> float:
@@ -27,3 +39,139 @@ def uncertainty_j(components: list[tuple[float, float]]) -> float:
     them), so we add them linearly rather than in quadrature: a deliberately wide bound.
     """
     return sum(energy_j * rel for energy_j, rel in components)
+
+
+def embodied_share_kg(embodied_kg: float, duration_s: float, lifetime_years: float, usage_rate: float) -> float:
+    """The part of a device's manufacturing emissions a run of `duration_s` uses up.
+
+    Hardware is charged over the hours it is busy in its life (lifetime x usage rate), so idle time in
+    a cluster is spread over the jobs that run on it rather than dropped.
+    """
+    return embodied_kg * duration_s / (lifetime_years * SECONDS_PER_YEAR * usage_rate)
+
+
+def water_l(it_energy_j: float, pue: float, wue_l_per_kwh: float, generation_l_per_kwh: float) -> tuple[float, float]:
+    """(on-site, off-site) litres: cooling water per kWh of IT energy, and water consumed to generate
+    every kWh the facility draws."""
+    it_kwh = it_energy_j / J_PER_KWH
+    return it_kwh * wue_l_per_kwh, it_kwh * pue * generation_l_per_kwh
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    low: float
+    high: float
+    unit: str
+    basis: str  # measured | modelled | estimated
+    source: str
+
+    def scaled(self, factor: float, unit: str, source: str) -> Figure:
+        return Figure(self.value * factor, self.low * factor, self.high * factor, unit, self.basis, source)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where (and under which contracts) the energy was drawn; every factor with its source."""
+
+    pue: float
+    pue_source: str
+    intensity_g_per_kwh: float
+    intensity_source: str
+    wue_l_per_kwh: float
+    wue_source: str
+    generation_water_l_per_kwh: float
+    generation_water_source: str
+    price_per_kwh: float | None = None
+    currency: str | None = None
+    price_source: str | None = None
+    renewable_share: float | None = None  # market-based accounting: share covered by renewable contracts
+
+
+@dataclass(frozen=True)
+class EmbodiedItem:
+    """Hardware a run occupied: `embodied_kg` for the whole item, `share` of it the run had."""
+
+    name: str
+    embodied_kg: float
+    share: float
+    source: str
+
+
+def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float, float], place: Place,
+           embodied: list[EmbodiedItem], basis: str, *, instance_price_per_hour: float | None = None,
+           series_co2e_kg: float | None = None, series_source: str | None = None) -> dict[str, Any]:
+    """Every impact figure of `energy_j` (value, low, high) of IT energy over `duration_s` (value, low, high).
+
+    `series_co2e_kg` replaces the annual intensity when a run's samples were matched to an hourly series.
+    """
+    e, e_lo, e_hi = energy_j
+    d, d_lo, d_hi = duration_s
+    energy = Figure(e, e_lo, e_hi, "J", basis, "IT energy (GPU, CPU, RAM)")
+    facility = energy.scaled(place.pue, "J", f"IT energy x PUE {place.pue:g} ({place.pue_source})")
+    if series_co2e_kg is not None and e > 0:
+        ratio = series_co2e_kg / e
+        operational = Figure(series_co2e_kg, e_lo * ratio, e_hi * ratio, "kg", basis,
+                             f"each sample's facility energy x the intensity at its hour: {series_source}")
+    else:
+        operational = facility.scaled(place.intensity_g_per_kwh / 1000 / J_PER_KWH, "kg",
+                                      f"facility energy x {place.intensity_g_per_kwh:g} gCO2e/kWh "
+                                      f"({place.intensity_source}); location-based")
+    market = None
+    if place.renewable_share is not None:
+        market = operational.scaled(1 - place.renewable_share, "kg",
+                                    f"location-based x (1 - {place.renewable_share:.0%} stated renewable share); "
+                                    "market-based, residual mix not modelled")
+
+    lifetime, usage = DEFAULT_LIFETIME_YEARS, DEFAULT_USAGE_RATE
+    emb_kg = sum(i.embodied_kg * i.share for i in embodied)
+    embodied_fig = Figure(
+        embodied_share_kg(emb_kg, d, lifetime.value, usage.value),
+        embodied_share_kg(emb_kg, d_lo, lifetime.high or lifetime.value, usage.value),
+        embodied_share_kg(emb_kg, d_hi, lifetime.low or lifetime.value, usage.value),
+        "kg", "estimated",
+        f"{emb_kg:,.1f} kgCO2e of hardware ({'; '.join(i.name for i in embodied)}) x run time / "
+        f"({lifetime.value:g}-year life x {usage.value:.0%} use). Hardware: "
+        + "; ".join(dict.fromkeys(i.source for i in embodied)) + f". Life: {lifetime.source}; {usage.source}")
+    total = Figure(operational.value + embodied_fig.value, operational.low + embodied_fig.low,
+                   operational.high + embodied_fig.high, "kg", basis, "operational (location-based) + embodied")
+
+    onsite_per_j = place.wue_l_per_kwh / J_PER_KWH
+    offsite_per_j = place.pue * place.generation_water_l_per_kwh / J_PER_KWH
+    water_onsite = energy.scaled(onsite_per_j, "L", f"IT energy x WUE {place.wue_l_per_kwh:g} L/kWh ({place.wue_source})")
+    water_offsite = energy.scaled(offsite_per_j, "L", f"facility energy x {place.generation_water_l_per_kwh:g} L/kWh "
+                                                     f"consumed in generation ({place.generation_water_source})")
+    water = energy.scaled(onsite_per_j + offsite_per_j, "L", "on-site cooling + off-site generation")
+
+    cost = None
+    if place.price_per_kwh is not None:
+        cost = facility.scaled(place.price_per_kwh / J_PER_KWH, place.currency or "",
+                               f"facility energy x {place.price_per_kwh:g} {place.currency}/kWh ({place.price_source})")
+    instance_cost = None
+    if instance_price_per_hour is not None:
+        instance_cost = Figure(d / 3600 * instance_price_per_hour, d_lo / 3600 * instance_price_per_hour,
+                               d_hi / 3600 * instance_price_per_hour, place.currency or "", basis,
+                               f"run time x {instance_price_per_hour:g} {place.currency}/hour (given)")
+
+    equivalents = {
+        "car_km": total.scaled(1 / CAR_CO2E_KG_PER_KM.value, "km", CAR_CO2E_KG_PER_KM.source),
+        "car_years": total.scaled(1 / CAR_YEAR_CO2E_KG.value, "car-years", CAR_YEAR_CO2E_KG.source),
+        "smartphone_charges": total.scaled(1 / SMARTPHONE_CHARGE_CO2E_KG.value, "charges",
+                                           SMARTPHONE_CHARGE_CO2E_KG.source),
+    }
+    return {
+        "basis": basis,
+        "energy_j": asdict(energy),
+        "facility_energy_j": asdict(facility),
+        "co2e_operational_kg": asdict(operational),
+        "co2e_market_kg": asdict(market) if market else None,
+        "co2e_embodied_kg": asdict(embodied_fig),
+        "co2e_total_kg": asdict(total),
+        "water_l": asdict(water),
+        "water_onsite_l": asdict(water_onsite),
+        "water_offsite_l": asdict(water_offsite),
+        "electricity_cost": asdict(cost) if cost else None,
+        "instance_cost": asdict(instance_cost) if instance_cost else None,
+        "equivalents": {k: asdict(v) for k, v in equivalents.items()},
+        "embodied_items": [asdict(i) for i in embodied],
+    }

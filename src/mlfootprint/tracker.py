@@ -20,14 +20,18 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import impact
 from .config import Settings, load_settings
 from .constants import J_PER_KWH
+from .embodied import items_for_run
+from .factors import place_for
 from .forecast import Forecast
 from .grid import Location, resolve_location
+from .grid.series import from_csv
 from .meter import Meter
 from .phases import Marker, PhaseAccount, PhaseRecorder, within
 from .sensors import Sensor, discover_sensors
@@ -69,6 +73,12 @@ class Run:
         self._save_lock = threading.Lock()
         self._last_save = time.monotonic()
         self._unsaved_samples: list[dict[str, Any]] = []
+        self.place = place_for(settings, origins, location)
+        self._series = from_csv(settings.intensity_csv, location.country or "") if settings.intensity_csv else None
+        self._series_j = 0.0  # sample energy matched to an hour of the series, and its CO2e
+        self._series_co2e_kg = 0.0
+        self._failed: set[str] = set()
+        self._logical_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
     # -- phases, counts and quality ---------------------------------------------------------
     def phase(self, name: str, items: float | None = None) -> Marker:
@@ -146,7 +156,15 @@ class Run:
 
     @property
     def co2e_kg(self) -> float:
-        return impact.co2e_kg(self.facility_energy_j, self.location.intensity_g_per_kwh)
+        """Operational, location-based; at each sample's hour when an intensity series was given."""
+        return self._operational_co2e_kg(self.energy_j)
+
+    def _operational_co2e_kg(self, energy_j: float) -> float:
+        if self._series is None:
+            return impact.operational_co2e_kg(energy_j, self.settings.pue, self.location.intensity_g_per_kwh)
+        unmatched_j = max(0.0, energy_j - self._series_j)
+        return self._series_co2e_kg + impact.operational_co2e_kg(unmatched_j, self.settings.pue,
+                                                                 self.location.intensity_g_per_kwh)
 
     @property
     def record(self) -> dict[str, Any]:
@@ -209,17 +227,49 @@ class Run:
             "duration_s": self.meter.elapsed_s, "energy_j": energy_j,
             "energy_uncertainty_j": impact.uncertainty_j([(c["energy_j"], c["uncertainty_rel"]) for c in comps]),
             "facility_energy_j": facility_j,
-            "co2e_kg": impact.co2e_kg(facility_j, self.location.intensity_g_per_kwh),
+            "co2e_kg": self._operational_co2e_kg(energy_j),
             "exit_code": self.exit_code, "warnings_json": json.dumps(self.warnings),
         }
+        try:
+            fields["impact_json"] = json.dumps(self._impact(energy_j, fields["energy_uncertainty_j"], comps))
+        except Exception as exc:  # impact is derived; never let it stop measured data from being saved
+            if "impact" not in self._failed:
+                self._failed.add("impact")
+                log.warning("mlfootprint: could not compute the impact figures (%s); energy is still recorded", exc)
         return fields, comps
+
+    def _impact(self, energy_j: float, uncertainty_j: float, comps: list[dict[str, Any]]) -> dict[str, Any]:
+        series_co2e = series_source = None
+        if self._series is not None:
+            series_co2e = self._operational_co2e_kg(energy_j)
+            share = self._series_j / energy_j if energy_j > 0 else 0.0
+            series_source = (f"{self._series.source}, {share:.0%} of the energy matched to its hour"
+                             + (f"; the rest at the annual {self.location.intensity_g_per_kwh:g} gCO2e/kWh"
+                                if share < 0.999 else ""))
+        duration_s = self.meter.elapsed_s
+        return impact.assess((energy_j, max(0.0, energy_j - uncertainty_j), energy_j + uncertainty_j),
+                             (duration_s, duration_s, duration_s), self.place, items_for_run(comps, self._logical_cpus),
+                             "measured", instance_price_per_hour=self.settings.instance_price_per_hour,
+                             series_co2e_kg=series_co2e, series_source=series_source)
+
+    def _match_series(self, samples: list[Any]) -> None:
+        """Charge each sample's energy at the intensity of its own hour, where the series covers it."""
+        assert self._series is not None
+        start = datetime.fromisoformat(self.started_at)
+        for s in samples:
+            intensity = self._series.at(start + timedelta(seconds=s.t_s))
+            if intensity is not None:
+                self._series_j += s.energy_j
+                self._series_co2e_kg += impact.operational_co2e_kg(s.energy_j, self.settings.pue, intensity)
 
     def _save(self) -> None:
         """Write new samples and current totals; on failure keep the samples for the next try."""
         with self._save_lock:
+            drained = self.meter.drain_samples()
+            if self._series is not None:
+                self._match_series(drained)
             self._unsaved_samples += [
-                {"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w}
-                for s in self.meter.drain_samples()
+                {"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w} for s in drained
             ]
             fields, comps = self._snapshot()
             self.store.save_progress(self.id, fields, comps, self._unsaved_samples, self._phase_rows(),
@@ -291,8 +341,10 @@ class track:
                  flush_interval_s: float | None = None, store: str | None = None, scope: str | None = None,
                  gpu: bool | None = None, sync_cuda: bool | None = None, budget_kwh: float | None = None,
                  budget_co2e_kg: float | None = None, stop_over_budget: bool | None = None,
-                 progress_bar: bool | None = None, command: str | None = None,
-                 sensors: Sequence[Sensor] | None = None) -> None:
+                 progress_bar: bool | None = None, wue: float | None = None, price_per_kwh: float | None = None,
+                 currency: str | None = None, instance_price_per_hour: float | None = None,
+                 renewable_share: float | None = None, intensity_csv: str | None = None,
+                 command: str | None = None, sensors: Sequence[Sensor] | None = None) -> None:
         self._fn: Callable[..., Any] | None = None
         if callable(project):  # bare @track
             self._fn, project = project, None
@@ -301,7 +353,9 @@ class track:
                            "interval_s": interval_s, "flush_interval_s": flush_interval_s, "store": store,
                            "scope": scope, "gpu": gpu, "sync_cuda": sync_cuda, "budget_kwh": budget_kwh,
                            "budget_co2e_kg": budget_co2e_kg, "stop_over_budget": stop_over_budget,
-                           "progress_bar": progress_bar}
+                           "progress_bar": progress_bar, "wue": wue, "price_per_kwh": price_per_kwh,
+                           "currency": currency, "instance_price_per_hour": instance_price_per_hour,
+                           "renewable_share": renewable_share, "intensity_csv": intensity_csv}
         self._command = command
         self._sensors = sensors
         self._run: Run | None = None

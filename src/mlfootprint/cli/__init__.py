@@ -22,7 +22,7 @@ out = Console()
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Run store: a SQLite path or a SQLAlchemy URL "
                                                  "(default: MLFOOTPRINT_STORE, else the user data dir).")]
 
-from . import runs, reduce, grid  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
+from . import runs, reduce, grid, estimate  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
 
 
 def main() -> None:

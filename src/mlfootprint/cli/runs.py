@@ -47,6 +47,15 @@ def track(
     budget_co2e_kg: Annotated[Optional[float], typer.Option(help="Warn when the forecast CO2e exceeds this.")] = None,
     stop_over_budget: Annotated[bool, typer.Option("--stop-over-budget", help="Then stop the command (SIGTERM, "
                                                    "SIGKILL 10 s later); its data are kept.")] = False,
+    wue: Annotated[Optional[float], typer.Option(help="On-site water usage effectiveness, L/kWh of IT energy "
+                                                 "(default: the cited US average).")] = None,
+    price_per_kwh: Annotated[Optional[float], typer.Option(help="Electricity price per kWh (needs --currency).")] = None,
+    currency: Annotated[Optional[str], typer.Option(help="ISO 4217 code of the prices given, e.g. EUR.")] = None,
+    instance_price_per_hour: Annotated[Optional[float], typer.Option(help="What the machine costs per hour.")] = None,
+    renewable_share: Annotated[Optional[float], typer.Option(help="Share (0-1) covered by renewable contracts: "
+                                                             "adds a market-based CO2e.")] = None,
+    intensity_csv: Annotated[Optional[Path], typer.Option(help="Hourly intensity CSV (time, intensity_g_per_kwh): "
+                                                          "each sample is charged at its own hour.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")] = False,
 ) -> None:
     """Run COMMAND under the meter; stream its output; exit with its exit code."""
@@ -64,7 +73,10 @@ def track(
     tracker = Tracker(project=project, country=country, region=region, pue=pue, interval_s=interval,
                       scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
                       budget_kwh=budget_kwh, budget_co2e_kg=budget_co2e_kg, stop_over_budget=stop_over_budget or None,
-                      progress_bar=(epochs is not None and not quiet) or None, command=shlex.join(command))
+                      progress_bar=(epochs is not None and not quiet) or None, wue=wue, price_per_kwh=price_per_kwh,
+                      currency=currency, instance_price_per_hour=instance_price_per_hour,
+                      renewable_share=renewable_share, intensity_csv=str(intensity_csv) if intensity_csv else None,
+                      command=shlex.join(command))
     run = tracker.start()
     progress_dir = tempfile.mkdtemp(prefix="mlfootprint-")
     progress_file = os.path.join(progress_dir, "progress")

@@ -7,7 +7,9 @@ Electricity Maps token is read from ELECTRICITYMAPS_TOKEN and never written anyw
 
 from __future__ import annotations
 
+import bisect
 import csv
+import functools
 import json
 import os
 import statistics
@@ -56,6 +58,17 @@ class IntensitySeries:
                 total += p.intensity_g_per_kwh * seconds
                 covered += seconds
         return total / covered
+
+    def at(self, t: datetime) -> float | None:
+        """The intensity in force at `t`, or None outside the series (points are sorted)."""
+        i = bisect.bisect_right(self._starts, t) - 1
+        if i >= 0 and t < self.points[i].end:
+            return self.points[i].intensity_g_per_kwh
+        return None
+
+    @functools.cached_property
+    def _starts(self) -> list[datetime]:
+        return [p.start for p in self.points]
 
     def best_window(self, duration: timedelta, earliest: datetime, latest_end: datetime) -> tuple[datetime, float]:
         """The start (on a point boundary) with the lowest mean intensity for a job of `duration`

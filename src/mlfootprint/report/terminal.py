@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich import box
@@ -15,6 +16,10 @@ from ..constants import J_PER_KWH
 def fmt_energy(energy_j: float) -> str:
     if energy_j < 0.1:
         return f"{energy_j * 1000:,.3g} mJ"
+    if energy_j >= 1e6 * J_PER_KWH:
+        return f"{energy_j / J_PER_KWH / 1e6:,.2f} GWh"
+    if energy_j >= 1e4 * J_PER_KWH:
+        return f"{energy_j / J_PER_KWH / 1000:,.2f} MWh"
     if energy_j >= J_PER_KWH:
         return f"{energy_j / J_PER_KWH:,.3f} kWh"
     if energy_j >= 3600:
@@ -23,6 +28,8 @@ def fmt_energy(energy_j: float) -> str:
 
 
 def fmt_co2e(co2e_kg: float) -> str:
+    if co2e_kg >= 10_000:
+        return f"{co2e_kg / 1000:,.1f} t"
     if co2e_kg >= 1:
         return f"{co2e_kg:,.3f} kg"
     grams = co2e_kg * 1000
@@ -61,19 +68,75 @@ def run_view(record: dict[str, Any]) -> Group:
                   cite(f"IT energy × PUE {record['pue']:g} ({pue_note})"))
     loc = record["location"]
     where = loc["region"] or loc["country"] or "world average"
-    table.add_row("[b]CO2e[/]", f"[b]{fmt_co2e(record['co2e_kg'])}[/]", "", "", "modelled",
+    if not record.get("impact"):  # runs recorded before impact_json: the bare operational figure
+        table.add_row("[b]CO2e[/]", f"[b]{fmt_co2e(record['co2e_kg'])}[/]", "", "", "modelled",
                   cite(f"facility energy × {loc['intensity_g_per_kwh']:g} gCO2e/kWh for {where}: "
                        f"{loc['intensity_source']}"))
+    parts: list[Any] = [table]
+    if record.get("impact"):
+        parts.append(impact_table(record["impact"], cite))
     notes = Text()
     for i, s in enumerate(sources, 1):
         notes.append(f"[{i}] ", style="dim").append(s + "\n")
-    parts: list[Any] = [table, notes]
+    parts.append(notes)
     if record.get("phases"):
         parts.append(phase_table(record))
     quality = quality_text(record)
     if quality.plain:
         parts.append(quality)
     return Group(*parts)
+
+
+def fmt_water(water_l: float) -> str:
+    if water_l >= 1000:
+        return f"{water_l / 1000:,.2f} m³"
+    return f"{water_l:,.3g} L" if water_l >= 0.1 else f"{water_l * 1000:.3g} mL"
+
+
+def fmt_money(amount: float, currency: str) -> str:
+    return f"{amount:,.2f} {currency}" if amount >= 0.01 else f"{amount:.2g} {currency}"
+
+
+def fmt_count(n: float) -> str:
+    return f"{n:,.0f}" if n >= 100 else f"{n:.3g}"
+
+
+_IMPACT_ROWS: list[tuple[str, str, Callable[[float, dict[str, Any]], str]]] = [
+    ("co2e_operational_kg", "CO2e operational (location-based)", lambda v, f: fmt_co2e(v)),
+    ("co2e_market_kg", "CO2e operational (market-based)", lambda v, f: fmt_co2e(v)),
+    ("co2e_embodied_kg", "CO2e embodied (hardware share)", lambda v, f: fmt_co2e(v)),
+    ("co2e_total_kg", "CO2e total", lambda v, f: fmt_co2e(v)),
+    ("water_onsite_l", "water on-site (cooling)", lambda v, f: fmt_water(v)),
+    ("water_offsite_l", "water off-site (generation)", lambda v, f: fmt_water(v)),
+    ("water_l", "water total", lambda v, f: fmt_water(v)),
+    ("electricity_cost", "electricity cost", lambda v, f: fmt_money(v, f["unit"])),
+    ("instance_cost", "machine cost", lambda v, f: fmt_money(v, f["unit"])),
+]
+
+
+def impact_table(impact: dict[str, Any], cite: Callable[[str], str]) -> Table:
+    """CO2e (operational and embodied, apart), water, cost and plain equivalents, each with its range."""
+    table = Table(title=f"impact · {impact['basis']}", title_justify="left")
+    for name, kw in (("figure", {}), ("value", {"justify": "right"}), ("range", {"justify": "right"}),
+                     ("src", {"justify": "right"})):
+        table.add_column(name, no_wrap=name != "figure", **kw)  # type: ignore[arg-type]
+    for key, label, fmt in _IMPACT_ROWS:
+        fig = impact.get(key)
+        if not fig:
+            continue
+        bold = key in ("co2e_total_kg", "water_l")
+        value = fmt(fig["value"], fig)
+        table.add_row(f"[b]{label}[/]" if bold else label, f"[b]{value}[/]" if bold else value,
+                      f"{fmt(fig['low'], fig)} – {fmt(fig['high'], fig)}", cite(fig["source"]))
+    if impact.get("electricity_cost") is None:
+        table.add_row("electricity cost", "-", "", cite("no cited price for this zone: give --price-per-kwh and --currency"))
+    table.add_section()
+    for key, fig in impact.get("equivalents", {}).items():
+        label = {"car_km": "≈ km driven by a car", "car_years": "≈ cars driven for a year",
+                 "smartphone_charges": "≈ smartphone charges"}.get(key, key)
+        table.add_row(label, fmt_count(fig["value"]),
+                      f"{fmt_count(fig['low'])} – {fmt_count(fig['high'])}", cite(fig["source"]))
+    return table
 
 
 def phase_table(record: dict[str, Any]) -> Table:

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 from platformdirs import user_data_dir
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, insert, inspect, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -115,7 +115,10 @@ class Store:
                 raise StoreError(f"run store {self._display()!r} has schema version {row[0]}, newer than this "
                                  f"mlfootprint understands ({SCHEMA_VERSION}); upgrade mlfootprint")
             elif int(row[0]) < SCHEMA_VERSION:
-                # 1 -> 2 only added tables, which create_all has just made
+                # 1 -> 2 only added tables, which create_all has just made; 2 -> 3 adds a column
+                columns = {c["name"] for c in inspect(conn).get_columns("runs")}
+                if "impact_json" not in columns:
+                    conn.execute(text("ALTER TABLE runs ADD COLUMN impact_json TEXT"))
                 conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
     def _run(self, fn: Any, *args: Any) -> Any:
@@ -257,6 +260,8 @@ def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]],
         "generalization_gap": generalization_gaps(metrics),
         # the last projection made from progress reports: estimated, never part of the measured totals
         "forecast": dict(forecast, method="estimated from progress") if forecast else None,
+        # impact.assess() as of the last flush; None for runs recorded before schema 3
+        "impact": json.loads(row["impact_json"]) if row.get("impact_json") else None,
         "settings": json.loads(row["settings_json"] or "{}"),
         "warnings": json.loads(row["warnings_json"] or "[]"),
     }

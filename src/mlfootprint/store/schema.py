@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 2  # 2: phases and run_values tables
+SCHEMA_VERSION = 3  # 2: phases and run_values tables; 3: runs.impact_json
 
 metadata = MetaData()
 
@@ -40,6 +40,7 @@ runs = Table(
     Column("exit_code", Integer),
     Column("settings_json", Text),  # each setting that was set, with where it came from
     Column("warnings_json", Text),
+    Column("impact_json", Text),  # impact.assess() at the last flush: CO2e, embodied, water, cost, equivalents
 )
 
 components = Table(

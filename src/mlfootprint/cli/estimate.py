@@ -1,0 +1,217 @@
+"""`mlfootprint estimate`: the footprint of a training or serving run before it happens."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import MlfootprintError
+from . import app, out
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise MlfootprintError(f"{what} {text!r} is not a number (e.g. 70e9)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise MlfootprintError(f"{what} must be a positive number, got {text!r}")
+    return value
+
+
+def _sweep_params(text: str, points: int) -> list[float]:
+    lo, hi = (_number(p, "--params") for p in text.split(":", 1))
+    if hi <= lo:
+        raise MlfootprintError(f"--params {text!r}: the sweep must go from small to large, e.g. 1e8:1e12")
+    return [lo * (hi / lo) ** (i / (points - 1)) for i in range(points)]
+
+
+def _tokens_for(text: str, params: float) -> float:
+    if text.lower().endswith("x"):  # tokens per parameter, e.g. 20x (Hoffmann et al. 2022's compute-optimal ratio)
+        return _number(text[:-1], "--tokens multiplier") * params
+    return _number(text, "--tokens")
+
+
+@app.command()
+def estimate(
+    params: Annotated[Optional[str], typer.Option(help="Parameters, e.g. 70e9; a sweep: 1e8:1e12.")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Training tokens (2e12), or tokens per parameter (20x).")] = None,
+    hardware: Annotated[Optional[str], typer.Option(help="Accelerator key: 'mlfootprint hardware' lists them.")] = None,
+    count: Annotated[Optional[int], typer.Option(help="Accelerators in parallel (wall time, server share).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="A known model, e.g. llama-2-70b (published specs).")] = None,
+    gpu_hours: Annotated[Optional[float], typer.Option(help="Accelerator-hours, instead of params x tokens.")] = None,
+    power_w: Annotated[Optional[float], typer.Option(help="Average watts per accelerator (default: TDP).")] = None,
+    host_w: Annotated[float, typer.Option(help="Host watts per accelerator (CPUs, RAM, network).")] = 0.0,
+    mfu: Annotated[Optional[float], typer.Option(help="Model FLOPs utilization, 0-1 (default: cited, by family).")] = None,
+    precision: Annotated[str, typer.Option(help="Peak used: fp32, tf32, bf16 or fp8.")] = "bf16",
+    active_params: Annotated[Optional[str], typer.Option(help="Mixture of experts: parameters active per token.")] = None,
+    layers: Annotated[Optional[int], typer.Option(help="Layers (adds the attention FLOPs with --d-model, --seq-len).")] = None,
+    d_model: Annotated[Optional[int], typer.Option(help="Hidden size.")] = None,
+    seq_len: Annotated[Optional[int], typer.Option(help="Sequence length (context, for inference).")] = None,
+    inference: Annotated[bool, typer.Option("--inference", help="Serving: 2 FLOPs per parameter per token.")] = False,
+    tokens_per_request: Annotated[Optional[float], typer.Option(help="Inference: tokens per request.")] = None,
+    requests: Annotated[Optional[str], typer.Option(help="Inference: number of requests, e.g. 1e6.")] = None,
+    country: Annotated[Optional[str], typer.Option(help="ISO 3166 code or zone (US-CA).")] = None,
+    region: Annotated[Optional[str], typer.Option(help="Cloud region, e.g. gcp:europe-west1.")] = None,
+    pue: Annotated[Optional[float], typer.Option(help="Facility PUE (default: cited industry average).")] = None,
+    intensity: Annotated[Optional[float], typer.Option(help="Grid intensity, gCO2e/kWh, instead of the zone's.")] = None,
+    wue: Annotated[Optional[float], typer.Option(help="On-site water, L/kWh of IT energy.")] = None,
+    price_per_kwh: Annotated[Optional[float], typer.Option(help="Electricity price per kWh (needs --currency).")] = None,
+    currency: Annotated[Optional[str], typer.Option(help="ISO 4217 code of --price-per-kwh.")] = None,
+    points: Annotated[int, typer.Option(help="Points in a --params sweep.")] = 9,
+    plot: Annotated[Path, typer.Option(help="Where a sweep writes its plot (PNG).")] = Path("estimate-sweep.png"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON with every assumption and its source.")] = False,
+) -> None:
+    """Estimate energy, CO2e (operational and embodied), water and cost of a run before it happens."""
+    from ..estimate import Workload, estimate as run_estimate
+    from ..estimate.models import get as get_model
+
+    spec = get_model(model) if model else None
+    if spec is not None and spec.tokens is None and tokens is None and gpu_hours is None:
+        raise MlfootprintError(f"{spec.name}: training tokens are not published; give --tokens or --gpu-hours")
+    same_hw = hardware is None or (spec is not None and hardware.strip().lower() == spec.hardware)
+    base: dict[str, Any] = dict(
+        hardware=hardware or (spec.hardware if spec else None),
+        count=count or (spec.accelerators if spec and same_hw else None),
+        active_params=_number(active_params, "--active-params") if active_params else (spec.active_params if spec else None),
+        layers=layers or (spec.layers if spec else None), d_model=d_model or (spec.d_model if spec else None),
+        seq_len=seq_len or (spec.seq_len if spec else None), inference=inference, mfu=mfu, precision=precision,
+        power_w=power_w, host_w=host_w, accelerator_hours=gpu_hours)
+    if inference:
+        if tokens_per_request is None or requests is None:
+            if tokens is None:
+                raise MlfootprintError("--inference needs --tokens-per-request and --requests (or --tokens in total)")
+        else:
+            tokens = str(tokens_per_request * _number(requests, "--requests"))
+        if spec is not None and tokens is None:
+            raise MlfootprintError("--inference with --model needs --tokens-per-request and --requests")
+    place = _place(country, region, pue, intensity, wue, price_per_kwh, currency)
+
+    if params and ":" in params:
+        if tokens is None:
+            raise MlfootprintError("a sweep needs --tokens: a number, or tokens per parameter such as 20x")
+        results = []
+        for n in _sweep_params(params, max(2, points)):
+            results.append(run_estimate(Workload(params=n, tokens=_tokens_for(tokens, n), label=f"{n:.3g}", **base), place))
+        _write_plot(results, plot)
+        if as_json:
+            out.print_json(json.dumps({"sweep": results, "plot": str(plot)}))
+        else:
+            _print_sweep(results, plot)
+        return
+
+    n = _number(params, "--params") if params else (spec.params if spec else None)
+    if base["accelerator_hours"] is None and spec is not None and same_hw and not inference and params is None \
+            and tokens is None and spec.hours:
+        base["accelerator_hours"] = spec.hours  # the published figure beats our FLOPs model
+    d = _tokens_for(tokens, n or 1) if tokens else (spec.tokens if spec and not inference else None)
+    result = run_estimate(Workload(params=n, tokens=d, label=spec.name if spec else None, **base), place)
+    if spec is not None:
+        result["model_source"] = spec.source
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        _print_one(result)
+
+
+def _place(country: str | None, region: str | None, pue: float | None, intensity: float | None, wue: float | None,
+           price: float | None, currency: str | None) -> Any:
+    from dataclasses import replace
+
+    from ..config import load_settings
+    from ..factors import place_for
+    from ..grid import resolve_location
+
+    settings, origins = load_settings({"country": country, "region": region, "pue": pue, "wue": wue,
+                                       "price_per_kwh": price, "currency": currency})
+    location, _ = resolve_location(settings.country, settings.region)
+    place = place_for(settings, origins, location)
+    if intensity is not None:
+        if not 0 <= intensity < 5000:
+            raise MlfootprintError(f"--intensity must be between 0 and 5000 gCO2e/kWh, got {intensity:g}")
+        place = replace(place, intensity_g_per_kwh=intensity, intensity_source="given")
+    return place
+
+
+def _print_one(result: dict[str, Any]) -> None:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..report.terminal import fmt_energy, impact_table
+
+    sources: list[str] = []
+
+    def cite(text: str) -> str:
+        if text not in sources:
+            sources.append(text)
+        return f"[{sources.index(text) + 1}]"
+
+    title = f"estimate · {result['label'] or result['hardware'] or ''} · {result['workload']}"
+    table = Table(title=title, title_justify="left")
+    table.add_column("assumption")
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("src", justify="right", no_wrap=True)
+    for a in result["assumptions"]:
+        v = a["value"]
+        table.add_row(a["name"], f"{v:,.4g} {a['unit']}".strip() if isinstance(v, (int, float)) else str(v), cite(a["source"]))
+    table.add_section()
+    lo, hi = result["accelerator_hours_range"]
+    table.add_row("[b]accelerator-hours[/]", f"[b]{result['accelerator_hours']:,.0f}[/]", "")
+    if lo != hi:
+        table.add_row("  range", f"{lo:,.0f} – {hi:,.0f}", "")
+    if result["wall_time_s"]:
+        table.add_row("wall time", f"{result['wall_time_s'] / 86400:,.1f} days", "")
+    table.add_row("[b]IT energy[/]", f"[b]{fmt_energy(result['energy_j'])}[/]", "")
+    parts: list[Any] = [table, impact_table(result["impact"], cite)]
+    notes = Text()
+    for i, s in enumerate(sources, 1):
+        notes.append(f"[{i}] ", style="dim").append(s + "\n")
+    parts.append(notes)
+    out.print(Group(*parts))
+
+
+def _print_sweep(results: list[dict[str, Any]], plot: Path) -> None:
+    from rich.table import Table
+
+    from ..report.terminal import fmt_co2e, fmt_energy
+
+    table = Table(title="estimate sweep (training, estimated)", title_justify="left")
+    for col in ("params", "tokens", "GPU-hours", "IT energy", "CO2e oper.", "CO2e emb."):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in results:
+        tokens = next(a["value"] for a in r["assumptions"] if a["name"] == "flops") / 6 / float(r["label"])
+        table.add_row(f"{float(r['label']):.2g}", f"{tokens:.2g}", f"{r['accelerator_hours']:,.0f}", fmt_energy(r["energy_j"]),
+                      fmt_co2e(r["co2e_kg"]), fmt_co2e(r["co2e_embodied_kg"]))
+    out.print(table)
+    out.print(f"plot: {plot}")
+
+
+def _write_plot(results: list[dict[str, Any]], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MlfootprintError("a sweep plot needs matplotlib: pip install 'mlfootprint[plots]'") from None
+    params = [float(r["label"]) for r in results]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.loglog(params, [r["energy_kwh"] / 1000 for r in results], "o-", label="IT energy (MWh)")
+    ax.loglog(params, [r["co2e_total_kg"] / 1000 for r in results], "s-", label="CO2e total (t)")
+    ax.loglog(params, [r["water_l"] / 1000 for r in results], "^-", label="water (m³)")
+    ax.set_xlabel("parameters")
+    ax.set_title("Estimated training footprint against model size (estimated, not measured)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise MlfootprintError(f"cannot write the plot to {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)

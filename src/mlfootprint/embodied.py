@@ -1,0 +1,42 @@
+"""Which hardware a run occupied, as items of embodied CO2e for impact.assess.
+
+A measured run occupies the GPUs the meter read (whole, as their energy is charged whole) and a share
+of a server: 1/8 of a node per GPU (nodes of 8 accelerators, as in the cited figure), or, without
+GPUs, the logical CPUs it could use out of a reference two-socket server.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .constants import (ACCELERATORS_PER_SERVER, DEFAULT_ACCELERATOR_EMBODIED_KG, REFERENCE_SERVER_LOGICAL_CPUS,
+                        SERVER_EMBODIED_KG)
+from .hardware import Accelerator, match_device
+from .impact import EmbodiedItem
+
+
+def accelerator_item(acc: Accelerator | None, name: str, count: float = 1) -> EmbodiedItem:
+    if acc is not None and acc.embodied_kg is not None:
+        return EmbodiedItem(f"{count:g} x {name}", acc.embodied_kg * count, 1.0, acc.embodied_source or acc.source)
+    return EmbodiedItem(f"{count:g} x {name}", DEFAULT_ACCELERATOR_EMBODIED_KG.value * count, 1.0,
+                        f"no manufacturer figure for {name}: {DEFAULT_ACCELERATOR_EMBODIED_KG.source}")
+
+
+def server_share_for_accelerators(count: float) -> EmbodiedItem:
+    return EmbodiedItem(f"server share ({count:g}/{ACCELERATORS_PER_SERVER} of an {ACCELERATORS_PER_SERVER}-GPU node)",
+                        SERVER_EMBODIED_KG.value, count / ACCELERATORS_PER_SERVER, SERVER_EMBODIED_KG.source)
+
+
+def server_share_for_cpus(logical_cpus: int) -> EmbodiedItem:
+    share = min(1.0, logical_cpus / REFERENCE_SERVER_LOGICAL_CPUS)
+    return EmbodiedItem(f"server share ({logical_cpus} of {REFERENCE_SERVER_LOGICAL_CPUS} logical CPUs of a reference "
+                        "two-socket server, project assumption)", SERVER_EMBODIED_KG.value, share,
+                        SERVER_EMBODIED_KG.source)
+
+
+def items_for_run(components: Iterable[dict[str, Any]], logical_cpus: int) -> list[EmbodiedItem]:
+    """Embodied items of a measured run, from its component rows (kind, name)."""
+    gpus = [c for c in components if c["kind"] == "gpu"]
+    items = [accelerator_item(match_device(c["name"]), c["name"]) for c in gpus]
+    items.append(server_share_for_accelerators(len(gpus)) if gpus else server_share_for_cpus(logical_cpus))
+    return items

@@ -1,0 +1,79 @@
+"""Place-dependent factors besides carbon: water consumed to generate a kWh, and the price of a kWh.
+
+Both tables are cited (data/water_generation.csv, data/electricity_prices.csv). A zone without a
+row falls back to its country, then (for water) to the world figure; every figure carries a source
+string that says which of these happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from .constants import WORLD_WATER_INTENSITY
+from .hardware import _data
+from .impact import Place
+
+
+@dataclass(frozen=True)
+class PlaceFactor:
+    value: float
+    source: str
+
+
+@lru_cache(maxsize=1)
+def _water() -> dict[str, float]:
+    return {r["alpha3"]: float(r["water_l_per_kwh"]) for r in _data("water_generation.csv")}
+
+
+@lru_cache(maxsize=1)
+def _prices() -> dict[str, tuple[float, str, int]]:
+    return {r["zone"]: (float(r["price_per_kwh"]), r["currency"], int(r["year"])) for r in _data("electricity_prices.csv")}
+
+
+def water_generation(zone: str | None) -> PlaceFactor:
+    """Litres of water consumed off-site per kWh of electricity delivered in `zone`."""
+    from .grid.static import _find_zone
+
+    z = _find_zone(zone) if zone else None
+    if (z is None or z.alpha3 not in _water()) and zone and "-" in zone:  # a US state: use its country
+        z = _find_zone(zone.split("-")[0])
+    if z is not None and z.alpha3 in _water():
+        note = f" (country figure for {zone})" if zone and "-" in zone else ""
+        return PlaceFactor(_water()[z.alpha3], f"EcoLogits 0.11.3 electricity_mixes.json, {z.name}{note}, 2025")
+    where = f"no figure for {zone}: " if zone else ""
+    return PlaceFactor(WORLD_WATER_INTENSITY.value, f"{where}{WORLD_WATER_INTENSITY.source}")
+
+
+def electricity_price(zone: str | None) -> tuple[PlaceFactor, str] | None:
+    """(price per kWh, currency) for `zone`, or None where no cited price is known."""
+    if not zone or zone.upper() not in _prices():
+        return None
+    price, currency, year = _prices()[zone.upper()]
+    return PlaceFactor(price, f"US EIA Electric Power Annual 2023, commercial average for {zone.upper()}, {year}"), currency
+
+
+def place_for(settings: Any, origins: dict[str, str], location: Any) -> Place:
+    """The impact factors of a run: its settings where given, cited tables and defaults otherwise."""
+    from .constants import DEFAULT_PUE, DEFAULT_WUE
+
+    pue_source = f"set by {origins['pue']}" if "pue" in origins else f"{DEFAULT_PUE.source}, {DEFAULT_PUE.year}"
+    if settings.wue is not None:
+        wue, wue_source = settings.wue, f"set by {origins.get('wue', 'argument')}"
+    else:
+        wue, wue_source = DEFAULT_WUE.value, f"{DEFAULT_WUE.source}, {DEFAULT_WUE.year}"
+    water = water_generation(location.country)
+    price = currency = price_source = None
+    if settings.price_per_kwh is not None:
+        price, currency = settings.price_per_kwh, settings.currency
+        price_source = f"set by {origins.get('price_per_kwh', 'argument')}"
+    else:
+        found = electricity_price(location.country)
+        if found is not None:
+            price, price_source, currency = found[0].value, found[0].source, found[1]
+    return Place(pue=settings.pue, pue_source=pue_source, intensity_g_per_kwh=location.intensity_g_per_kwh,
+                 intensity_source=location.intensity_source, wue_l_per_kwh=wue, wue_source=wue_source,
+                 generation_water_l_per_kwh=water.value, generation_water_source=water.source,
+                 price_per_kwh=price, currency=currency or settings.currency, price_source=price_source,
+                 renewable_share=settings.renewable_share)

@@ -1,0 +1,139 @@
+"""Estimates before the run: FLOPs, accelerator-hours, energy and impact; validation against published
+footprints; the `estimate` command and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlfootprint.constants import J_PER_KWH
+from mlfootprint.estimate import Workload, estimate, inference_flops, training_flops
+from mlfootprint.estimate.validation import _place, compare, mape, table
+from mlfootprint.errors import ConfigError
+
+PUBLISHED = Path(__file__).parent / "data" / "published_training_footprints.csv"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlfootprint", "estimate", *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def test_flop_counts() -> None:
+    assert training_flops(7e9, 1e12) == pytest.approx(6 * 7e9 * 1e12)
+    # attention term: 12 x layers x d_model x seq_len per token
+    assert training_flops(7e9, 1e12, layers=32, d_model=4096, seq_len=4096) == pytest.approx(
+        (6 * 7e9 + 12 * 32 * 4096 * 4096) * 1e12)
+    assert training_flops(46.7e9, 1e12, active_params=12.9e9) == pytest.approx(6 * 12.9e9 * 1e12)
+    assert inference_flops(7e9, 500) == pytest.approx(2 * 7e9 * 500)
+
+
+def test_hours_from_flops_use_the_family_mfu_and_the_datasheet_peak() -> None:
+    est = estimate(Workload(hardware="a100-80gb", params=70e9, tokens=2e12, count=2048), _place(1.1, 0.385))
+    hours = 6 * 70e9 * 2e12 / (312e12 * 0.421) / 3600
+    assert est["accelerator_hours"] == pytest.approx(hours)
+    lo, hi = est["accelerator_hours_range"]
+    assert lo == pytest.approx(hours * 0.421 / 0.542) and hi == pytest.approx(hours * 0.421 / 0.302)
+    assert est["energy_j"] == pytest.approx(hours * 400 * 3600)
+    assert est["co2e_kg"] == pytest.approx(est["energy_j"] * 1.1 / J_PER_KWH * 0.385)
+    assert est["wall_time_s"] == pytest.approx(hours / 2048 * 3600)
+    names = {a["name"]: a for a in est["assumptions"]}
+    assert "Korthikanti" in names["mfu"]["source"] and "datasheet" in names["peak_flops_per_s"]["source"]
+    assert est["co2e_embodied_kg"] > 0 and est["water_l"] > 0
+
+
+def test_validation_against_published_training_footprints(capsys: pytest.CaptureFixture[str]) -> None:
+    results = compare(PUBLISHED)
+    with capsys.disabled():
+        print("\n" + table(results))
+    assert mape(results, "hours") <= 0.10  # goal: <= 10 % where accelerator-hours are known
+    assert mape(results, "flops") <= 0.30  # goal: <= 30 % from parameters and tokens alone
+    # where the publication charged the datasheet TDP, the hours path must reproduce its CO2e exactly
+    for r in results:
+        if r["method"] == "hours" and r["model"].startswith(("BLOOM", "LLaMA", "Llama 2 7B", "Llama 2 70B")):
+            assert abs(r["co2e_error"]) < 0.01, r
+
+
+@pytest.mark.parametrize("workload,message", [
+    (Workload(hardware="a100-80gb", params=7e9, tokens=1e12, mfu=1.2), r"MFU must be in \(0, 1\]"),
+    (Workload(hardware="a100-80gb", params=7e9, tokens=-1), "tokens must be a positive number"),
+    (Workload(hardware="tpu-v5e", params=7e9, tokens=1e12), "no cited MFU for the tpu-v5e family"),
+    (Workload(hardware="tpu-v4", params=7e9, tokens=1e12), "no published TDP for tpu-v4"),
+    (Workload(hardware="v100-sxm2", params=7e9, tokens=1e12, precision="fp8"), "no published dense fp8 peak"),
+    (Workload(hardware="zz-9"), "unknown hardware 'zz-9'.*a100-80gb"),
+    (Workload(hardware="a100-80gb"), "give --params and --tokens"),
+])
+def test_impossible_or_incomplete_workloads_are_refused(workload: Workload, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        estimate(workload, _place(1.1, 0.4))
+
+
+def test_cli_estimate_json_has_every_figure_and_assumption() -> None:
+    result = cli("--params", "70e9", "--tokens", "2e12", "--hardware", "a100-80gb", "--count", "2048",
+                 "--country", "US", "--mfu", "0.4", "--pue", "1.1", "--json")
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    for key in ("accelerator_hours", "energy_j", "co2e_kg", "co2e_embodied_kg", "water_l", "assumptions"):
+        assert key in r
+    assert r["accelerator_hours"] == pytest.approx(6 * 70e9 * 2e12 / (312e12 * 0.4) / 3600)
+    assert {a["name"] for a in r["assumptions"]} >= {"flops", "peak_flops_per_s", "mfu", "power_w_per_accelerator"}
+    assert all(a["source"] for a in r["assumptions"])
+    assert "Ember" in r["impact"]["co2e_operational_kg"]["source"]
+
+
+def test_cli_gpu_hours_path_reproduces_llama_2_70b() -> None:
+    r = json.loads(cli("--hardware", "a100-80gb", "--gpu-hours", "1720320", "--power-w", "400", "--pue", "1.1",
+                       "--intensity", "385", "--json").stdout)
+    assert r["co2e_kg"] / 1000 == pytest.approx(291.42, rel=1e-3)  # Touvron et al. 2023, Table 2
+
+
+def test_cli_model_catalogue_uses_published_hours() -> None:
+    r = json.loads(cli("--model", "llama-2-70b", "--country", "US", "--json").stdout)
+    assert r["label"] == "Llama 2 70B" and r["accelerator_hours"] == 1720320
+    assert "Touvron" in r["model_source"]
+    shown = cli("--model", "llama-2-70b")
+    assert shown.returncode == 0 and "accelerator-hours" in shown.stdout and "CO2e embodied" in shown.stdout
+
+
+def test_cli_inference_estimate() -> None:
+    r = json.loads(cli("--params", "7e9", "--inference", "--tokens-per-request", "500", "--requests", "1e6",
+                       "--hardware", "h100-sxm", "--json").stdout)
+    assert r["workload"] == "inference" and r["flops"] == pytest.approx(2 * 7e9 * 500 * 1e6)
+    assert r["accelerator_hours"] == pytest.approx(r["flops"] / (989.4e12 * 0.40) / 3600)
+    mfu = next(a for a in r["assumptions"] if a["name"] == "mfu")
+    assert "small-batch decoding" in mfu["source"]
+
+
+def test_cli_sweep_writes_a_plot(tmp_path: Path) -> None:
+    plot = tmp_path / "sweep.png"
+    result = cli("--params", "1e8:1e11", "--tokens", "20x", "--hardware", "h100-sxm", "--points", "4",
+                 "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "1e+08" in result.stdout and "1e+11" in result.stdout
+    data = json.loads(cli("--params", "1e8:1e11", "--tokens", "20x", "--hardware", "h100-sxm", "--points", "4",
+                          "--plot", str(plot), "--json").stdout)
+    energies = [r["energy_j"] for r in data["sweep"]]
+    assert energies == sorted(energies) and energies[-1] / energies[0] == pytest.approx(1e6, rel=1e-6)  # ~ N^2
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--model", "llama-9"), "unknown model 'llama-9': known models are gpt-3-175b"),
+    (("--params", "7e9", "--tokens", "1e12", "--hardware", "q9"), "unknown hardware 'q9'"),
+    (("--params", "7e9", "--tokens", "1e12", "--hardware", "a100-80gb", "--mfu", "1.5"), "MFU must be in"),
+    (("--params", "lots", "--tokens", "1e12", "--hardware", "a100-80gb"), "--params 'lots' is not a number"),
+    (("--params", "1e12:1e8", "--tokens", "20x", "--hardware", "a100-80gb"), "from small to large"),
+    (("--params", "7e9", "--tokens", "1e12", "--hardware", "a100-80gb", "--country", "XX"), "unknown country 'XX'"),
+    (("--params", "7e9", "--tokens", "1e12", "--hardware", "a100-80gb", "--pue", "0.5"), "invalid pue=0.5"),
+    (("--params", "7e9", "--inference", "--hardware", "a100-80gb"), "--tokens-per-request and --requests"),
+])
+def test_cli_bad_input_exits_2_with_one_line(args: tuple[str, ...], message: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2, result.stdout
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
