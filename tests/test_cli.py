@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -71,6 +72,9 @@ def test_runs_show_export(isolated_env: Path, tmp_path: Path) -> None:
     assert cli("export", "-o", str(out)).returncode == 0
     header, row = out.read_text().splitlines()[:2]
     assert header.startswith("id,project,status") and row.startswith(run_id)
+    exported = next(csv.DictReader(out.read_text().splitlines()))
+    assert float(exported["co2e_total_kg"]) > float(exported["co2e_kg"]) > 0  # total adds the embodied share
+    assert float(exported["water_l"]) > 0 and exported["co2e_market_kg"] == ""  # no renewable share stated
 
 
 def test_locations_lists_codes_with_sources() -> None:

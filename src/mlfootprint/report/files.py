@@ -10,7 +10,9 @@ from typing import Any
 CSV_COLUMNS = ["id", "project", "status", "started_at", "ended_at", "duration_s", "energy_j",
                "energy_uncertainty_j", "facility_energy_j", "pue", "co2e_kg", "country", "region",
                "intensity_g_per_kwh", "intensity_source", "scope", "host", "command", "exit_code",
-               "gpu_energy_j", "cpu_energy_j", "ram_energy_j", "methods"]
+               "gpu_energy_j", "cpu_energy_j", "ram_energy_j", "methods", "co2e_market_kg", "co2e_embodied_kg",
+               "co2e_total_kg", "water_l", "electricity_cost", "currency"]
+IMPACT_COLUMNS = ("co2e_market_kg", "co2e_embodied_kg", "co2e_total_kg", "water_l", "electricity_cost")
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
@@ -19,6 +21,10 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     for kind in ("gpu", "cpu", "ram"):
         row[f"{kind}_energy_j"] = sum(c["energy_j"] for c in record["components"] if c["kind"] == kind)
     row["methods"] = ";".join(f"{c['key']}={c['method']}" for c in record["components"])
+    impact = record.get("impact") or {}  # empty for runs recorded before impact figures existed
+    for key in IMPACT_COLUMNS:
+        row[key] = impact[key]["value"] if impact.get(key) else None
+    row["currency"] = impact["electricity_cost"]["unit"] if impact.get("electricity_cost") else None
     return {k: row.get(k) for k in CSV_COLUMNS}
 
 
