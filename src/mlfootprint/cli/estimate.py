@@ -184,8 +184,7 @@ def _print_sweep(results: list[dict[str, Any]], plot: Path) -> None:
     for col in ("params", "tokens", "GPU-hours", "IT energy", "CO2e oper.", "CO2e emb."):
         table.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        tokens = next(a["value"] for a in r["assumptions"] if a["name"] == "flops") / 6 / float(r["label"])
-        table.add_row(f"{float(r['label']):.2g}", f"{tokens:.2g}", f"{r['accelerator_hours']:,.0f}", fmt_energy(r["energy_j"]),
+        table.add_row(f"{r['params']:.2g}", f"{r['tokens']:.2g}", f"{r['accelerator_hours']:,.0f}", fmt_energy(r["energy_j"]),
                       fmt_co2e(r["co2e_kg"]), fmt_co2e(r["co2e_embodied_kg"]))
     out.print(table)
     out.print(f"plot: {plot}")
@@ -199,7 +198,7 @@ def _write_plot(results: list[dict[str, Any]], path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise MlfootprintError("a sweep plot needs matplotlib: pip install 'mlfootprint[plots]'") from None
-    params = [float(r["label"]) for r in results]
+    params = [r["params"] for r in results]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.loglog(params, [r["energy_kwh"] / 1000 for r in results], "o-", label="IT energy (MWh)")
     ax.loglog(params, [r["co2e_total_kg"] / 1000 for r in results], "s-", label="CO2e total (t)")

@@ -131,6 +131,8 @@ def estimate(w: Workload, place: Place) -> dict[str, Any]:
         "workload": "inference" if w.inference else "training",
         "hardware": acc.key if acc else None,
         "accelerators": w.count,
+        "params": w.params,
+        "tokens": w.tokens,
         "flops": flops,
         "accelerator_hours": hours[0],
         "accelerator_hours_range": [hours[1], hours[2]],
