@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .constants import WORLD_WATER_INTENSITY
-from .hardware import _data
+from .constants import DEFAULT_PUE, DEFAULT_WUE, WORLD_WATER_INTENSITY
+from .data import rows
 from .impact import Place
 
 
@@ -24,12 +24,12 @@ class PlaceFactor:
 
 @lru_cache(maxsize=1)
 def _water() -> dict[str, float]:
-    return {r["alpha3"]: float(r["water_l_per_kwh"]) for r in _data("water_generation.csv")}
+    return {r["alpha3"]: float(r["water_l_per_kwh"]) for r in rows("water_generation.csv")}
 
 
 @lru_cache(maxsize=1)
 def _prices() -> dict[str, tuple[float, str, int]]:
-    return {r["zone"]: (float(r["price_per_kwh"]), r["currency"], int(r["year"])) for r in _data("electricity_prices.csv")}
+    return {r["zone"]: (float(r["price_per_kwh"]), r["currency"], int(r["year"])) for r in rows("electricity_prices.csv")}
 
 
 def water_generation(zone: str | None) -> PlaceFactor:
@@ -56,8 +56,6 @@ def electricity_price(zone: str | None) -> tuple[PlaceFactor, str] | None:
 
 def place_for(settings: Any, origins: dict[str, str], location: Any) -> Place:
     """The impact factors of a run: its settings where given, cited tables and defaults otherwise."""
-    from .constants import DEFAULT_PUE, DEFAULT_WUE
-
     pue_source = f"set by {origins['pue']}" if "pue" in origins else f"{DEFAULT_PUE.source}, {DEFAULT_PUE.year}"
     if settings.wue is not None:
         wue, wue_source = settings.wue, f"set by {origins.get('wue', 'argument')}"

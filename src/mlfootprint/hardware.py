@@ -7,13 +7,13 @@ than guess.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from .constants import Cited
+from .data import number, rows
+from .data import text as data_text
 from .errors import ConfigError
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp8")
@@ -41,17 +41,11 @@ class Accelerator:
         return None if tflops is None else tflops * 1e12
 
 
-def _data(filename: str) -> list[dict[str, str]]:
-    text = resources.files("mlfootprint.data").joinpath(filename).read_text(encoding="utf-8")
-    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
-
-
 def _sources(filename: str) -> dict[str, str]:
     """The `#   key: text` legend lines at the top of a data file."""
-    text = resources.files("mlfootprint.data").joinpath(filename).read_text(encoding="utf-8")
     legend: dict[str, str] = {}
     last = None
-    for line in text.splitlines():
+    for line in data_text(filename).splitlines():
         if not line.startswith("#"):
             break
         body = line[1:].strip()
@@ -65,19 +59,15 @@ def _sources(filename: str) -> dict[str, str]:
     return legend
 
 
-def _num(text: str) -> float | None:
-    return float(text) if text.strip() else None
-
-
 @lru_cache(maxsize=1)
 def accelerators() -> dict[str, Accelerator]:
     legend = _sources("hardware.csv")
     table = {}
-    for r in _data("hardware.csv"):
+    for r in rows("hardware.csv"):
         table[r["key"]] = Accelerator(
-            key=r["key"], name=r["name"], family=r["family"], year=int(r["year"]), tdp_w=_num(r["tdp_w"]),
-            memory_gb=_num(r["memory_gb"]), peak_tflops={p: _num(r[f"{p}_tflops"]) for p in PRECISIONS},
-            embodied_kg=_num(r["embodied_kg"]), lifetime_years=_num(r["lifetime_years"]), match=r["match"],
+            key=r["key"], name=r["name"], family=r["family"], year=int(r["year"]), tdp_w=number(r["tdp_w"]),
+            memory_gb=number(r["memory_gb"]), peak_tflops={p: number(r[f"{p}_tflops"]) for p in PRECISIONS},
+            embodied_kg=number(r["embodied_kg"]), lifetime_years=number(r["lifetime_years"]), match=r["match"],
             source=legend.get(r["source"], r["source"]),
             embodied_source=legend.get(r["embodied_source"], r["embodied_source"]) or None)
     return table
@@ -86,8 +76,8 @@ def accelerators() -> dict[str, Accelerator]:
 @lru_cache(maxsize=1)
 def mfu_defaults() -> dict[str, Cited]:
     return {r["family"]: Cited(float(r["mfu"]), "fraction", r["source"], int(r["year"]),
-                               _num(r["low"]), _num(r["high"]))
-            for r in _data("mfu.csv")}
+                               number(r["low"]), number(r["high"]))
+            for r in rows("mfu.csv")}
 
 
 def get(key: str) -> Accelerator:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import ConfigError
-from ..hardware import _data, _num
+from ..data import number, rows
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,10 @@ def catalogue() -> dict[str, ModelSpec]:
     def opt_int(text: str) -> int | None:
         return int(float(text)) if text.strip() else None
 
-    return {r["key"]: ModelSpec(r["key"], r["name"], float(r["params"]), _num(r["active_params"]), _num(r["tokens"]),
-                                r["hardware"] or None, opt_int(r["accelerators"]), _num(r["hours"]),
+    return {r["key"]: ModelSpec(r["key"], r["name"], float(r["params"]), number(r["active_params"]), number(r["tokens"]),
+                                r["hardware"] or None, opt_int(r["accelerators"]), number(r["hours"]),
                                 opt_int(r["layers"]), opt_int(r["d_model"]), opt_int(r["seq_len"]), r["source"])
-            for r in _data("models.csv")}
+            for r in rows("models.csv")}
 
 
 def get(key: str) -> ModelSpec:

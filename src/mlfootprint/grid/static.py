@@ -6,12 +6,11 @@ Zones are ISO 3166 countries (alpha-2 or alpha-3) and US states (`US-CA`); cloud
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from ..constants import WORLD_INTENSITY
+from ..data import rows
 from ..errors import ConfigError
 
 SOURCES = {
@@ -52,15 +51,10 @@ class _Region:
     source: str
 
 
-def _rows(filename: str) -> list[dict[str, str]]:
-    text = resources.files("mlfootprint.data").joinpath(filename).read_text(encoding="utf-8")
-    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
-
-
 @lru_cache(maxsize=1)
 def all_zones() -> dict[str, _Zone]:
     zones = {}
-    for r in _rows("grid_zones.csv"):
+    for r in rows("grid_zones.csv"):
         zones[r["zone"]] = _Zone(r["zone"], r["alpha3"], r["name"], float(r["intensity_g_per_kwh"]),
                                  int(r["year"]), r["basis"], r["source"])
     return zones
@@ -69,7 +63,7 @@ def all_zones() -> dict[str, _Zone]:
 @lru_cache(maxsize=1)
 def all_regions() -> dict[str, _Region]:
     regions = {}
-    for r in _rows("cloud_regions.csv"):
+    for r in rows("cloud_regions.csv"):
         regions[r["region"]] = _Region(
             r["region"], r["location"], r["zone"],
             float(r["intensity_g_per_kwh"]) if r["intensity_g_per_kwh"] else None,

@@ -10,17 +10,16 @@ Two models, both labelled `modelled` with their uncertainty:
 
 from __future__ import annotations
 
-import csv
 import platform
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import psutil
 
 from ..constants import (UNCERTAINTY_TDP_MODEL, UNCERTAINTY_VCPU_MODEL, VCPU_MAX_W, VCPU_MIN_W)
+from ..data import rows
 from .base import Channel, Reading
 
 
@@ -37,12 +36,10 @@ class CpuSpec:
 
 @lru_cache(maxsize=1)
 def cpu_table() -> tuple[CpuSpec, ...]:
-    text = resources.files("mlfootprint.data").joinpath("cpu_tdp.csv").read_text()
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     return tuple(
         CpuSpec(r["model"], tuple(r["match"].lower().split()), float(r["tdp_w"]), int(r["cores"]),
                 int(r["threads"]), int(r["year"]), r["source"])
-        for r in rows
+        for r in rows("cpu_tdp.csv")
     )
 
 
