@@ -140,16 +140,10 @@ def _place(country: str | None, region: str | None, pue: float | None, intensity
 def _print_one(result: dict[str, Any]) -> None:
     from rich.console import Group
     from rich.table import Table
-    from rich.text import Text
 
-    from ..report.terminal import fmt_energy, impact_table
+    from ..report.terminal import Citations, fmt_energy, impact_table
 
-    sources: list[str] = []
-
-    def cite(text: str) -> str:
-        if text not in sources:
-            sources.append(text)
-        return f"[{sources.index(text) + 1}]"
+    cite = Citations()
 
     title = f"estimate · {result['label'] or result['hardware'] or ''} · {result['workload']}"
     table = Table(title=title, title_justify="left")
@@ -167,12 +161,7 @@ def _print_one(result: dict[str, Any]) -> None:
     if result["wall_time_s"]:
         table.add_row("wall time", f"{result['wall_time_s'] / 86400:,.1f} days", "")
     table.add_row("[b]IT energy[/]", f"[b]{fmt_energy(result['energy_j'])}[/]", "")
-    parts: list[Any] = [table, impact_table(result["impact"], cite)]
-    notes = Text()
-    for i, s in enumerate(sources, 1):
-        notes.append(f"[{i}] ", style="dim").append(s + "\n")
-    parts.append(notes)
-    out.print(Group(*parts))
+    out.print(Group(table, impact_table(result["impact"], cite), cite.notes()))
 
 
 def _print_sweep(results: list[dict[str, Any]], plot: Path) -> None:

@@ -36,6 +36,24 @@ def fmt_co2e(co2e_kg: float) -> str:
     return f"{grams:.3g} g" if grams >= 0.1 else f"{grams * 1000:.3g} mg"
 
 
+class Citations:
+    """Numbered sources for a table: `cite(text)` gives "[n]", `notes()` lists them under it."""
+
+    def __init__(self) -> None:
+        self.sources: list[str] = []
+
+    def __call__(self, text: str) -> str:
+        if text not in self.sources:
+            self.sources.append(text)
+        return f"[{self.sources.index(text) + 1}]"
+
+    def notes(self) -> Text:
+        notes = Text()
+        for i, source in enumerate(self.sources, 1):
+            notes.append(f"[{i}] ", style="dim").append(source + "\n")
+        return notes
+
+
 def run_view(record: dict[str, Any]) -> Group:
     """Per component energy, totals and impact; where each number came from as numbered notes."""
     table = Table(title=f"run {record['id']} · {record['project']} · {record['status']} · "
@@ -46,12 +64,7 @@ def run_view(record: dict[str, Any]) -> Group:
     table.add_column("share", justify="right", no_wrap=True)
     table.add_column("how", no_wrap=True)
     table.add_column("src", justify="right", no_wrap=True)
-    sources: list[str] = []
-
-    def cite(text: str) -> str:
-        if text not in sources:
-            sources.append(text)
-        return f"[{sources.index(text) + 1}]"
+    cite = Citations()
 
     total = record["energy_j"] or 0.0
     for c in record["components"]:
@@ -75,10 +88,7 @@ def run_view(record: dict[str, Any]) -> Group:
     parts: list[Any] = [table]
     if record.get("impact"):
         parts.append(impact_table(record["impact"], cite))
-    notes = Text()
-    for i, s in enumerate(sources, 1):
-        notes.append(f"[{i}] ", style="dim").append(s + "\n")
-    parts.append(notes)
+    parts.append(cite.notes())
     if record.get("phases"):
         parts.append(phase_table(record))
     quality = quality_text(record)
