@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlfootprint.estimate import Workload, estimate
 from mlfootprint.estimate.models import get
-from mlfootprint.estimate.validation import _place, compare, mape, table
+from mlfootprint.estimate.validation import compare, mape, published_place, table
 
 path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "tests/data/published_training_footprints.csv"
 results = compare(path)
@@ -25,6 +25,6 @@ print(f"goal hours <= 10%: {'met' if mape(results, 'hours') <= 0.10 else 'MISSED
 print("\noutside the file (Meta's Llama 3 model card: H100-80GB hours; 15T tokens):")
 for key in ("llama-3-8b", "llama-3-70b"):
     spec = get(key)
-    est = estimate(Workload(hardware=spec.hardware, params=spec.params, tokens=spec.tokens), _place(1.0, 0.4))
+    est = estimate(Workload(hardware=spec.hardware, params=spec.params, tokens=spec.tokens), published_place(1.0, 0.4))
     print(f"  {spec.name}: estimated {est['accelerator_hours']:,.0f} h vs published {spec.hours:,.0f} h "
           f"({(est['accelerator_hours'] - spec.hours) / spec.hours:+.1%})")

@@ -19,7 +19,7 @@ import torch
 import mlfootprint
 from mlfootprint import hardware
 from mlfootprint.estimate import Workload, estimate
-from mlfootprint.estimate.validation import _place
+from mlfootprint.estimate.validation import published_place
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
 n = 8192
@@ -48,7 +48,7 @@ print(f"run {run.duration_s:.1f} s, GPU energy {gpu_j:,.0f} J ({gpu[0]['method']
 if acc is not None:
     peak = acc.peak_flops("bf16") or 0
     print(f"achieved {achieved / 1e12:.0f} TFLOP/s bf16 = {achieved / peak:.1%} of the {peak / 1e12:.1f} dense peak")
-    est = estimate(Workload(hardware=acc.key, accelerator_hours=run.duration_s / 3600), _place(1.0, 0.3844))
+    est = estimate(Workload(hardware=acc.key, accelerator_hours=run.duration_s / 3600), published_place(1.0, 0.3844))
     print(f"estimate for the same GPU-hours at TDP ({acc.tdp_w:.0f} W): {est['energy_j']:,.0f} J = "
           f"{est['energy_j'] / gpu_j:.3f} x measured GPU energy")
 imp = record["impact"]

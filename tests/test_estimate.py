@@ -13,7 +13,7 @@ import pytest
 
 from mlfootprint.constants import J_PER_KWH
 from mlfootprint.estimate import Workload, estimate, inference_flops, training_flops
-from mlfootprint.estimate.validation import _place, compare, mape, table
+from mlfootprint.estimate.validation import compare, mape, published_place, table
 from mlfootprint.errors import ConfigError
 
 PUBLISHED = Path(__file__).parent / "data" / "published_training_footprints.csv"
@@ -34,7 +34,8 @@ def test_flop_counts() -> None:
 
 
 def test_hours_from_flops_use_the_family_mfu_and_the_datasheet_peak() -> None:
-    est = estimate(Workload(hardware="a100-80gb", params=70e9, tokens=2e12, count=2048), _place(1.1, 0.385))
+    est = estimate(Workload(hardware="a100-80gb", params=70e9, tokens=2e12, count=2048),
+                   published_place(1.1, 0.385))
     hours = 6 * 70e9 * 2e12 / (312e12 * 0.421) / 3600
     assert est["accelerator_hours"] == pytest.approx(hours)
     lo, hi = est["accelerator_hours_range"]
@@ -70,7 +71,7 @@ def test_validation_against_published_training_footprints(capsys: pytest.Capture
 ])
 def test_impossible_or_incomplete_workloads_are_refused(workload: Workload, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        estimate(workload, _place(1.1, 0.4))
+        estimate(workload, published_place(1.1, 0.4))
 
 
 def test_cli_estimate_json_has_every_figure_and_assumption() -> None:

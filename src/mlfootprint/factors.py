@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .constants import DEFAULT_PUE, DEFAULT_WUE, WORLD_WATER_INTENSITY
 from .data import rows
 from .impact import Place
+
+if TYPE_CHECKING:  # typing only: importing config pulls in pydantic
+    from .config import Settings
+    from .grid import Location
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def electricity_price(zone: str | None) -> tuple[PlaceFactor, str] | None:
     return PlaceFactor(price, f"US EIA Electric Power Annual 2023, commercial average for {zone.upper()}, {year}"), currency
 
 
-def place_for(settings: Any, origins: dict[str, str], location: Any) -> Place:
+def place_for(settings: Settings, origins: dict[str, str], location: Location) -> Place:
     """The impact factors of a run: its settings where given, cited tables and defaults otherwise."""
     pue_source = f"set by {origins['pue']}" if "pue" in origins else f"{DEFAULT_PUE.source}, {DEFAULT_PUE.year}"
     if settings.wue is not None:

@@ -227,21 +227,23 @@ class Run:
             "duration_s": self.meter.elapsed_s, "energy_j": energy_j,
             "energy_uncertainty_j": impact.uncertainty_j([(c["energy_j"], c["uncertainty_rel"]) for c in comps]),
             "facility_energy_j": facility_j,
-            "co2e_kg": self._operational_co2e_kg(energy_j),
+            "co2e_kg": self._operational_co2e_kg(energy_j),  # hour by hour when a series was given
             "exit_code": self.exit_code, "warnings_json": json.dumps(self.warnings),
         }
         try:
-            fields["impact_json"] = json.dumps(self._impact(energy_j, fields["energy_uncertainty_j"], comps))
+            fields["impact_json"] = json.dumps(self._impact(energy_j, fields["energy_uncertainty_j"], comps,
+                                                            fields["co2e_kg"]))
         except Exception as exc:  # impact is derived; never let it stop measured data from being saved
             if "impact" not in self._failed:
                 self._failed.add("impact")
                 log.warning("mlfootprint: could not compute the impact figures (%s); energy is still recorded", exc)
         return fields, comps
 
-    def _impact(self, energy_j: float, uncertainty_j: float, comps: list[dict[str, Any]]) -> dict[str, Any]:
+    def _impact(self, energy_j: float, uncertainty_j: float, comps: list[dict[str, Any]],
+                operational_co2e_kg: float) -> dict[str, Any]:
         series_co2e = series_source = None
         if self._series is not None:
-            series_co2e = self._operational_co2e_kg(energy_j)
+            series_co2e = operational_co2e_kg
             share = self._series_j / energy_j if energy_j > 0 else 0.0
             series_source = (f"{self._series.source}, {share:.0%} of the energy matched to its hour"
                              + (f"; the rest at the annual {self.location.intensity_g_per_kwh:g} gCO2e/kWh"

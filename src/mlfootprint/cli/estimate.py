@@ -1,4 +1,4 @@
-"""`mlfootprint estimate`: the footprint of a training or serving run before it happens."""
+"""`mlfootprint estimate` (the footprint of a run before it happens) and `hardware` (the catalogue it uses)."""
 
 from __future__ import annotations
 
@@ -203,3 +203,29 @@ def _write_plot(results: list[dict[str, Any]], path: Path) -> None:
         raise MlfootprintError(f"cannot write the plot to {path}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
+
+
+@app.command()
+def hardware() -> None:
+    """The accelerator catalogue: TDP, memory, dense peak TFLOP/s, embodied CO2e, default MFU, sources."""
+    from rich.table import Table
+
+    from ..hardware import accelerators, mfu_defaults
+
+    table = Table(title="accelerators (dense peak TFLOP/s; '-' = not published, never guessed)", title_justify="left")
+    for col in ("key", "TDP W", "mem GB", "fp32", "tf32", "bf16", "fp8", "kgCO2e", "MFU"):
+        table.add_column(col, justify="left" if col == "key" else "right", no_wrap=True)
+    mfu = mfu_defaults()
+
+    def cell(v: float | None) -> str:
+        return "-" if v is None else f"{v:g}"
+
+    for a in accelerators().values():
+        table.add_row(a.key, cell(a.tdp_w), cell(a.memory_gb), *(cell(a.peak_tflops[p]) for p in
+                      ("fp32", "tf32", "bf16", "fp8")), cell(a.embodied_kg),
+                      cell(mfu[a.family].value) if a.family in mfu else "-")
+    out.print(table)
+    sources = sorted({a.source for a in accelerators().values()} | {a.embodied_source for a in accelerators().values()
+                                                                    if a.embodied_source})
+    out.print("Sources: " + " | ".join(sources), highlight=False)
+    out.print("MFU by family: " + " | ".join(f"{k} {v.value:g} ({v.source})" for k, v in mfu.items()), highlight=False)

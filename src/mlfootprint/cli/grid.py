@@ -103,28 +103,3 @@ def locations(
             table.add_row(r.region, r.location, ci, str(r.year or ""), r.source)
     out.print(table)
 
-
-@app.command()
-def hardware() -> None:
-    """The accelerator catalogue: TDP, memory, dense peak TFLOP/s, embodied CO2e, default MFU, sources."""
-    from rich.table import Table
-
-    from ..hardware import accelerators, mfu_defaults
-
-    table = Table(title="accelerators (dense peak TFLOP/s; '-' = not published, never guessed)", title_justify="left")
-    for col in ("key", "TDP W", "mem GB", "fp32", "tf32", "bf16", "fp8", "kgCO2e", "MFU"):
-        table.add_column(col, justify="left" if col == "key" else "right", no_wrap=True)
-    mfu = mfu_defaults()
-
-    def cell(v: float | None) -> str:
-        return "-" if v is None else f"{v:g}"
-
-    for a in accelerators().values():
-        table.add_row(a.key, cell(a.tdp_w), cell(a.memory_gb), *(cell(a.peak_tflops[p]) for p in
-                      ("fp32", "tf32", "bf16", "fp8")), cell(a.embodied_kg),
-                      cell(mfu[a.family].value) if a.family in mfu else "-")
-    out.print(table)
-    sources = sorted({a.source for a in accelerators().values()} | {a.embodied_source for a in accelerators().values()
-                                                                    if a.embodied_source})
-    out.print("Sources: " + " | ".join(sources), highlight=False)
-    out.print("MFU by family: " + " | ".join(f"{k} {v.value:g} ({v.source})" for k, v in mfu.items()), highlight=False)

@@ -17,7 +17,7 @@ from ..impact import Place
 from .estimator import Workload, estimate
 
 
-def _place(pue: float, intensity_kg_per_kwh: float) -> Place:
+def published_place(pue: float, intensity_kg_per_kwh: float) -> Place:
     return Place(pue=pue, pue_source="published", intensity_g_per_kwh=intensity_kg_per_kwh * 1000,
                  intensity_source="published", wue_l_per_kwh=DEFAULT_WUE.value, wue_source=DEFAULT_WUE.source,
                  generation_water_l_per_kwh=WORLD_WATER_INTENSITY.value,
@@ -32,7 +32,7 @@ def compare(csv_path: str | Path) -> list[dict[str, Any]]:
     rows = list(csv.DictReader(Path(csv_path).read_text(encoding="utf-8").splitlines()))
     results = []
     for r in rows:
-        place = _place(float(r["pue"]), float(r["intensity_kg_per_kwh"]))
+        place = published_place(float(r["pue"]), float(r["intensity_kg_per_kwh"]))
         energy_mwh = float(r["energy_mwh"]) if r["energy_mwh"] else None
         co2e_t = float(r["co2e_t"])
         hours = float(r["accelerator_hours"])
