@@ -29,8 +29,9 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
     (["track", "--interval", "-1", "--", "true"], "invalid interval_s=-1.0"),
     (["track", "--region", "gcp:mars-1", "--", "true"], "unknown cloud region 'gcp:mars-1'"),
     (["track", "--", "no-such-command-xyz"], "cannot run 'no-such-command-xyz'"),
-    (["show", "deadbeef"], "no run with id 'deadbeef'"),
-    (["runs", "--store", "/proc/no/such/dir/runs.db"], "cannot open run store"),
+    (["show", "deadbeef"], "no run store at"),
+    (["runs", "--store", "/proc/no/such/dir/runs.db"], "no run store at /proc/no/such/dir/runs.db"),
+    (["runs", "--store", "/etc/passwd"], "cannot open run store"),
 ])
 def test_bad_input_exits_2_with_one_line(args: list[str], expected: str) -> None:
     assert expected in one_error_line(cli(*args))

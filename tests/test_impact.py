@@ -212,11 +212,19 @@ def test_version_2_store_gains_the_impact_column_and_old_runs_still_show(isolate
     from mlfootprint.store import db
 
     db._ENGINES.clear()
-    record = open_store(str(isolated_env)).get_run(run.id)
+    db._MIGRATED.clear()
+    record = open_store(str(isolated_env)).get_run(run.id)  # a reader leaves an old store as it is
     assert record["impact"] is None and record["co2e_kg"] > 0
+
+    def version() -> str:
+        with sqlite3.connect(isolated_env) as con:
+            return con.execute("SELECT value FROM mlfootprint_meta WHERE key='schema_version'").fetchone()[0]
+    assert version() == "2"
+    open_store(str(isolated_env), write=True)  # a writer migrates it
+    assert version() == str(db.SCHEMA_VERSION)
     con = sqlite3.connect(isolated_env)
-    assert con.execute("SELECT value FROM mlfootprint_meta WHERE key='schema_version'").fetchone()[0] == "3"
     assert "impact_json" in {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    assert {r[1]: r[3] for r in con.execute("PRAGMA table_info(run_values)")}["value"] == 0, "value is nullable"
     con.close()
     shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", run.id, "--json"], capture_output=True,
                            text=True)

@@ -103,7 +103,9 @@ def test_run_phase_api_counts_and_metrics(isolated_env) -> None:  # type: ignore
         with run.phase("evaluation", items=100):
             time.sleep(0.05)
         run.log_metrics(accuracy=0.9, train_accuracy=0.97, loss="n/a")
-    record = mlfootprint.tracker.open_store(None).get_run(run.id)
+    from mlfootprint.store import open_store
+
+    record = open_store(None).get_run(run.id)
     phases = {p["phase"]: p for p in record["phases"]}
     assert phases["backward"]["energy_j"] == pytest.approx(2 * phases["forward"]["energy_j"], rel=0.25)
     assert phases["forward"]["entries"] == 3

@@ -89,12 +89,12 @@ def test_unreadable_store_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_and_ambiguous_run_ids(isolated_env: Path) -> None:
-    store = open_store(str(isolated_env))
-    with pytest.raises(RunNotFoundError, match="no run with id 'nope'"):
-        store.get_run("nope")
     for _ in range(2):
         with mlfootprint.track(sensors=[steady(1.0)]):
             pass
+    store = open_store(str(isolated_env))
+    with pytest.raises(RunNotFoundError, match="no run with id 'nope'"):
+        store.get_run("nope")
     with pytest.raises(RunNotFoundError, match="ambiguous"):
         store.get_run("")
 
@@ -102,15 +102,34 @@ def test_unknown_and_ambiguous_run_ids(isolated_env: Path) -> None:
 def test_a_store_failure_at_the_end_rescues_the_record_to_a_file(isolated_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from mlfootprint.store.db import Store
 
-    with mlfootprint.track(sensors=[steady(100.0)], interval_s=0.01) as run:
+    with mlfootprint.track(sensors=[steady(100.0)], interval_s=0.01, flush_interval_s=0.02) as run:
+        time.sleep(0.2)  # the store is open and flushed
         def broken(*_a, **_k):  # type: ignore[no-untyped-def]
             raise StoreError("disk full")
-        monkeypatch.setattr(Store, "save_progress", broken)
+        monkeypatch.setattr(Store, "save_measured", broken)
         time.sleep(0.05)
-    rescued = Path.cwd() / f"mlfootprint-run-{run.id}.json"
+    rescued = run.rescue_path
+    assert rescued is not None and rescued.parent == isolated_env.with_name("runs.db.spool")
+    assert oct(rescued.stat().st_mode & 0o777) == "0o600"
     data = json.loads(rescued.read_text())
-    assert data["energy_j"] == pytest.approx(run.energy_j) and data["energy_j"] > 0
+    assert data["run"]["energy_j"] == pytest.approx(run.energy_j) and data["run"]["energy_j"] > 0
+    assert data["run"]["status"] == "completed"
     assert data["samples"], "the samples that never reached the store are in the file"
+    kept = isolated_env.with_name("kept.json")
+    kept.write_text(rescued.read_text())
+    monkeypatch.undo()  # the disk has room again: the writer, still trying, stores the run
+    assert run.wait_stored(10) and run.rescue_path is None and not rescued.exists()
+    stored = open_store(str(isolated_env))
+    assert stored.get_run(run.id)["status"] == "completed"
+    assert sum(s["energy_j"] for s in stored.samples(run.id)) == pytest.approx(run.energy_j, rel=1e-6)
+
+    def import_(path: Path, store: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mlfootprint", "import", str(path), "--store", str(store)],
+                              capture_output=True, text=True)
+    assert "(0 new samples)" in import_(kept, isolated_env).stdout, "what the store has is not added twice"
+    other = isolated_env.with_name("other.db")
+    assert import_(kept, other).returncode == 0
+    assert open_store(str(other)).get_run(run.id)["energy_j"] == pytest.approx(run.energy_j)
 
 
 CHILD = textwrap.dedent("""

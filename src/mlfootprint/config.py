@@ -3,16 +3,22 @@
 The config file is `mlfootprint.toml` in the working directory, else `[tool.mlfootprint]` in its
 `pyproject.toml`. Every value is validated here, once, and the origin of each setting is kept so the
 record (and any error) can say where a value came from.
+
+Each setting is declared once, in `SETTINGS` below (name, type, default, what it means, what is
+accepted); the `Settings` dataclass, the environment variables, the config-file keys and the README
+table all follow from it. This module imports only the standard library: it sits on the start path
+of every run, where pulling in a validation framework would cost more than the whole run start.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .constants import DEFAULT_PUE
 from .errors import ConfigError
@@ -25,10 +31,11 @@ else:  # pragma: no cover
 ENV_PREFIX = "MLFOOTPRINT_"
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings of one run. Build with `load_settings()`; see `SETTINGS` for each meaning."""
 
-    project: str = Field("default", min_length=1, max_length=200)
+    project: str = "default"
     country: str | None = None
     region: str | None = None
     pue: float = DEFAULT_PUE.value
@@ -37,88 +44,163 @@ class Settings(BaseModel):
     store: str | None = None
     scope: Literal["machine", "process"] = "machine"
     gpu: bool = True
-    sync_cuda: bool = False  # synchronize CUDA at phase markers (exact GPU phases, costs throughput)
-    budget_kwh: float | None = None  # warn once the forecast facility energy exceeds it
-    budget_co2e_kg: float | None = None  # warn once the forecast CO2e exceeds it
-    stop_over_budget: bool = False  # then also ask the run to stop (progress() returns False; CLI: SIGTERM)
-    progress_bar: bool = False  # a rich progress bar with energy so far and the forecast
-    wue: float | None = None  # on-site water usage effectiveness, L/kWh of IT energy (default: cited average)
-    price_per_kwh: float | None = None  # electricity price; else the cited table for the zone, if any
-    currency: str | None = None  # ISO 4217 code of price_per_kwh / instance_price_per_hour
-    instance_price_per_hour: float | None = None  # what the machine costs per hour (cloud list price)
-    renewable_share: float | None = None  # share of the energy covered by renewable contracts (PPA): market-based CO2e
-    intensity_csv: str | None = None  # hourly intensity series; each sample gets the intensity of its hour
+    sync_cuda: bool = False
+    budget_kwh: float | None = None
+    budget_co2e_kg: float | None = None
+    stop_over_budget: bool = False
+    progress_bar: bool = False
+    wue: float | None = None
+    price_per_kwh: float | None = None
+    currency: str | None = None
+    instance_price_per_hour: float | None = None
+    renewable_share: float | None = None
+    intensity_csv: str | None = None
 
-    @field_validator("wue", "price_per_kwh", "instance_price_per_hour")
     @classmethod
-    def _non_negative(cls, v: float | None) -> float | None:
-        if v is not None and not 0 <= v < 1e6:
-            raise ValueError("must be a number >= 0")
-        return v
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
 
-    @field_validator("renewable_share")
-    @classmethod
-    def _share(cls, v: float | None) -> float | None:
-        if v is not None and not 0 <= v <= 1:
-            raise ValueError("must be between 0 and 1 (e.g. 0.6 for 60% covered by renewable contracts)")
-        return v
 
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, v: str | None) -> str | None:
-        if v is not None and not (len(v.strip()) == 3 and v.strip().isalpha()):
-            raise ValueError("must be an ISO 4217 currency code such as USD, EUR, GBP")
-        return v.strip().upper() if v else v
+class _Invalid(ValueError):
+    """A value a setting does not accept; the message says what would be accepted."""
 
-    @field_validator("intensity_csv")
-    @classmethod
-    def _series(cls, v: str | None) -> str | None:
-        if v:
-            from .grid.series import SeriesError, from_csv
 
-            try:
-                from_csv(v)
-            except SeriesError as exc:
-                raise ConfigError(str(exc)) from None
+# -- value parsers: each takes a raw value (a Python value, or text from the environment) -------------
+def _text(max_len: int = 1000) -> Callable[[Any], str | None]:
+    def parse(v: Any) -> str | None:
+        if not isinstance(v, str):
+            raise _Invalid("must be text")
+        v = v.strip()
+        if len(v) > max_len:
+            raise _Invalid(f"must be at most {max_len} characters")
         return v or None
+    return parse
 
-    @model_validator(mode="after")
-    def _priced_in_a_currency(self) -> "Settings":
-        if (self.price_per_kwh is not None or self.instance_price_per_hour is not None) and not self.currency:
-            raise ValueError("price_per_kwh / instance_price_per_hour need a currency (e.g. --currency EUR)")
-        return self
 
-    @field_validator("budget_kwh", "budget_co2e_kg")
-    @classmethod
-    def _positive_budget(cls, v: float | None) -> float | None:
-        if v is not None and not v > 0:
-            raise ValueError("must be a positive number")
+def _number(v: Any) -> float:
+    if isinstance(v, bool):
+        raise _Invalid("must be a number")
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise _Invalid("must be a number") from None
+    if not math.isfinite(x):
+        raise _Invalid("must be a finite number")
+    return x
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
         return v
+    if isinstance(v, str) and v.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(v, str) and v.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise _Invalid("must be true or false (1/0, yes/no, on/off)")
 
-    @field_validator("pue")
-    @classmethod
-    def _pue_range(cls, v: float) -> float:
-        if not 1.0 <= v <= 3.0:
-            raise ValueError("must be between 1.0 and 3.0 (facility energy / IT energy; 1.0 for a laptop or "
-                             "a machine with no cooling overhead, 1.1-1.2 for hyperscale clouds)")
-        return v
 
-    @field_validator("interval_s", "flush_interval_s")
-    @classmethod
-    def _positive_interval(cls, v: float) -> float:
-        if not 0.01 <= v <= 3600:
-            raise ValueError("must be between 0.01 and 3600 seconds")
-        return v
+def _between(lo: float, hi: float, message: str, *, hi_open: bool = False) -> Callable[[Any], float]:
+    def parse(v: Any) -> float:
+        x = _number(v)
+        if not (lo <= x < hi if hi_open else lo <= x <= hi):
+            raise _Invalid(message)
+        return x
+    return parse
 
-    @field_validator("country", "region")
-    @classmethod
-    def _known_location(cls, v: str | None, info: Any) -> str | None:
-        if v is None or not v.strip():
+
+def _positive(v: Any) -> float:
+    x = _number(v)
+    if not x > 0:
+        raise _Invalid("must be a positive number")
+    return x
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(v: Any) -> str:
+        if not isinstance(v, str) or v.strip().lower() not in allowed:
+            raise _Invalid(f"must be one of {', '.join(allowed)}")
+        return v.strip().lower()
+    return parse
+
+
+def _project(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise _Invalid("must be a non-empty name")
+    if len(v) > 200:
+        raise _Invalid("must be at most 200 characters")
+    return v
+
+
+def _currency(v: Any) -> str:
+    if not isinstance(v, str) or not (len(v.strip()) == 3 and v.strip().isalpha()):
+        raise _Invalid("must be an ISO 4217 currency code such as USD, EUR, GBP")
+    return v.strip().upper()
+
+
+def _location(kind: str) -> Callable[[Any], str | None]:
+    def parse(v: Any) -> str | None:
+        text = _text(100)(v)
+        if text is None:
             return None
         from .grid import resolve_location  # tables load on first use, not at import
 
-        location, _ = resolve_location(**{info.field_name: v})  # raises ConfigError for unknown codes
-        return location.region if info.field_name == "region" else location.country
+        location, _ = resolve_location(**{kind: text})  # raises ConfigError for unknown codes
+        return location.region if kind == "region" else location.country
+    return parse
+
+
+def _series(v: Any) -> str | None:
+    text = _text(4096)(v)
+    if text is None:
+        return None
+    from .grid.series import SeriesError, from_csv
+
+    try:
+        from_csv(text)
+    except SeriesError as exc:
+        raise ConfigError(str(exc)) from None
+    return text
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One setting: how to parse it, and a line for the docs."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    doc: str
+
+
+_PUE = ("must be between 1.0 and 3.0 (facility energy / IT energy; 1.0 for a laptop or a machine with no "
+        "cooling overhead, 1.1-1.2 for hyperscale clouds)")
+SETTINGS: dict[str, Spec] = {s.name: s for s in (
+    Spec("project", _project, "project name to file runs under"),
+    Spec("country", _location("country"), "ISO 3166 code (FR, FRA) or zone (US-CA) where the run happens"),
+    Spec("region", _location("region"), "cloud region (gcp:europe-west1, aws:us-east-1, azure:westeurope)"),
+    Spec("pue", _between(1.0, 3.0, _PUE), "power usage effectiveness of the facility, 1.0-3.0"),
+    Spec("interval_s", _between(0.01, 3600, "must be between 0.01 and 3600 seconds"), "seconds between sensor reads"),
+    Spec("flush_interval_s", _between(0.01, 3600, "must be between 0.01 and 3600 seconds"),
+         "seconds between writes to the store"),
+    Spec("store", _text(4096), "run store: a SQLite path or a SQLAlchemy URL"),
+    Spec("scope", _choice("machine", "process"), "charge the whole machine, or the tracked process tree's share"),
+    Spec("gpu", _bool, "read GPUs"),
+    Spec("sync_cuda", _bool, "synchronize CUDA at phase markers (exact GPU phases, costs throughput)"),
+    Spec("budget_kwh", _positive, "warn once the forecast facility energy exceeds this many kWh"),
+    Spec("budget_co2e_kg", _positive, "warn once the forecast CO2e exceeds this many kg"),
+    Spec("stop_over_budget", _bool, "then also ask the run to stop (progress() returns False; CLI: SIGTERM)"),
+    Spec("progress_bar", _bool, "a progress bar with energy so far and the forecast"),
+    Spec("wue", _between(0, 1e6, "must be a number >= 0", hi_open=True),
+         "on-site water usage effectiveness, L/kWh of IT energy"),
+    Spec("price_per_kwh", _between(0, 1e6, "must be a number >= 0", hi_open=True),
+         "electricity price per kWh (needs currency)"),
+    Spec("currency", _currency, "ISO 4217 code of the prices given"),
+    Spec("instance_price_per_hour", _between(0, 1e6, "must be a number >= 0", hi_open=True),
+         "what the machine costs per hour (needs currency)"),
+    Spec("renewable_share", _between(0, 1, "must be between 0 and 1 (e.g. 0.6 for 60% covered by renewable "
+                                           "contracts)"), "share covered by renewable contracts: adds market-based CO2e"),
+    Spec("intensity_csv", _series, "hourly intensity CSV: each sample is charged at the intensity of its hour"),
+)}
+assert list(SETTINGS) == Settings.names(), "SETTINGS and Settings must list the same settings in the same order"
 
 
 def _file_layer(cwd: Path) -> tuple[dict[str, Any], str | None]:
@@ -143,10 +225,10 @@ def _file_layer(cwd: Path) -> tuple[dict[str, Any], str | None]:
 
 def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field in Settings.model_fields:
-        raw = env.get(ENV_PREFIX + field.upper())
+    for name in SETTINGS:
+        raw = env.get(ENV_PREFIX + name.upper())
         if raw is not None and raw != "":
-            values[field] = raw
+            values[name] = raw
     return values
 
 
@@ -163,19 +245,22 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
         for key, value in values.items():
             merged[key] = value
             origins[key] = origin if origin != "environment" else f"{ENV_PREFIX}{key.upper()}"
-    try:
-        return Settings(**merged), origins
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        if not err["loc"]:  # a rule across settings
-            cause = err.get("ctx", {}).get("error")
-            raise ConfigError(str(cause) if cause else err["msg"]) from None
-        field = str(err["loc"][0])
-        if err["type"] == "extra_forbidden":
-            known = ", ".join(Settings.model_fields)
-            raise ConfigError(f"unknown setting {field!r} (from {origins.get(field, '?')}); known settings: {known}") from None
-        cause = err.get("ctx", {}).get("error")
-        if isinstance(cause, ConfigError):
-            raise ConfigError(f"{cause} (from {origins.get(field, '?')})") from None
-        message = str(cause) if cause else err["msg"]
-        raise ConfigError(f"invalid {field}={merged.get(field)!r} (from {origins.get(field, '?')}): {message}") from None
+    unknown = [k for k in merged if k not in SETTINGS]
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r} (from {origins.get(unknown[0], '?')}); known settings: "
+                          f"{', '.join(SETTINGS)}")
+    parsed: dict[str, Any] = {}
+    for name, raw in merged.items():
+        try:
+            parsed[name] = SETTINGS[name].parse(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (from {origins[name]})") from None
+        except _Invalid as exc:
+            raise ConfigError(f"invalid {name}={raw!r} (from {origins[name]}): {exc}") from None
+    settings = Settings(**{k: v for k, v in parsed.items() if v is not None or SETTINGS_DEFAULTS[k] is None})
+    if (settings.price_per_kwh is not None or settings.instance_price_per_hour is not None) and not settings.currency:
+        raise ConfigError("price_per_kwh / instance_price_per_hour need a currency (e.g. --currency EUR)")
+    return settings, {k: v for k, v in origins.items() if parsed.get(k) is not None}
+
+
+SETTINGS_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}

@@ -19,12 +19,17 @@ class StoreError(MlfootprintError):
     """The run store cannot be opened, read or written."""
 
 
-class SensorError(MlfootprintError):
-    """A hardware reader failed; the meter degrades instead of raising into the host."""
-
-
 class RunNotFoundError(MlfootprintError, KeyError):
     """No stored run has the requested id."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "run not found"
+
+
+class StoreConfigError(StoreError):
+    """The store setting itself is wrong (an invalid URL, another application's database, a newer
+    schema): bad input, refused before anything runs."""
+
+
+class StoreMissingError(StoreError):
+    """A reader was pointed at a store that does not exist (yet): nothing is created for it."""

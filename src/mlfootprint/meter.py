@@ -9,6 +9,7 @@ integration is tested deterministically on scripted traces.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -127,6 +128,9 @@ class Meter:
 
     def _integrate(self, state: ChannelState, reading: Reading, t: float, share: float,
                    durations: dict[int, float]) -> None:
+        value = reading.energy_j if reading.energy_j is not None else reading.power_w
+        if reading.error is None and (value is None or not math.isfinite(value)):
+            reading = Reading(reading.key, error=f"the sensor returned {value!r}, not a finite number")
         if reading.error is not None:
             state.failed_reads += 1
             if state.first_error is None:
@@ -183,6 +187,11 @@ class Meter:
         with self.lock:
             pending, self._pending = self._pending, []
         return pending
+
+    def pending_samples(self) -> list[Sample]:
+        """The samples not drained yet, left in place (for a spool file written from another thread)."""
+        with self.lock:
+            return list(self._pending)
 
     def totals_j(self) -> dict[str, float]:
         with self.lock:

@@ -1,8 +1,12 @@
 """`track()`: measure a block of code or a function, store the run, and hand back its footprint.
 
-Configuration and store problems raise at the start (before any compute is spent); once the block
-runs, nothing raises into it. Measured data reaches the store every `flush_interval_s`; if the
-store fails at the end, the record is written to a JSON file beside the working directory instead.
+Configuration problems raise at the start (before any compute is spent); once the block runs,
+nothing raises into it. Persistence is the recorder's (recorder.py): the store is opened on a writer
+thread, measured data reach it every `flush_interval_s`, and whatever the store cannot take (yet)
+is kept in a spool file, so a fresh, locked, full or unreachable store neither delays nor loses a run.
+
+A forked child (os.fork in user code, a pre-fork server) does not own its parent's runs: it can
+neither finish nor save them; it may start runs of its own.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ import atexit
 import functools
 import json
 import logging
+import math
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,70 +36,93 @@ from .embodied import items_for_run
 from .factors import place_for
 from .forecast import Forecast
 from .grid import Location, resolve_location
-from .grid.series import from_csv
 from .meter import Meter
 from .phases import Marker, PhaseAccount, PhaseRecorder, within
+from .record import dumps, finite, now_iso, to_record
+from .recorder import EXIT_WAIT_S, RunRecorder
 from .sensors import Sensor, discover_sensors
-from .store import Store, open_store
-from .store.db import now_iso, to_record
+from .store.urls import check_url, display_url, to_url
 from .watch import ProgressWatch
 
 log = logging.getLogger("mlfootprint")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _open_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+_writers: weakref.WeakSet[RunRecorder] = weakref.WeakSet()
 _shown_warnings: set[str] = set()  # a process running many runs (experiments) hears each warning once
+_HOST = socket.gethostname()
+
+
+def _warn(message: str) -> None:
+    """A warning about the user's input, once per process: the API never raises into the loop."""
+    if message not in _shown_warnings:
+        _shown_warnings.add(message)
+        log.warning("mlfootprint: %s", message)
 
 
 class Run:
     """A run being measured (inside the `with`) or finished (after it). Figures are live."""
 
     def __init__(self, settings: Settings, origins: dict[str, str], location: Location, meter: Meter,
-                 store: Store, *, command: str | None, warnings: list[str]) -> None:
+                 store_url: str, *, command: str | None, warnings: list[str]) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.settings = settings
         self.location = location
         self.meter = meter
-        self.store = store
+        self.store_url = store_url
         self.status = "running"
         self.exit_code: int | None = None
         self.started_at = now_iso()
         self.ended_at: str | None = None
         self.command = command
         self.warnings = warnings
-        values = {k: getattr(settings, k) for k in Settings.model_fields}
-        values["store"] = store.display_url  # never a database password in a record
+        self._owner_pid = os.getpid()
+        values = {k: getattr(settings, k) for k in Settings.names()}
+        values["store"] = display_url(store_url)  # never a database password in a record
         self._settings_json = json.dumps({k: {"value": v, "from": origins.get(k, "default")} for k, v in values.items()})
         self._phases = PhaseRecorder(meter.clock, _cuda_sync() if settings.sync_cuda else None)
         meter.phases = PhaseAccount(self._phases)
         self.counts: dict[str, float] = {}
-        self.metrics: dict[str, float] = {}
+        self.metrics: dict[str, float | None] = {}
         self.watch = ProgressWatch(self.id, settings, location.intensity_g_per_kwh, warnings)
-        self._save_lock = threading.Lock()
-        self._last_save = time.monotonic()
-        self._unsaved_samples: list[dict[str, Any]] = []
         self.place = place_for(settings, origins, location)
+        from .grid.series import from_csv
+
         self._series = from_csv(settings.intensity_csv, location.country or "") if settings.intensity_csv else None
         self._series_j = 0.0  # sample energy matched to an hour of the series, and its CO2e
         self._series_co2e_kg = 0.0
         self._failed: set[str] = set()
         self._logical_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self._tick_callbacks: list[Callable[[Run], None]] = []
+        self.recorder = RunRecorder(self.id, store_url, self._static_row(), self._rows, settings.flush_interval_s)
 
     # -- phases, counts and quality ---------------------------------------------------------
-    def phase(self, name: str, items: float | None = None) -> Marker:
+    def phase(self, name: str, items: float | None = None) -> AbstractContextManager[Any]:
         """`with run.phase("forward"):` — energy of the block, by time overlap with sampled power.
 
-        `items` counts what the block handled (requests, predictions) for energy per item.
+        `items` counts what the block handled (requests, predictions) for energy per item. A bad
+        name or count is reported once and the block runs unmeasured as a phase: never an exception.
         """
-        return self._phases.marker(name, items)
+        try:
+            return self._phases.marker(_phase_name(name), _items(items))
+        except ValueError as exc:
+            _warn(f"{exc}; the block runs outside phases")
+            return nullcontext()
 
     def phase_enter(self, name: str, items: float | None = None, t: float | None = None) -> None:
         """Enter a phase from a callback that cannot use `with`; `t` (meter clock) backdates it."""
-        self._phases.enter(name, items, t)
+        try:
+            self._phases.enter(_phase_name(name), _items(items), t)
+        except ValueError as exc:
+            _warn(f"{exc}; phase not entered")
 
     def phase_exit(self, name: str | None = None) -> None:
         """Leave the innermost phase, or the innermost one called `name`."""
-        self._phases.exit(name)
+        self._phases.exit(name if isinstance(name, str) else None)
+
+    def current_phase(self) -> str | None:
+        """The innermost phase's path, or None outside phases."""
+        return self._phases.current()
 
     def phase_totals(self, name: str) -> tuple[float, float]:
         """(energy_j, duration_s) of a phase so far, nested phases included."""
@@ -104,8 +132,12 @@ class Run:
     def count(self, samples: float = 0, tokens: float = 0, **other: float) -> None:
         """Add to the run's work counters, for energy per sample and per token."""
         for name, value in (("samples", samples), ("tokens", tokens), *other.items()):
-            if value:
-                self.counts[name] = self.counts.get(name, 0) + float(value)
+            x = finite(value)
+            if x is None or x < 0:
+                _warn(f"count {name}={value!r} is not a finite number >= 0; not counted")
+                continue
+            if x:
+                self.counts[name] = self.counts.get(name, 0.0) + x
 
     def progress(self, step: float, total: float | None = None) -> bool:
         """Report progress (e.g. epochs done of total). Cheap: the sampler thread pairs it with energy.
@@ -113,7 +145,11 @@ class Run:
         Returns False once the run should stop: its forecast exceeds a budget and
         `stop_over_budget` is set — `if not run.progress(epoch + 1, epochs): break`.
         """
-        return self.watch.report(step, total)
+        s, t = finite(step), (finite(total) if total is not None else None)
+        if s is None or s < 0 or (total is not None and (t is None or t <= 0)):
+            _warn(f"progress({step!r}, {total!r}): expected a step >= 0 and a total > 0; ignored")
+            return not self.watch.stop_requested
+        return self.watch.report(s, t)
 
     def forecast(self) -> Forecast | None:
         """Projected totals from the progress so far (None before enough progress is reported)."""
@@ -125,12 +161,39 @@ class Run:
         return self.watch.over_budget
 
     def log_metrics(self, **metrics: float) -> None:
-        """Record model quality (e.g. accuracy=0.95, train_accuracy=0.99) beside the footprint."""
+        """Record model quality (e.g. accuracy=0.95, train_accuracy=0.99) beside the footprint.
+
+        A value that is not a finite number (a diverged loss) is recorded as not-a-number (null)."""
         for name, value in metrics.items():
             try:
-                self.metrics[name] = float(value)
-            except (TypeError, ValueError):
-                log.warning("mlfootprint: metric %s=%r is not a number; not recorded", name, value)
+                x = float(value)
+            except (TypeError, ValueError, OverflowError):
+                _warn(f"metric {name}={value!r} is not a number; not recorded")
+                continue
+            self.metrics[name] = x if math.isfinite(x) else None
+
+    # -- hooks -------------------------------------------------------------------------------
+    def add_tick_callback(self, fn: Callable[[Run], None]) -> None:
+        """Call `fn(run)` on the sampler thread after every sample (keep it short; errors are logged)."""
+        self._tick_callbacks.append(fn)
+
+    def on_over_budget(self, fn: Callable[[], None]) -> None:
+        """Call `fn()` once when the forecast exceeds a budget and `stop_over_budget` is set."""
+        self.watch.on_over_budget = fn
+
+    def stop(self, status: str = "completed", exit_code: int | None = None) -> Run:
+        """End the run (for notebooks and code that cannot use `with`). Ending twice does nothing."""
+        self._finish(status, exit_code)
+        return self
+
+    def wait_stored(self, timeout_s: float | None = None) -> bool:
+        """Block until the final record is in the store; False if it went to a spool file instead."""
+        return self.recorder.wait(timeout_s)
+
+    @property
+    def rescue_path(self) -> Path | None:
+        """The spool file holding what the store has not taken, if any."""
+        return self.recorder.spool_path
 
     # -- live figures ----------------------------------------------------------------------
     @property
@@ -182,8 +245,9 @@ class Run:
                 for p in totals]
 
     def _value_rows(self) -> list[dict[str, Any]]:
-        rows = ([{"kind": "count", "name": k, "value": v} for k, v in self.counts.items()]
-                + [{"kind": "metric", "name": k, "value": v} for k, v in self.metrics.items()])
+        # dict() copies in one step under the GIL: the host thread may add a key while we read
+        rows = ([{"kind": "count", "name": k, "value": v} for k, v in dict(self.counts).items()]
+                + [{"kind": "metric", "name": k, "value": v} for k, v in dict(self.metrics).items()])
         fc = self.forecast()
         if fc is not None:  # kept apart from measured totals, under kind "forecast"
             for name, value in (("progress", fc.progress), ("total_energy_j", fc.total_energy_j.value),
@@ -194,17 +258,30 @@ class Run:
                 rows.append({"kind": "forecast", "name": name, "value": value})
         return rows
 
-    # -- persistence -----------------------------------------------------------------------
+    # -- rows for the recorder ---------------------------------------------------------------
     def _static_row(self) -> dict[str, Any]:
         return {
             "id": self.id, "project": self.project, "started_at": self.started_at,
             "pue": self.settings.pue, "country": self.location.country, "region": self.location.region,
             "intensity_g_per_kwh": self.location.intensity_g_per_kwh,
             "intensity_source": self.location.intensity_source, "scope": self.settings.scope,
-            "interval_s": self.settings.interval_s, "host": socket.gethostname(), "pid": os.getpid(),
+            "interval_s": self.settings.interval_s, "host": _HOST, "pid": self._owner_pid,
             "command": self.command, "settings_json": self._settings_json,
             "warnings_json": json.dumps(self.warnings), "status": self.status, "heartbeat_at": now_iso(),
         }
+
+    def _rows(self, drain: bool) -> dict[str, Any]:
+        """Everything the recorder writes; `drain` takes the new samples from the meter."""
+        if drain:
+            samples = self.meter.drain_samples()
+            if self._series is not None:
+                self._match_series(samples)
+        else:
+            samples = self.meter.pending_samples()
+        fields, comps = self._snapshot()
+        return {"run": fields, "components": comps, "phases": self._phase_rows(), "values": self._value_rows(),
+                "samples": [{"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w}
+                            for s in samples]}
 
     def _snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         totals = self.meter.totals_j()
@@ -231,8 +308,8 @@ class Run:
             "exit_code": self.exit_code, "warnings_json": json.dumps(self.warnings),
         }
         try:
-            fields["impact_json"] = json.dumps(self._impact(energy_j, fields["energy_uncertainty_j"], comps,
-                                                            fields["co2e_kg"]))
+            fields["impact_json"] = dumps(self._impact(energy_j, fields["energy_uncertainty_j"], comps,
+                                                       fields["co2e_kg"]))
         except Exception as exc:  # impact is derived; never let it stop measured data from being saved
             if "impact" not in self._failed:
                 self._failed.add("impact")
@@ -264,37 +341,25 @@ class Run:
                 self._series_j += s.energy_j
                 self._series_co2e_kg += impact.operational_co2e_kg(s.energy_j, self.settings.pue, intensity)
 
-    def _save(self) -> None:
-        """Write new samples and current totals; on failure keep the samples for the next try."""
-        with self._save_lock:
-            drained = self.meter.drain_samples()
-            if self._series is not None:
-                self._match_series(drained)
-            self._unsaved_samples += [
-                {"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w} for s in drained
-            ]
-            fields, comps = self._snapshot()
-            self.store.save_progress(self.id, fields, comps, self._unsaved_samples, self._phase_rows(),
-                                     self._value_rows())
-            self._unsaved_samples = []
-            self._last_save = time.monotonic()
-
+    # -- lifecycle -----------------------------------------------------------------------------
     def _on_tick(self, _meter: Meter) -> None:
-        try:
-            self.watch.observe(self.meter.elapsed_s, self.energy_j)
-        finally:
-            if time.monotonic() - self._last_save >= self.settings.flush_interval_s:
-                self._save()
+        self.watch.observe(self.meter.elapsed_s, self.energy_j)
+        for fn in self._tick_callbacks:
+            try:
+                fn(self)
+            except Exception as exc:
+                _warn(f"a tick callback failed ({exc!r}); measuring continues")
 
     def _start(self) -> None:
-        self.store.create_run(self._static_row())
         self.meter.on_tick = self._on_tick
+        self.recorder.start()
+        _writers.add(self.recorder)
         self.meter.start()
         _open_runs.add(self)
 
     def _finish(self, status: str, exit_code: int | None = None) -> None:
-        if self.status != "running":
-            return
+        if self.status != "running" or os.getpid() != self._owner_pid:
+            return  # finished already, or a forked child unwinding through its parent's `with`
         _open_runs.discard(self)
         try:
             self.meter.stop()
@@ -304,27 +369,29 @@ class Run:
         self.watch.close()
         self.status, self.exit_code, self.ended_at = status, exit_code, now_iso()
         try:
-            self._save()
-        except Exception as exc:
-            path = self._rescue()
-            log.warning("mlfootprint: could not save run %s to the store (%s); its record is in %s", self.id, exc, path)
+            self.recorder.finish()
         finally:
             self.meter.close()
-
-    def _rescue(self) -> Path:
-        record = dict(self.record, samples=self._unsaved_samples)
-        for directory in (Path.cwd(), Path(tempfile.gettempdir())):
-            path = directory / f"mlfootprint-run-{self.id}.json"
-            try:
-                path.write_text(json.dumps(record, indent=2))
-                return path
-            except OSError:
-                continue
-        return Path("<nowhere: no writable directory>")
 
     def __repr__(self) -> str:
         return (f"<Run {self.id} {self.status} {self.duration_s:.1f}s {self.energy_kwh:.6f} kWh "
                 f"{self.co2e_kg * 1000:.3f} gCO2e>")
+
+
+def _phase_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise ValueError(f"phase name {name!r} is not text")
+    return name
+
+
+def _items(items: Any) -> float | None:
+    if items is None:
+        return None
+    x = finite(items)
+    if x is None or x < 0:
+        _warn(f"phase items={items!r} is not a finite number >= 0; items not counted")
+        return None
+    return x
 
 
 class track:
@@ -335,7 +402,8 @@ class track:
     >>> run.energy_kwh, run.co2e_kg                          # doctest: +SKIP
 
     Used as a decorator (`@track(project="demo")` or bare `@track`), each call is its own run.
-    Arguments left as None come from MLFOOTPRINT_* variables, the config file, or defaults.
+    Arguments left as None come from MLFOOTPRINT_* variables, the config file, or defaults
+    (config.SETTINGS says what each one means and accepts).
     """
 
     def __init__(self, project: str | Callable[..., Any] | None = None, *, country: str | None = None,
@@ -351,13 +419,8 @@ class track:
         if callable(project):  # bare @track
             self._fn, project = project, None
             functools.update_wrapper(self, self._fn)
-        self._overrides = {"project": project, "country": country, "region": region, "pue": pue,
-                           "interval_s": interval_s, "flush_interval_s": flush_interval_s, "store": store,
-                           "scope": scope, "gpu": gpu, "sync_cuda": sync_cuda, "budget_kwh": budget_kwh,
-                           "budget_co2e_kg": budget_co2e_kg, "stop_over_budget": stop_over_budget,
-                           "progress_bar": progress_bar, "wue": wue, "price_per_kwh": price_per_kwh,
-                           "currency": currency, "instance_price_per_hour": instance_price_per_hour,
-                           "renewable_share": renewable_share, "intensity_csv": intensity_csv}
+        arguments = dict(locals())
+        self._overrides = {name: arguments[name] for name in Settings.names()}
         self._command = command
         self._sensors = sensors
         self._run: Run | None = None
@@ -365,18 +428,17 @@ class track:
     def start(self) -> Run:
         settings, origins = load_settings(self._overrides)
         location, warnings = resolve_location(settings.country, settings.region)
-        store = open_store(settings.store)
+        url = to_url(settings.store)
+        check_url(url)  # bad input is refused now; a store that is merely slow or down is the writer's problem
         if self._sensors is not None:
             sensors = list(self._sensors)
         else:
             sensors, sensor_warnings = discover_sensors(gpu=settings.gpu)
             warnings += sensor_warnings
         for w in warnings:
-            if w not in _shown_warnings:
-                _shown_warnings.add(w)
-                log.warning("mlfootprint: %s", w)
+            _warn(w)
         meter = Meter(sensors, interval_s=settings.interval_s, scope=settings.scope)
-        run = Run(settings, origins, location, meter, store, command=self._command or _command_line(), warnings=warnings)
+        run = Run(settings, origins, location, meter, url, command=self._command or _command_line(), warnings=warnings)
         run._start()
         self._run = run
         return run
@@ -384,8 +446,7 @@ class track:
     def stop(self, status: str = "completed", exit_code: int | None = None) -> Run:
         if self._run is None:
             raise RuntimeError("track.stop() called before start()")
-        self._run._finish(status, exit_code)
-        return self._run
+        return self._run.stop(status, exit_code)
 
     def __enter__(self) -> Run:
         return self.start()
@@ -430,16 +491,41 @@ def _command_line() -> str:
 
 @atexit.register
 def _finish_open_runs() -> None:
-    """An interpreter exiting with a run still open (e.g. sys.exit in a thread) still saves it."""
+    """An interpreter exiting with a run still open (e.g. sys.exit in a thread) still saves it, and
+    final records still on their way to the store get there (or stay in their spool files)."""
     for run in list(_open_runs):
         run._finish("interrupted")
+    deadline = time.monotonic() + EXIT_WAIT_S
+    for writer in list(_writers):
+        writer.wait(max(0.0, deadline - time.monotonic()))
 
 
-def _forget_runs_in_child() -> None:
-    """A forked child (a pre-fork server, os.fork in user code) does not own its parent's runs:
-    without this, its exit would 'finish' them over the parent's inherited database connection."""
+# -- fork: never copy a lock mid-transaction into a child, and let the child own nothing of ours ----
+_fork_held: list[threading.Lock] = []
+
+
+def _before_fork() -> None:
+    for writer in list(_writers):
+        if not writer.stored and writer.io_lock.acquire(timeout=2.0):  # bounded: never hang a fork
+            _fork_held.append(writer.io_lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _fork_held:
+        _fork_held.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    """The parent's runs are not the child's: without this, its exit would 'finish' them."""
+    while _fork_held:
+        _fork_held.pop().release()
     _open_runs.clear()
+    _writers.clear()
+    from .store import pending
+
+    pending.clear()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_runs_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)

@@ -1,8 +1,7 @@
-"""Measuring and looking at runs: track, runs, show, export."""
+"""Measuring and looking at runs: track, runs, show, export, import."""
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -15,8 +14,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import MlfootprintError
-from . import StoreOpt, app, err, out
+from ..errors import MlfootprintError, StoreMissingError
+from . import StoreOpt, app, err, fail, out
+
+# Signals the wrapper passes on to the command instead of dying of them (and leaving it orphaned).
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
 class ExportFormat(str, Enum):
@@ -31,34 +33,40 @@ class Scope(str, Enum):
 
 @app.command(context_settings={"allow_interspersed_args": False})
 def track(
-    command: Annotated[list[str], typer.Argument(help="The command to run, after --.", show_default=False)],
-    project: Annotated[Optional[str], typer.Option(help="Project name to file the run under.")] = None,
-    country: Annotated[Optional[str], typer.Option(help="ISO 3166 code (FR, FRA) or zone (US-CA).")] = None,
-    region: Annotated[Optional[str], typer.Option(help="Cloud region, e.g. gcp:europe-west1, aws:us-east-1.")] = None,
-    pue: Annotated[Optional[float], typer.Option(help="Power usage effectiveness of the facility (>= 1).")] = None,
-    interval: Annotated[Optional[float], typer.Option("--interval", help="Seconds between sensor reads.")] = None,
+    command: Annotated[list[str], typer.Argument(help="The command to run, after --.", show_default=False,
+                                                 metavar="-- COMMAND [ARGS]...")],
+    project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Project name to file the run under.")] = None,
+    country: Annotated[Optional[str], typer.Option(metavar="CODE", help="ISO 3166 code (FR, FRA) or zone (US-CA).")] = None,
+    region: Annotated[Optional[str], typer.Option(metavar="PROVIDER:REGION",
+                                                  help="Cloud region, e.g. gcp:europe-west1, aws:us-east-1.")] = None,
+    pue: Annotated[Optional[float], typer.Option(metavar="1.0-3.0", help="Power usage effectiveness of the facility.")] = None,
+    interval: Annotated[Optional[float], typer.Option("--interval", metavar="SECONDS", help="Seconds between sensor reads.")] = None,
     scope: Annotated[Optional[Scope], typer.Option(help="Charge the whole machine, or only the command's "
                                                    "process tree (CPU-time and memory share).")] = None,
     store: StoreOpt = None,
     no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not read GPUs.")] = False,
-    epochs: Annotated[Optional[int], typer.Option(help="Total epochs/steps; the command reports progress with "
+    epochs: Annotated[Optional[int], typer.Option(metavar="N", help="Total epochs/steps; the command reports progress with "
                                                   "mlfootprint.report_progress(step). Shows a progress bar and forecast.")] = None,
-    budget_kwh: Annotated[Optional[float], typer.Option(help="Warn when the forecast facility energy exceeds this.")] = None,
-    budget_co2e_kg: Annotated[Optional[float], typer.Option(help="Warn when the forecast CO2e exceeds this.")] = None,
+    budget_kwh: Annotated[Optional[float], typer.Option(metavar="KWH", help="Warn when the forecast facility energy exceeds this.")] = None,
+    budget_co2e_kg: Annotated[Optional[float], typer.Option(metavar="KG", help="Warn when the forecast CO2e exceeds this.")] = None,
     stop_over_budget: Annotated[bool, typer.Option("--stop-over-budget", help="Then stop the command (SIGTERM, "
                                                    "SIGKILL 10 s later); its data are kept.")] = False,
-    wue: Annotated[Optional[float], typer.Option(help="On-site water usage effectiveness, L/kWh of IT energy "
+    wue: Annotated[Optional[float], typer.Option(metavar="L/KWH", help="On-site water usage effectiveness, L/kWh of IT energy "
                                                  "(default: the cited US average).")] = None,
-    price_per_kwh: Annotated[Optional[float], typer.Option(help="Electricity price per kWh (needs --currency).")] = None,
-    currency: Annotated[Optional[str], typer.Option(help="ISO 4217 code of the prices given, e.g. EUR.")] = None,
-    instance_price_per_hour: Annotated[Optional[float], typer.Option(help="What the machine costs per hour.")] = None,
-    renewable_share: Annotated[Optional[float], typer.Option(help="Share (0-1) covered by renewable contracts: "
+    price_per_kwh: Annotated[Optional[float], typer.Option(metavar="PRICE", help="Electricity price per kWh (needs --currency).")] = None,
+    currency: Annotated[Optional[str], typer.Option(metavar="ISO4217", help="ISO 4217 code of the prices given, e.g. EUR.")] = None,
+    instance_price_per_hour: Annotated[Optional[float], typer.Option(metavar="PRICE", help="What the machine costs per hour.")] = None,
+    renewable_share: Annotated[Optional[float], typer.Option(metavar="0-1", help="Share covered by renewable contracts: "
                                                              "adds a market-based CO2e.")] = None,
-    intensity_csv: Annotated[Optional[Path], typer.Option(help="Hourly intensity CSV (time, intensity_g_per_kwh): "
-                                                          "each sample is charged at its own hour.")] = None,
+    intensity_csv: Annotated[Optional[str], typer.Option(metavar="CSV", help="Hourly intensity CSV (time, intensity_g_per_kwh): "
+                                                         "each sample is charged at its own hour.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")] = False,
 ) -> None:
-    """Run COMMAND under the meter; stream its output; exit with its exit code."""
+    """Run COMMAND under the meter; stream its output; exit with its exit code.
+
+    The command always runs once the settings are valid: a store that is being created by other jobs,
+    locked, full or unreachable only delays where the record lands (a spool file, imported later).
+    """
     import tempfile
 
     from ..progress import ENV_VAR, read_progress
@@ -70,45 +78,105 @@ def track(
         raise MlfootprintError(f"cannot run {command[0]!r}: no such command on PATH")
     if epochs is not None and epochs < 1:
         raise MlfootprintError(f"--epochs must be a positive integer, got {epochs}")
+    if intensity_csv is not None and not intensity_csv.strip():
+        raise MlfootprintError("--intensity-csv is empty: give the path of a CSV with columns datetime, "
+                               "intensity_g_per_kwh")
     tracker = Tracker(project=project, country=country, region=region, pue=pue, interval_s=interval,
                       scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
                       budget_kwh=budget_kwh, budget_co2e_kg=budget_co2e_kg, stop_over_budget=stop_over_budget or None,
                       progress_bar=(epochs is not None and not quiet) or None, wue=wue, price_per_kwh=price_per_kwh,
                       currency=currency, instance_price_per_hour=instance_price_per_hour,
-                      renewable_share=renewable_share, intensity_csv=str(intensity_csv) if intensity_csv else None,
-                      command=shlex.join(command))
+                      renewable_share=renewable_share, intensity_csv=intensity_csv, command=shlex.join(command))
     run = tracker.start()
     progress_dir = tempfile.mkdtemp(prefix="mlfootprint-")
     progress_file = os.path.join(progress_dir, "progress")
+    _become_subreaper()  # orphaned grandchildren come back to us, so we can tell they outlived the command
     try:
         try:
-            child = subprocess.Popen(command, env=dict(os.environ, **{ENV_VAR: progress_file}))
+            child = subprocess.Popen(command, env=dict(os.environ, **{ENV_VAR: progress_file}),
+                                     preexec_fn=_die_with_parent())
         except OSError as exc:
             tracker.stop("failed", 127)
-            raise MlfootprintError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
+            raise MlfootprintError(f"cannot run {command[0]!r}: {_why_not_run(exc, command[0])}") from None
 
-        def relay_progress() -> None:
+        def relay_progress(_run: Any = None) -> None:
             reported = read_progress(progress_file)
             if reported is not None:
                 run.progress(reported[0], reported[1] or epochs)
 
-        save_tick = run._on_tick  # the child's progress first, then the run's own periodic work
-        run.meter.on_tick = lambda meter: (relay_progress(), save_tick(meter))
-        run.watch.on_over_budget = lambda: _terminate(child)
+        run.add_tick_callback(relay_progress)
+        run.on_over_budget(lambda: _terminate(child))
         rc = _wait_forwarding_signals(child)
         relay_progress()  # the last report may have landed after the last tick
     finally:
         shutil.rmtree(progress_dir, ignore_errors=True)
     exit_code = rc if rc >= 0 else 128 - rc
     killed = rc in (-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
+    left = _background_left()
+    if left:
+        run.warnings.append(f"{len(left)} background process(es) started by the command outlived it (pids "
+                            f"{', '.join(map(str, left[:5]))}): they were measured only until the command ended")
     tracker.stop("completed" if rc == 0 else "interrupted" if killed else "failed", exit_code)
-    if quiet:
-        err.print(run.id)
-    else:
-        from ..report.terminal import print_run
+    try:  # the command's exit code is the answer: nothing printed after it may replace it
+        if left:
+            err.print(f"mlfootprint: note: {run.warnings[-1]}", markup=False)
+        if quiet:
+            err.print(run.id, markup=False)
+        else:
+            from ..report.terminal import print_run
 
-        print_run(run.record, err, show_warnings=False)  # logged at start already
+            print_run(run.record, err, show_warnings=False)  # logged at start already
+    except Exception as exc:
+        err.print(f"mlfootprint: could not print the run's summary ({type(exc).__name__}); run id {run.id}",
+                  markup=False)
     raise typer.Exit(exit_code)
+
+
+def _why_not_run(exc: OSError, program: str) -> str:
+    """An OSError from exec, in words: a script whose #! interpreter is missing says ENOENT too."""
+    import errno
+
+    if exc.errno == errno.ENOENT and os.path.exists(shutil.which(program) or program):
+        return "its interpreter (the #! line) was not found"
+    if exc.errno == errno.ENOEXEC:
+        return "it is not an executable program (no #! line?)"
+    return exc.strerror or str(exc)
+
+
+def _die_with_parent() -> Any:
+    """A preexec function asking Linux to SIGTERM the command if this wrapper dies (even by SIGKILL).
+
+    Resolved before fork: in the child it only makes one system call (no import, no lock)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+    return lambda: prctl(pr_set_pdeathsig, sigterm, 0, 0, 0)
+
+
+def _become_subreaper() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        except (OSError, AttributeError):
+            pass
+
+
+def _background_left() -> list[int]:
+    """Processes of the command's tree still running after it exited (reparented to us)."""
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+    except psutil.Error:
+        return []
 
 
 def _terminate(child: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
@@ -125,7 +193,7 @@ def _terminate(child: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
 
 
 def _wait_forwarding_signals(child: subprocess.Popen[bytes]) -> int:
-    """Wait for the child; pass on SIGTERM/SIGHUP, and SIGINT when no terminal already sent it."""
+    """Wait for the child; pass on signals (SIGINT only when no terminal already sent it)."""
     def forward(signum: int, _frame: Any) -> None:
         if signum == signal.SIGINT and _terminal_sends_sigint_to_child():
             return
@@ -134,7 +202,7 @@ def _wait_forwarding_signals(child: subprocess.Popen[bytes]) -> int:
         except ProcessLookupError:
             pass
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
     try:
         return child.wait()
     finally:
@@ -149,19 +217,37 @@ def _terminal_sends_sigint_to_child() -> bool:
         return False
 
 
+def _reader(store: str | None) -> Any:
+    """The store, opened read-only. A store that does not exist yet is not created."""
+    from ..store import open_store
+
+    return open_store(store)
+
+
 @app.command()
 def runs(
-    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 20,
-    project: Annotated[Optional[str], typer.Option(help="Only this project.")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many (1-100000).")] = 20,
+    project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only this project.")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Table of stored runs, newest first."""
     from ..report.terminal import runs_table
-    from ..store import open_store
 
-    rows = open_store(store).list_runs(limit=limit, project=project)
+    if not 1 <= limit <= 100_000:
+        raise MlfootprintError(f"--limit must be between 1 and 100000, got {limit}")
+    try:
+        db = _reader(store)
+    except StoreMissingError as exc:
+        if store or os.environ.get("MLFOOTPRINT_STORE"):
+            raise
+        err.print("no runs stored yet: try  mlfootprint track -- python train.py", markup=False)
+        return
+    rows = db.list_runs(limit=limit, project=project)
     if not rows:
-        err.print("no runs stored yet: try  mlfootprint track -- python train.py")
+        from ..report.terminal import plain
+
+        err.print(f"no runs of project {plain(project)!r} in {db.display_url}" if project else
+                  "no runs stored yet: try  mlfootprint track -- python train.py", markup=False)
         return
     out.print(runs_table(rows, out.width))
 
@@ -173,12 +259,12 @@ def show(
     store: StoreOpt = None,
 ) -> None:
     """One run: energy per component, where each number came from, CO2e."""
+    from ..record import dumps
     from ..report.terminal import print_run
-    from ..store import open_store
 
-    record = open_store(store).get_run(run_id)
+    record = _reader(store).get_run(run_id)
     if as_json:
-        typer.echo(json.dumps(record, indent=2))
+        typer.echo(dumps(record, indent=2))
     else:
         print_run(record, out)
 
@@ -186,22 +272,41 @@ def show(
 @app.command()
 def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or json.")] = ExportFormat.csv,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
-    project: Annotated[Optional[str], typer.Option(help="Only this project.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
+                                                   help="File to write (default: stdout).")] = None,
+    project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only this project.")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """All runs as CSV (one row per run) or JSON (full records)."""
-    from ..report.files import to_csv, to_json
-    from ..store import open_store
+    """All runs as CSV (one row per run) or JSON (full records), streamed."""
+    from ..report.files import write_csv, write_json
 
-    db = open_store(store)
-    records = [db.get_run(r["id"]) for r in db.list_runs(project=project)]
-    text = to_csv(records) if fmt is ExportFormat.csv else to_json(records)
+    db = _reader(store)
+    writer = write_csv if fmt is ExportFormat.csv else write_json
     if output is None:
-        typer.echo(text, nl=False)
+        writer(db.iter_records(project), sys.stdout)
         return
     try:
-        output.write_text(text)
+        with output.open("w", encoding="utf-8", newline="") as f:
+            n = writer(db.iter_records(project), f)
     except OSError as exc:
         raise MlfootprintError(f"cannot write {output}: {exc.strerror or exc}") from None
-    err.print(f"wrote {len(records)} runs to {output}")
+    err.print(f"wrote {n} runs to {output}", markup=False)
+
+
+@app.command(name="import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Spool or rescue files "
+                                                "(mlfootprint-run-ID.json) of runs the store could not take.")],
+    store: StoreOpt = None,
+) -> None:
+    """Store runs kept in spool or rescue files; samples already stored are skipped, so this is safe to repeat."""
+    from ..store import open_store, spool
+
+    payloads = [(f, spool.read(f)) for f in files]  # all readable before anything is written
+    db = open_store(store, write=True)
+    for path, payload in payloads:
+        run_id, added = db.import_rows(payload)
+        out.print(f"imported run {run_id} ({added} new samples) from {path}", markup=False, highlight=False)
+
+
+__all__ = ["export", "fail", "import_", "runs", "show", "track"]

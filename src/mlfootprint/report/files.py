@@ -1,11 +1,17 @@
-"""Runs as CSV or JSON files: flat columns for spreadsheets, full records for programs."""
+"""Runs as CSV or JSON files: flat columns for spreadsheets, full records for programs.
+
+Both are streamed record by record, so exporting thousands of runs holds one batch in memory.
+CSV cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
+return) are prefixed with a quote: a project name or command is data, never a formula.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
-import json
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from ..record import dumps
 
 CSV_COLUMNS = ["id", "project", "status", "started_at", "ended_at", "duration_s", "energy_j",
                "energy_uncertainty_j", "facility_energy_j", "pue", "co2e_kg", "country", "region",
@@ -13,9 +19,17 @@ CSV_COLUMNS = ["id", "project", "status", "started_at", "ended_at", "duration_s"
                "gpu_energy_j", "cpu_energy_j", "ram_energy_j", "methods", "co2e_market_kg", "co2e_embodied_kg",
                "co2e_total_kg", "water_l", "electricity_cost", "currency"]
 IMPACT_COLUMNS = ("co2e_market_kg", "co2e_embodied_kg", "co2e_total_kg", "water_l", "electricity_cost")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _flat(record: dict[str, Any]) -> dict[str, Any]:
+def safe_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text (OWASP's CSV-injection advice); numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def flat(record: dict[str, Any]) -> dict[str, Any]:
     row = {k: record.get(k) for k in CSV_COLUMNS}
     row.update(record["location"])
     for kind in ("gpu", "cpu", "ram"):
@@ -25,16 +39,23 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     for key in IMPACT_COLUMNS:
         row[key] = impact[key]["value"] if impact.get(key) else None
     row["currency"] = impact["electricity_cost"]["unit"] if impact.get("electricity_cost") else None
-    return {k: row.get(k) for k in CSV_COLUMNS}
+    return {k: safe_cell(row.get(k)) for k in CSV_COLUMNS}
 
 
-def to_csv(records: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
+def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    writer.writerows(_flat(r) for r in records)
-    return out.getvalue()
+    n = 0
+    for n, record in enumerate(records, 1):
+        writer.writerow(flat(record))
+    return n
 
 
-def to_json(records: list[dict[str, Any]]) -> str:
-    return json.dumps(records, indent=2)
+def write_json(records: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """A JSON array of full records (standard JSON: a NaN is written as null)."""
+    n = 0
+    out.write("[")
+    for n, record in enumerate(records, 1):
+        out.write(("\n" if n == 1 else ",\n") + dumps(record, indent=2))
+    out.write("\n]\n" if n else "]\n")
+    return n

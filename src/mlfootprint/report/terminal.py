@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from rich import box
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ..constants import J_PER_KWH
+
+# C0 and C1 control characters (ESC starts terminal escape sequences), DEL, and the bidirectional
+# overrides that can make text read differently from what it is.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: Any) -> str:
+    """User text made safe for a terminal: control characters become '?' (shown, not obeyed)."""
+    return _CONTROL.sub("?", str(text))
+
+
+def user(text: Any) -> Text:
+    """User text (a project name, a command, a metric name) as a table cell: never markup."""
+    return Text(plain(text))
 
 
 def fmt_energy(energy_j: float) -> str:
@@ -50,13 +66,13 @@ class Citations:
     def notes(self) -> Text:
         notes = Text()
         for i, source in enumerate(self.sources, 1):
-            notes.append(f"[{i}] ", style="dim").append(source + "\n")
+            notes.append(f"[{i}] ", style="dim").append(plain(source) + "\n")
         return notes
 
 
 def run_view(record: dict[str, Any]) -> Group:
     """Per component energy, totals and impact; where each number came from as numbered notes."""
-    table = Table(title=f"run {record['id']} · {record['project']} · {record['status']} · "
+    table = Table(title=f"run {record['id']} · {escape(plain(record['project']))} · {record['status']} · "
                         f"{record['duration_s']:.1f} s · scope {record['scope']}", title_justify="left")
     table.add_column("component", overflow="fold")
     table.add_column("energy", justify="right", no_wrap=True)
@@ -70,7 +86,7 @@ def run_view(record: dict[str, Any]) -> Group:
     for c in record["components"]:
         share = f"{c['energy_j'] / total:.0%}" if total > 0 else "-"
         source = c["source"] + (f" — {c['note']}" if c.get("note") else "")
-        table.add_row(f"{c['kind']} · {c['name']}", fmt_energy(c["energy_j"]), f"{c['uncertainty_rel']:.0%}",
+        table.add_row(user(f"{c['kind']} · {c['name']}"), fmt_energy(c["energy_j"]), f"{c['uncertainty_rel']:.0%}",
                       share, c["method"], cite(source))
     table.add_section()
     table.add_row("[b]IT energy[/]", f"[b]{fmt_energy(total)}[/]", fmt_energy(record["energy_uncertainty_j"]),
@@ -160,7 +176,7 @@ def phase_table(record: dict[str, Any]) -> Table:
         name = "  " * depth + p["phase"].rsplit("/", 1)[-1] if p["phase"] != "(outside phases)" else p["phase"]
         per_item = f"{fmt_energy(p['energy_per_item_j'])}" if p.get("energy_per_item_j") is not None else ""
         share = f"{p['share']:.1%}" if p.get("share") is not None else "-"
-        table.add_row(name, f"{p['duration_s']:.2f} s", fmt_energy(p["energy_j"]), share, str(p["entries"] or ""),
+        table.add_row(user(name), f"{p['duration_s']:.2f} s", fmt_energy(p["energy_j"]), share, str(p["entries"] or ""),
                       per_item)
     return table
 
@@ -172,9 +188,10 @@ def quality_text(record: dict[str, Any]) -> Text:
             text.append(f"energy per {label}: {fmt_energy(record[key])} "
                         f"({record['counts'][label + 's']:,.0f} {label}s)\n")
     if record.get("metrics"):
-        text.append("quality: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(record["metrics"].items())) + "\n")
+        text.append("quality: " + ", ".join(f"{plain(k)} {'not a number' if v is None else format(v, '.4g')}"
+                                            for k, v in sorted(record["metrics"].items())) + "\n")
     for name, gap in record.get("generalization_gap", {}).items():
-        text.append(f"generalization gap ({name}, train minus held-out): {gap:+.4g}\n")
+        text.append(f"generalization gap ({plain(name)}, train minus held-out): {gap:+.4g}\n")
     fc = record.get("forecast")
     if fc and fc.get("progress", 1.0) < 1.0:  # a run that ended early: where it was heading
         text.append(f"forecast at {fc['progress']:.0%} done (estimated, not measured): "
@@ -182,7 +199,7 @@ def quality_text(record: dict[str, Any]) -> Text:
                     f"{fmt_energy(fc['total_energy_j_high'])}) over {fc['duration_s']:.0f} s in all\n")
     for w in record.get("warnings", []):
         if w.startswith("over budget"):
-            text.append(f"{w}\n", style="red")
+            text.append(f"{plain(w)}\n", style="red")
     return text
 
 
@@ -200,10 +217,10 @@ def runs_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
         table.add_column("command", overflow="ellipsis", no_wrap=True)
     style = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
     for r in rows:
-        cells = [r["id"], r["project"], f"[{style.get(r['status'], '')}]{r['status']}[/]",
+        cells = [r["id"], user(r["project"]), Text(r["status"], style=style.get(r["status"], "")),
                  r["started_at"][5:16].replace("T", " "), f"{r['duration_s']:.1f} s", fmt_energy(r["energy_j"]),
                  fmt_co2e(r["co2e_kg"]), r["region"] or r["country"] or "world"]
-        table.add_row(*cells, *([r["command"] or ""] if with_command else []))
+        table.add_row(*cells, *([user(r["command"] or "")] if with_command else []))
     return table
 
 
@@ -212,4 +229,4 @@ def print_run(record: dict[str, Any], console: Console | None = None, *, show_wa
     console.print(run_view(record))
     if show_warnings:
         for w in record.get("warnings", []):
-            console.print(f"[yellow]note:[/] {w}")
+            console.print(Text("note: ", style="yellow") + user(w))

@@ -1,10 +1,11 @@
-"""Tables of the run store. Bump SCHEMA_VERSION with every change and add its migration."""
+"""Tables of the run store. Bump SCHEMA_VERSION with every change and add its migration in db.py."""
 
 from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 3  # 2: phases and run_values tables; 3: runs.impact_json
+# 2: phases and run_values tables; 3: runs.impact_json; 4: run_values.value nullable (a metric logged as NaN)
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -83,7 +84,7 @@ phases = Table(
 run_values = Table(
     "run_values", metadata,
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("kind", String(16), primary_key=True),  # "metric" (log_metrics) or "count" (count)
+    Column("kind", String(16), primary_key=True),  # "metric" (log_metrics), "count" (count) or "forecast"
     Column("name", String(200), primary_key=True),
-    Column("value", Float, nullable=False),
+    Column("value", Float),  # NULL: logged, but not a finite number (a diverged loss)
 )
