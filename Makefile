@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[torch,dev]'
 	touch $(STAMP)
 
+# The demo keeps its runs in out/ (not in your own run store); `make demo DEMO_STORE=...` to change it.
+DEMO_STORE ?= out/demo-runs.db
+
 demo: $(STAMP)
-	$(PY) examples/digits.py
+	MLFOOTPRINT_STORE=$(DEMO_STORE) $(PY) examples/digits.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q

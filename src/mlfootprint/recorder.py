@@ -28,7 +28,7 @@ from .store import pending, spool
 log = logging.getLogger("mlfootprint")
 
 FINAL_WAIT_S = 15.0  # longest stop() waits for an open store's final write before spooling instead
-EXIT_WAIT_S = 30.0  # longest the interpreter's exit waits for writers still storing final records
+EXIT_WAIT_S = 10.0  # longest the interpreter's exit waits for writers still storing final records
 
 Rows = dict[str, Any]  # {"run": row, "components": [...], "samples": [...], "phases": [...], "values": [...]}
 
@@ -49,6 +49,9 @@ class RunRecorder:
         self._handed_over = threading.Event()  # the final record is stored or spooled: the host may go on
         self._store: Any = None
         self._store_ready = threading.Event()
+        # set once the writer has imported everything it will use: a fork while a thread is mid-import
+        # leaves the child a module lock owned by a thread that does not exist there (a hang)
+        self.imported = threading.Event()
         self.error: str | None = None  # the first store failure, as shown to the user
         self.spool_path: Path | None = None  # where unsaved rows are, while the store lacks them
         self._unsaved_samples: list[dict[str, Any]] = []
@@ -84,6 +87,14 @@ class RunRecorder:
         self._final_done.wait(timeout_s)
         return self._final_done.is_set() and self.spool_path is None
 
+    def report_unstored(self) -> None:
+        """At exit, for a record the store has not taken in time: say where it is (once)."""
+        if not self._final_done.is_set() and self.spool_path is not None:
+            log.warning("mlfootprint: run %s is not in %s yet (%s); its record is in %s: the next run that writes "
+                        "to this store imports it, or 'mlfootprint import %s' now", self.run_id,
+                        spool.display_url(self.url), self.error or "the store did not answer in time",
+                        self.spool_path, self.spool_path)
+
     @property
     def stored(self) -> bool:
         return self._final_done.is_set() and self.spool_path is None
@@ -103,6 +114,7 @@ class RunRecorder:
             self._fail(f"{type(exc).__name__}: {exc}")
             self._spool(self._rows(drain=True))
         finally:
+            self.imported.set()
             with self._spool_lock:
                 self._final_done.set()
             self._handed_over.set()
@@ -113,8 +125,13 @@ class RunRecorder:
                             self.error or "store not reached in time", self.spool_path, self.spool_path)
 
     def _open(self) -> None:
-        from .store import open_store
+        try:
+            from .store import db, open_store
 
+            db.load_driver(self.url)
+            self._snapshot(False)  # the impact model's tables and modules, loaded here once
+        finally:
+            self.imported.set()
         for attempt in range(3):
             try:
                 self._store = open_store(self.url, write=True)

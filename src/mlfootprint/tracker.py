@@ -89,6 +89,10 @@ class Run:
         from .grid.series import from_csv
 
         self._series = from_csv(settings.intensity_csv, location.country or "") if settings.intensity_csv else None
+        if self._series is not None and self._series.at(datetime.fromisoformat(self.started_at)) is None:
+            _warn(f"the intensity series {self._series.source} does not cover the run's start ({self.started_at}; "
+                  f"it covers {self._series.span()}): energy outside it is charged at the annual "
+                  f"{location.intensity_g_per_kwh:g} gCO2e/kWh")
         self._series_j = 0.0  # sample energy matched to an hour of the series, and its CO2e
         self._series_co2e_kg = 0.0
         self._failed: set[str] = set()
@@ -497,7 +501,8 @@ def _finish_open_runs() -> None:
         run._finish("interrupted")
     deadline = time.monotonic() + EXIT_WAIT_S
     for writer in list(_writers):
-        writer.wait(max(0.0, deadline - time.monotonic()))
+        if not writer.wait(max(0.0, deadline - time.monotonic())):
+            writer.report_unstored()
 
 
 # -- fork: never copy a lock mid-transaction into a child, and let the child own nothing of ours ----
@@ -506,7 +511,8 @@ _fork_held: list[threading.Lock] = []
 
 def _before_fork() -> None:
     for writer in list(_writers):
-        if not writer.stored and writer.io_lock.acquire(timeout=2.0):  # bounded: never hang a fork
+        writer.imported.wait(5.0)  # bounded: a fork waits at most this for a writer's imports
+        if not writer.stored and writer.io_lock.acquire(timeout=2.0):  # and for a transaction to end
             _fork_held.append(writer.io_lock)
 
 

@@ -19,6 +19,7 @@ from .constants import J_PER_KWH
 from .forecast import Forecast, Forecaster
 
 log = logging.getLogger("mlfootprint")
+MIN_PROGRESS_FOR_BUDGET = 0.10  # budgets are checked against forecasts made after this share of the steps
 
 
 class ProgressWatch:
@@ -34,6 +35,10 @@ class ProgressWatch:
         self._bar: Any = None
         self._bar_task: Any = None
         self._energy_j = 0.0
+        if settings.progress_bar:  # imported here, not on the sampler thread (imports and fork: see recorder)
+            import rich.progress  # noqa: F401
+
+            from .report import terminal  # noqa: F401
 
     def report(self, step: float, total: float | None) -> bool:
         self.step = (float(step), float(total) if total else None)
@@ -67,7 +72,8 @@ class ProgressWatch:
         return impact.operational_co2e_kg(it_energy_j, self.settings.pue, self.intensity_g_per_kwh)
 
     def _check_budget(self, fc: Forecast) -> None:
-        if self.over_budget:
+        # a projection from the first few steps swings with one slow step (a lazy import, a cache miss)
+        if self.over_budget or fc.progress < MIN_PROGRESS_FOR_BUDGET:
             return
         s = self.settings
         facility_kwh = impact.facility_energy_j(fc.total_energy_j.value, s.pue) / J_PER_KWH

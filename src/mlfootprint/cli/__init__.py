@@ -7,10 +7,11 @@ printed as data: never as markup, never with its terminal control characters.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from types import ModuleType
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 
@@ -37,19 +38,48 @@ def fail(message: str) -> None:
 from . import runs, reduce, grid, estimate  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
 
 
+def _click_exceptions() -> list[ModuleType]:
+    """Click's exception module(s): typer >= 0.26 carries its own copy of click (typer._click)."""
+    found = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(name))
+        except ImportError:
+            continue
+    return found
+
+
+def _given_value(param: object) -> str | None:
+    """The text given for an option (click's messages do not always repeat it)."""
+    opts = getattr(param, "opts", None) or []
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        for opt in opts:
+            if arg == opt and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(opt + "="):
+                return arg[len(opt) + 1:]
+    return None
+
+
 def main() -> None:
+    mods = _click_exceptions()
+    kinds = {k: tuple(getattr(m, k) for m in mods if hasattr(m, k))
+             for k in ("NoArgsIsHelpError", "UsageError", "Abort", "ClickException")}
     try:
         code = app(standalone_mode=False)
     except MlfootprintError as exc:
         fail(str(exc))
-    except click.exceptions.NoArgsIsHelpError as exc:
-        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+    except kinds["NoArgsIsHelpError"] as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))  # type: ignore[attr-defined]
         sys.exit(0)
-    except click.exceptions.UsageError as exc:  # parse errors: one line that names the value, not a box
-        command = exc.ctx.command_path if exc.ctx else "mlfootprint"
-        fail(f"{exc.format_message()} (see '{command} --help')")
-    except click.exceptions.Abort:
+    except kinds["UsageError"] as exc:  # parse errors: one line that names the value, not a box
+        command = exc.ctx.command_path if exc.ctx else "mlfootprint"  # type: ignore[attr-defined]
+        given = _given_value(getattr(exc, "param", None))
+        fail(f"{exc.format_message()}{f' (got {given!r})' if given is not None else ''} "  # type: ignore[attr-defined]
+             f"(see '{command} --help')")
+    except kinds["Abort"]:
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        fail(exc.format_message())
+    except kinds["ClickException"] as exc:
+        fail(exc.format_message())  # type: ignore[attr-defined]
     sys.exit(code if isinstance(code, int) else 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -18,8 +17,8 @@ def _number(text: str, what: str) -> float:
         value = float(text)
     except ValueError:
         raise MlfootprintError(f"{what} {text!r} is not a number (e.g. 70e9)") from None
-    if not math.isfinite(value) or value <= 0:
-        raise MlfootprintError(f"{what} must be a positive number, got {text!r}")
+    if not math.isfinite(value) or not 0 < value < 1e30:
+        raise MlfootprintError(f"{what} must be a positive number below 1e30, got {text!r}")
     return value
 
 
@@ -69,6 +68,11 @@ def estimate(
     """Estimate energy, CO2e (operational and embodied), water and cost of a run before it happens."""
     from ..estimate import Workload, estimate as run_estimate
     from ..estimate.models import get as get_model
+    from ..record import dumps
+
+    for name, value in (("--gpu-hours", gpu_hours), ("--power-w", power_w), ("--host-w", host_w), ("--mfu", mfu)):
+        if value is not None and not math.isfinite(value):
+            raise MlfootprintError(f"{name} must be a finite number, got {value}")
 
     spec = get_model(model) if model else None
     if spec is not None and spec.tokens is None and tokens is None and gpu_hours is None:
@@ -76,7 +80,7 @@ def estimate(
     same_hw = hardware is None or (spec is not None and hardware.strip().lower() == spec.hardware)
     base: dict[str, Any] = dict(
         hardware=hardware or (spec.hardware if spec else None),
-        count=count or (spec.accelerators if spec and same_hw else None),
+        count=count if count is not None else (spec.accelerators if spec and same_hw else None),
         active_params=_number(active_params, "--active-params") if active_params else (spec.active_params if spec else None),
         layers=layers or (spec.layers if spec else None), d_model=d_model or (spec.d_model if spec else None),
         seq_len=seq_len or (spec.seq_len if spec else None), inference=inference, mfu=mfu, precision=precision,
@@ -99,7 +103,7 @@ def estimate(
             results.append(run_estimate(Workload(params=n, tokens=_tokens_for(tokens, n), label=f"{n:.3g}", **base), place))
         _write_plot(results, plot)
         if as_json:
-            out.print_json(json.dumps({"sweep": results, "plot": str(plot)}))
+            typer.echo(dumps({"sweep": results, "plot": str(plot)}, indent=2))
         else:
             _print_sweep(results, plot)
         return
@@ -113,7 +117,7 @@ def estimate(
     if spec is not None:
         result["model_source"] = spec.source
     if as_json:
-        out.print_json(json.dumps(result))
+        typer.echo(dumps(result, indent=2))
     else:
         _print_one(result)
 

@@ -29,6 +29,8 @@ def when(
     from ..report.terminal import fmt_co2e
 
     job, window = parse_duration(duration), parse_duration(within)
+    if energy_kwh is not None and not 0 < energy_kwh < 1e12:
+        raise MlfootprintError(f"invalid --energy-kwh {energy_kwh!r}: must be a positive number below 1e12")
     start = parse_time(now) if now else datetime.now(timezone.utc)
     if csv_file is not None:
         series = from_csv(csv_file, zone or region or "")
@@ -54,7 +56,8 @@ def where(
     energy_kwh: Annotated[float, typer.Option(help="The job's IT energy in kWh.")],
     candidates: Annotated[str, typer.Option(help="Comma-separated countries or regions: FR,DE,US-CA,gcp:europe-north1.")],
     here: Annotated[Optional[str], typer.Option(help="Where it would run otherwise (default: the first candidate).")] = None,
-    pue: Annotated[float, typer.Option(help="PUE applied everywhere.")] = 1.56,
+    pue: Annotated[Optional[float], typer.Option(metavar="1.0-3.0", help="PUE applied everywhere (default: the "
+                                                 "configured PUE, else the cited industry average).")] = None,
 ) -> None:
     """The cleanest place to run a job of ENERGY_KWH, and what it saves against running here."""
     from rich.table import Table
@@ -62,8 +65,9 @@ def where(
     from ..grid.advice import where as rank
     from ..report.terminal import fmt_co2e
 
-    if pue < 1.0:
-        raise MlfootprintError(f"invalid pue={pue}: must be at least 1.0")
+    from ..config import load_settings
+
+    pue = load_settings({"pue": pue})[0].pue  # validated, and MLFOOTPRINT_PUE / the config file apply here too
     codes = [c.strip() for c in candidates.split(",") if c.strip()]
     options = rank(energy_kwh, codes + ([here] if here and here not in codes else []), pue)
     base = options[codes.index(here) if here in codes else (len(options) - 1 if here else 0)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -26,13 +25,18 @@ STRATEGY_NAMES: dict[str, Any] = {
 
 
 def _parse_pairs(text: str | None, what: str) -> dict[str, float]:
+    import math
+
     pairs: dict[str, float] = {}
     for item in filter(None, (text or "").split(",")):
         name, _, value = item.partition("=")
         try:
-            pairs[name.strip()] = float(value)
+            number = float(value)
         except ValueError:
-            raise MlfootprintError(f"invalid {what} {item!r}: expected metric=number, e.g. accuracy=0.95") from None
+            number = math.nan
+        if not name.strip() or not math.isfinite(number):
+            raise MlfootprintError(f"invalid {what} {item!r}: expected metric=number, e.g. accuracy=0.95")
+        pairs[name.strip()] = number
     return pairs
 
 
@@ -81,8 +85,12 @@ def reduce(
     country: Annotated[Optional[str], typer.Option(help="Where the trials run (ISO code).")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Measure energy-saving strategies on your own training script and recommend what pays."""
-    import importlib.util
+    """Measure energy-saving strategies on your own training script and recommend what pays.
+
+    SCRIPT is imported and run in this process (it is your code: its top level runs once, then
+    train_trial/evaluate/predict for every trial).
+    """
+    import math
 
     from ..reduce import Experiment
 
@@ -90,12 +98,11 @@ def reduce(
         raise MlfootprintError(f"script {str(script)!r} not found")
     chosen = _strategies(strategies)
     goal, tol = _parse_pairs(target, "target"), _parse_pairs(tolerance, "tolerance")
-    if repeats < 1 or budget <= 0:
-        raise MlfootprintError(f"--repeats must be >= 1 and --budget > 0 (got {repeats}, {budget})")
-    sys.path.insert(0, str(script.resolve().parent))
-    spec = importlib.util.spec_from_file_location("mlfootprint_reduce_script", script)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    if not 1 <= repeats <= 1000 or not (math.isfinite(budget) and budget > 0):
+        raise MlfootprintError(f"--repeats must be between 1 and 1000 and --budget a positive number of seconds "
+                               f"(got {repeats}, {budget})")
+    _check_up_front(country, store, [p for p in (plot, json_out) if p is not None])
+    module = _load_script(script)
     for needed in ("train_trial", "evaluate"):
         if not callable(getattr(module, needed, None)):
             raise MlfootprintError(f"{script} defines no {needed}(): a reduce script needs train_trial(setup) "
@@ -103,22 +110,72 @@ def reduce(
     experiment = Experiment(module.train_trial, module.evaluate, predict_fn=getattr(module, "predict", None),
                             target=goal, tolerance=tol or None, repeats=repeats, budget_s=budget,
                             country=country, store=store, project=f"reduce:{script.stem}")
-    n = 0
+    n = skipped = 0
 
     def progress(trial: Any) -> None:
-        nonlocal n
+        nonlocal n, skipped
         n += 1
+        if trial.status == "skipped" and trial.reason and trial.reason.startswith("experiment budget"):
+            skipped += 1  # one line at the end, not one per trial
+            return
         figure = fmt(trial.energy_j) if trial.status == "ok" else f"{trial.status}: {trial.reason}"
-        err.print(f"  trial {n}: {trial.strategy} (repeat {trial.repeat + 1}) {figure}", highlight=False)
+        err.print(f"  trial {n}: {trial.strategy} (repeat {trial.repeat + 1}) {figure}", highlight=False, markup=False)
 
     from ..report.terminal import fmt_energy as fmt
 
-    err.print(f"running {repeats} repeat(s) of each strategy on {script} …")
+    err.print(f"running {repeats} repeat(s) of each strategy on {script} …", markup=False)
     result = experiment.run(chosen, progress=progress)
+    if skipped:
+        err.print(f"  … {skipped} more trial(s) skipped: the experiment budget of {budget:g} s was spent", markup=False)
     result.table(out)
-    out.print(result.recommendation(), highlight=False)
+    out.print(result.recommendation(), highlight=False, markup=False)
     if plot:
-        out.print(f"Pareto plot: {result.pareto_plot(str(plot))}")
+        out.print(f"Pareto plot: {result.pareto_plot(str(plot))}", markup=False)
     if json_out:
-        json_out.write_text(json.dumps(result.records(), indent=2, default=str))
-        out.print(f"results: {json_out}")
+        from ..record import dumps
+
+        json_out.write_text(dumps(result.records(), indent=2, default=str))
+        out.print(f"results: {json_out}", markup=False)
+    ran = [t for t in result.trials if t.status == "ok"]
+    if not ran:
+        reasons = sorted({t.reason or t.status for t in result.trials})
+        raise MlfootprintError(f"no trial ran to the end ({'; '.join(reasons)[:300]}): nothing was measured")
+
+
+def _check_up_front(country: str | None, store: str | None, outputs: list[Path]) -> None:
+    """What would otherwise fail only after minutes of trials: settings, the store, the output files."""
+    import os
+
+    from ..config import load_settings
+    from ..store import open_store
+
+    settings, _ = load_settings({"country": country, "store": store})
+    open_store(settings.store, write=True)
+    for path in outputs:
+        parent = path.resolve().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise MlfootprintError(f"cannot write {path}: {parent} is not a writable folder")
+
+
+def _load_script(script: Path) -> Any:
+    """Import the user's script as a module, with one clear line for what goes wrong at import."""
+    import importlib.util
+    import traceback
+
+    folder = str(script.resolve().parent)
+    if folder not in sys.path:
+        sys.path.append(folder)  # its neighbours import; they do not shadow installed packages (e.g. matplotlib)
+    spec = importlib.util.spec_from_file_location("mlfootprint_reduce_script", script)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except SystemExit as exc:
+        raise MlfootprintError(f"{script} called sys.exit({exc.code!r}) while being imported: a reduce script "
+                               "must only define train_trial, evaluate and predict at its top level") from None
+    except SyntaxError as exc:
+        raise MlfootprintError(f"cannot import {script}: syntax error at line {exc.lineno}: {exc.msg}") from None
+    except Exception as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(script)]
+        where = f" (line {frames[-1].lineno})" if frames else ""
+        raise MlfootprintError(f"cannot import {script}: {type(exc).__name__}: {exc}{where}") from None
+    return module

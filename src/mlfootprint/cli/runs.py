@@ -87,15 +87,18 @@ def track(
                       progress_bar=(epochs is not None and not quiet) or None, wue=wue, price_per_kwh=price_per_kwh,
                       currency=currency, instance_price_per_hour=instance_price_per_hour,
                       renewable_share=renewable_share, intensity_csv=intensity_csv, command=shlex.join(command))
+    _check_interpreter(command[0])
     run = tracker.start()
     progress_dir = tempfile.mkdtemp(prefix="mlfootprint-")
     progress_file = os.path.join(progress_dir, "progress")
     _become_subreaper()  # orphaned grandchildren come back to us, so we can tell they outlived the command
+    relay = _SignalRelay()  # installed before the command starts: no signal may kill us before it is passed on
     try:
         try:
             child = subprocess.Popen(command, env=dict(os.environ, **{ENV_VAR: progress_file}),
                                      preexec_fn=_die_with_parent())
         except OSError as exc:
+            relay.restore()
             tracker.stop("failed", 127)
             raise MlfootprintError(f"cannot run {command[0]!r}: {_why_not_run(exc, command[0])}") from None
 
@@ -106,7 +109,7 @@ def track(
 
         run.add_tick_callback(relay_progress)
         run.on_over_budget(lambda: _terminate(child))
-        rc = _wait_forwarding_signals(child)
+        rc = relay.wait(child)
         relay_progress()  # the last report may have landed after the last tick
     finally:
         shutil.rmtree(progress_dir, ignore_errors=True)
@@ -130,6 +133,21 @@ def track(
         err.print(f"mlfootprint: could not print the run's summary ({type(exc).__name__}); run id {run.id}",
                   markup=False)
     raise typer.Exit(exit_code)
+
+
+def _check_interpreter(program: str) -> None:
+    """A script whose #! interpreter is missing: refused before anything starts (exec would only say ENOENT)."""
+    path = shutil.which(program) or program
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(256)
+    except OSError:
+        return
+    if first.startswith(b"#!"):
+        parts = first[2:].strip().split()
+        if parts and not os.path.exists(parts[0].decode(errors="replace")):
+            raise MlfootprintError(f"cannot run {program!r}: its interpreter {parts[0].decode(errors='replace')!r} "
+                                   "(the #! line) was not found")
 
 
 def _why_not_run(exc: OSError, program: str) -> str:
@@ -192,21 +210,37 @@ def _terminate(child: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
     timer.start()
 
 
-def _wait_forwarding_signals(child: subprocess.Popen[bytes]) -> int:
-    """Wait for the child; pass on signals (SIGINT only when no terminal already sent it)."""
-    def forward(signum: int, _frame: Any) -> None:
+class _SignalRelay:
+    """Passes signals on to the command (SIGINT only when no terminal already sent it to it); those
+    that arrive before it has started are delivered once it has."""
+
+    def __init__(self) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self.early: list[int] = []
+        self.previous = {s: signal.signal(s, self._forward) for s in FORWARDED}
+
+    def _forward(self, signum: int, _frame: Any) -> None:
         if signum == signal.SIGINT and _terminal_sends_sigint_to_child():
             return
+        if self.child is None:
+            self.early.append(signum)
+            return
         try:
-            child.send_signal(signum)
+            self.child.send_signal(signum)
         except ProcessLookupError:
             pass
 
-    previous = {s: signal.signal(s, forward) for s in FORWARDED}
-    try:
-        return child.wait()
-    finally:
-        for s, handler in previous.items():
+    def wait(self, child: subprocess.Popen[bytes]) -> int:
+        self.child = child
+        for signum in self.early:
+            self._forward(signum, None)
+        try:
+            return child.wait()
+        finally:
+            self.restore()
+
+    def restore(self) -> None:
+        for s, handler in self.previous.items():
             signal.signal(s, handler)
 
 

@@ -7,6 +7,7 @@ hardware family only, and the power on the datasheet.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,15 +45,19 @@ class Workload:
 
 def _check(w: Workload) -> None:
     def positive(name: str, v: float | None) -> None:
-        if v is not None and not v > 0:
-            raise ConfigError(f"{name} must be a positive number, got {v:g}")
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise ConfigError(f"{name} must be a positive number (and finite), got {v:g}")
 
     for name in ("params", "tokens", "active_params", "accelerator_hours", "power_w"):
         positive(name.replace("_", "-"), getattr(w, name))
+    for name in ("layers", "d_model", "seq_len"):
+        v = getattr(w, name)
+        if v is not None and v < 1:
+            raise ConfigError(f"{name.replace('_', '-')} must be a positive integer, got {v}")
     if w.count is not None and w.count < 1:
         raise ConfigError(f"count must be at least 1 accelerator, got {w.count}")
-    if w.host_w < 0:
-        raise ConfigError(f"host-w must be >= 0, got {w.host_w:g}")
+    if not (math.isfinite(w.host_w) and w.host_w >= 0):
+        raise ConfigError(f"host-w must be a finite number >= 0, got {w.host_w:g}")
     if w.mfu is not None and not 0 < w.mfu <= 1:
         raise ConfigError(f"MFU must be in (0, 1], the fraction of peak FLOP/s a run achieves; got {w.mfu:g}")
     if w.active_params and w.params and w.active_params > w.params:

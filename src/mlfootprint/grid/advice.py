@@ -14,6 +14,7 @@ from .series import IntensitySeries, SeriesError
 from .static import Location, resolve_location
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+MAX_DURATION_S = 365 * 86400.0
 
 
 def parse_duration(text: str) -> timedelta:
@@ -26,8 +27,8 @@ def parse_duration(text: str) -> timedelta:
         if not parts or "".join(n + u for n, u in parts) != text:
             raise MlfootprintError(f"invalid duration {text!r}: expected e.g. 6h, 90m, 1h30m, 2d")
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds <= 0:
-        raise MlfootprintError(f"invalid duration {text!r}: must be positive")
+    if not 0 < seconds <= MAX_DURATION_S:
+        raise MlfootprintError(f"invalid duration {text!r}: must be positive and at most 365 days")
     return timedelta(seconds=seconds)
 
 
@@ -73,8 +74,10 @@ class Option:
 
 def where(energy_kwh: float, candidates: list[str], pue: float) -> list[Option]:
     """Candidates ranked by the CO2e of `energy_kwh` of IT energy there (annual location-based figures)."""
-    if energy_kwh <= 0:
-        raise MlfootprintError(f"invalid energy {energy_kwh!r} kWh: must be positive")
+    if not 0 < energy_kwh < 1e12:  # also refuses NaN and infinities
+        raise MlfootprintError(f"invalid energy {energy_kwh!r} kWh: must be a positive number below 1e12")
+    if not 1.0 <= pue <= 3.0:
+        raise MlfootprintError(f"invalid pue={pue!r}: must be between 1.0 and 3.0")
     if not candidates:
         raise MlfootprintError("no candidates: give countries or cloud regions, e.g. FR,DE,gcp:europe-north1")
     options = []

@@ -12,6 +12,7 @@ import csv
 import functools
 import json
 import os
+import re
 import statistics
 import urllib.error
 import urllib.parse
@@ -46,10 +47,10 @@ class IntensitySeries:
     source: str  # where the figures come from, for the output
 
     def average(self, start: datetime, duration: timedelta) -> float:
-        """Time-weighted mean intensity over [start, start + duration]; the series must cover it."""
+        """Time-weighted mean intensity over [start, start + duration]; the series must cover all of it."""
         end = start + duration
         if not self.points or start < self.points[0].start or end > self.points[-1].end:
-            raise SeriesError(f"the {self.source} series covers {self._span()}, not {_fmt(start)} to {_fmt(end)}")
+            raise SeriesError(f"the {self.source} series covers {self.span()}, not {_fmt(start)} to {_fmt(end)}")
         total, covered = 0.0, 0.0
         for p in self.points:
             a, b = max(p.start, start), min(p.end, end)
@@ -57,7 +58,18 @@ class IntensitySeries:
                 seconds = (b - a).total_seconds()
                 total += p.intensity_g_per_kwh * seconds
                 covered += seconds
+        if covered < duration.total_seconds() - 1e-6:
+            raise SeriesError(f"the {self.source} series has no values for part of {_fmt(start)} to {_fmt(end)} "
+                              "(a gap in the data)")
         return total / covered
+
+    def coverage(self, start: datetime, end: datetime) -> float:
+        """Share of [start, end] that the series has values for."""
+        span = (end - start).total_seconds()
+        if span <= 0:
+            return 1.0 if self.at(start) is not None else 0.0
+        covered = sum(max(0.0, (min(p.end, end) - max(p.start, start)).total_seconds()) for p in self.points)
+        return min(1.0, covered / span)
 
     def at(self, t: datetime) -> float | None:
         """The intensity in force at `t`, or None outside the series (points are sorted)."""
@@ -74,15 +86,20 @@ class IntensitySeries:
         """The start (on a point boundary) with the lowest mean intensity for a job of `duration`
         that starts no earlier than `earliest` and ends by `latest_end`."""
         starts = sorted({max(earliest, self.points[0].start)} | {p.start for p in self.points if p.start >= earliest})
-        options = [(self.average(s, duration), s) for s in starts
-                   if s + duration <= min(latest_end, self.points[-1].end)]
+        options = []
+        for s in starts:
+            if s + duration <= min(latest_end, self.points[-1].end):
+                try:
+                    options.append((self.average(s, duration), s))
+                except SeriesError:  # the window crosses a gap in the data
+                    continue
         if not options:
             raise SeriesError(f"no window of {duration} fits between {_fmt(earliest)} and {_fmt(latest_end)} in the "
-                              f"{self.source} series ({self._span()})")
+                              f"{self.source} series ({self.span()})")
         intensity, start = min(options)
         return start, intensity
 
-    def _span(self) -> str:
+    def span(self) -> str:
         return f"{_fmt(self.points[0].start)} to {_fmt(self.points[-1].end)}" if self.points else "nothing"
 
 
@@ -90,25 +107,46 @@ def _fmt(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+# Latest time a series may reach: a year-9999 row would overflow every time computed after it.
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+MAX_GAP_STEPS = 3  # a point without an end reaches the next one only if that is at most this many steps away
+
+
 def parse_time(text: str) -> datetime:
+    """An ISO 8601 time in UTC. A time without a zone is read as UTC (callers say so where it matters)."""
     try:
         t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise SeriesError(f"invalid time {text!r}: expected ISO 8601, e.g. 2026-11-23T14:00Z") from None
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    if t >= LATEST:
+        raise SeriesError(f"time {text!r} is too far in the future for a grid series")
+    return t
 
 
 def _close(points: list[tuple[datetime, datetime | None, float]], source: str) -> list[Point]:
-    """Points without an end last until the next one; the last lasts the median step."""
+    """Points without an end last until the next one, unless the next one is more than
+    MAX_GAP_STEPS typical steps away: a hole in the data stays a hole (times in it have no value),
+    rather than being charged at the value before it. The last point lasts the typical step.
+    Overlapping and reversed rows are refused: they would count an hour twice, or not at all."""
     points.sort(key=lambda p: p[0])
     for a, b in zip(points, points[1:]):
         if b[0] == a[0]:
             raise SeriesError(f"{source}: two values for {_fmt(a[0])}")
+    for start, end, _ in points:
+        if end is not None and end <= start:
+            raise SeriesError(f"{source}: the row from {_fmt(start)} ends at {_fmt(end)}, not after it")
     steps = [b[0] - a[0] for a, b in zip(points, points[1:])] or [timedelta(hours=1)]
     step = statistics.median(steps)
     out = []
     for i, (start, end, value) in enumerate(points):
-        out.append(Point(start, end or (points[i + 1][0] if i + 1 < len(points) else start + step), value))
+        nxt = points[i + 1][0] if i + 1 < len(points) else None
+        if end is None:
+            end = nxt if nxt is not None and nxt - start <= MAX_GAP_STEPS * step else start + step
+        if nxt is not None and end > nxt:
+            raise SeriesError(f"{source}: the row from {_fmt(start)} to {_fmt(end)} overlaps the next one, "
+                              f"which starts at {_fmt(nxt)}")
+        out.append(Point(start, end, value))
     return out
 
 
@@ -126,14 +164,17 @@ def from_csv(path: str | Path, zone: str = "") -> IntensitySeries:
         raise SeriesError(f"cannot read intensity CSV {path}: {exc}") from None
     if not rows:
         raise SeriesError(f"intensity CSV {path} has no rows")
-    header = [h.strip().lower() for h in rows[0]]
+    header = [h.strip().lower() for h in rows[0] if h is not None]
     time_col = next((c for c in TIME_COLUMNS if c in header), None)
     value_col = next((c for c in VALUE_COLUMNS if c in header), None)
     if time_col is None or value_col is None:
         raise SeriesError(f"intensity CSV {path}: columns {header}; expected a time column ({', '.join(TIME_COLUMNS)}) "
                           f"and an intensity column ({', '.join(VALUE_COLUMNS)}, gCO2e/kWh)")
     points: list[tuple[datetime, datetime | None, float]] = []
+    naive = False
     for line, row in enumerate(rows, start=2):
+        if None in row:  # csv puts the cells beyond the header under the key None
+            raise SeriesError(f"intensity CSV {path}, line {line}: more cells than the header has columns ({header})")
         row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
         try:
             value = float(row[value_col])
@@ -141,18 +182,50 @@ def from_csv(path: str | Path, zone: str = "") -> IntensitySeries:
             raise SeriesError(f"intensity CSV {path}, line {line}: {value_col}={row[value_col]!r} is not a number") from None
         if not 0 <= value < 5000:
             raise SeriesError(f"intensity CSV {path}, line {line}: {value} gCO2e/kWh is outside 0-5000")
-        start = parse_time(row[time_col])
-        end = parse_time(row["to"]) if row.get("to") else None
+        try:
+            start = parse_time(row[time_col])
+            end = parse_time(row["to"]) if row.get("to") else None
+        except SeriesError as exc:
+            raise SeriesError(f"intensity CSV {path}, line {line}: {exc}") from None
+        naive = naive or _naive(row[time_col])
         points.append((start, end, value))
-    return IntensitySeries(zone, _close(points, str(path)), f"CSV {path.name}")
+    note = ", times without a zone read as UTC" if naive else ""
+    return IntensitySeries(zone, _close(points, str(path)), f"CSV {path.name}{note}")
+
+
+def _naive(text: str) -> bool:
+    t = text.strip()
+    return not (t.endswith("Z") or t.endswith("z") or re.search(r"[+-]\d\d:?\d\d$", t))
 
 
 # -- live providers ---------------------------------------------------------------------------------
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are refused: urllib would send our headers (the API token) to wherever they point."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        raise SeriesError(f"the API answered with a redirect (HTTP {code}) to {urllib.parse.urlsplit(newurl).netloc}; "
+                          "redirects are not followed, so the token stays with the host it was meant for: set the "
+                          "base URL to the final address")
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+MAX_DETAIL = 200  # characters of a server's error message shown
+
+
 def _get_json(url: str, headers: dict[str, str], provider: str) -> Any:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SeriesError(f"invalid {provider} URL {parts.scheme + '://' + parts.netloc if parts.netloc else url[:80]!r}: "
+                          "expected http(s)://host/...")
+    if parts.scheme == "http" and headers and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        import logging
+
+        logging.getLogger("mlfootprint").warning(
+            "mlfootprint: %s is reached over plain http: its token travels unencrypted", provider)
     request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
     endpoint = url.split("?")[0]  # named in errors; never the query (it may hold a zone or key)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = ""
@@ -162,7 +235,12 @@ def _get_json(url: str, headers: dict[str, str], provider: str) -> Any:
             detail = body.get("message") or (error.get("message") if isinstance(error, dict) else error) or ""
         except (ValueError, AttributeError):
             pass
-        raise SeriesError(f"{provider} answered HTTP {exc.code}{': ' + str(detail) if detail else ''} ({endpoint})") from None
+        detail = str(detail)
+        for secret in headers.values():  # a server that echoes the token must not put it on the terminal
+            if secret and len(secret) >= 4:
+                detail = detail.replace(secret, "***")
+        detail = detail[:MAX_DETAIL]
+        raise SeriesError(f"{provider} answered HTTP {exc.code}{': ' + detail if detail else ''} ({endpoint})") from None
     except TimeoutError:
         raise SeriesError(f"{provider} did not answer within {TIMEOUT_S:g} s ({endpoint})") from None
     except urllib.error.URLError as exc:

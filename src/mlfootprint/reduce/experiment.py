@@ -176,9 +176,16 @@ class Experiment:
             n = 0
             deadline = time.monotonic() + self.inference_s
             with run.phase("inference"):
-                while n == 0 or time.monotonic() < deadline:
-                    n += int(self.predict_fn(model))
+                while time.monotonic() < deadline:  # bounded by time alone: predict() may return 0
+                    made = self.predict_fn(model)
+                    if isinstance(made, bool) or not isinstance(made, int) or made < 0:
+                        raise ValueError(f"predict(model) returned {made!r}: it must return how many predictions "
+                                         "it made (an int >= 0)")
+                    n += made
             meter.sample()
+            if n == 0:
+                raise ValueError(f"predict(model) returned 0 predictions in {self.inference_s:g} s: nothing to "
+                                 "measure energy per prediction on")
             trial.predictions = n
             trial.inference_j_per_1000 = run.phase_totals("inference")[0] / n * 1000 if n else None
         meter.sample()

@@ -204,22 +204,25 @@ def quality_text(record: dict[str, Any]) -> Text:
 
 
 def runs_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
-    """One line per run; the command column only where the terminal has room for it."""
+    """One line per run; the command column only where the terminal has room, taking what is left."""
     table = Table(title="runs (newest first)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
-    columns = [("id", 12), ("project", None), ("status", 9), ("started UTC", None), ("time", None),
-               ("energy", None), ("CO2e", None), ("where", None)]
-    for col, min_width in columns:
-        table.add_column(col, justify="right" if col in ("time", "energy", "CO2e") else "left", no_wrap=True,
-                         min_width=min_width, overflow="ellipsis")
-    with_command = width >= 120
-    if with_command:
-        table.add_column("command", overflow="ellipsis", no_wrap=True)
     style = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
-    for r in rows:
-        cells = [r["id"], user(r["project"]), Text(r["status"], style=style.get(r["status"], "")),
-                 r["started_at"][5:16].replace("T", " "), f"{r['duration_s']:.1f} s", fmt_energy(r["energy_j"]),
-                 fmt_co2e(r["co2e_kg"]), r["region"] or r["country"] or "world"]
+    lines = [[r["id"], plain(r["project"]), r["status"], r["started_at"][5:16].replace("T", " "),
+              f"{r['duration_s']:.1f} s", fmt_energy(r["energy_j"]), fmt_co2e(r["co2e_kg"]),
+              plain(r["region"] or r["country"] or "world")] for r in rows]
+    headers = ["id", "project", "status", "started UTC", "time", "energy", "CO2e", "where"]
+    caps = {"project": 24, "where": 20}  # longer ones end in "…"
+    for i, col in enumerate(headers):
+        natural = max([len(col), *(len(line[i]) for line in lines)])
+        table.add_column(col, justify="right" if col in ("time", "energy", "CO2e") else "left", no_wrap=True,
+                         min_width=min(natural, caps.get(col, natural)), overflow="ellipsis")
+    with_command = width >= 120
+    if with_command:  # takes what the other columns leave, never squeezes them
+        table.add_column("command", overflow="ellipsis", no_wrap=True, ratio=1)
+    for r, line in zip(rows, lines):
+        cells: list[Any] = [Text(c) for c in line]
+        cells[2] = Text(line[2], style=style.get(r["status"], ""))
         table.add_row(*cells, *([user(r["command"] or "")] if with_command else []))
     return table
 

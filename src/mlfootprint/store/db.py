@@ -60,6 +60,14 @@ STALE_MIN_S = 60.0
 EXPORT_BATCH = 500  # runs per query when reading many records
 
 
+def load_driver(url: str) -> None:
+    """Import the database driver a URL needs (a writer does this before anything else; see recorder)."""
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except Exception:  # a bad URL or a missing driver is reported when the store is opened
+        pass
+
+
 def open_store(store: str | None = None, *, write: bool = False) -> Store:
     """The store at a path or URL (default: MLFOOTPRINT_STORE, else the user data dir).
 
@@ -140,6 +148,8 @@ class Store:
                         if self.backend == "postgresql":
                             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
                         self._migrate_locked(conn)
+                if self.backend == "sqlite":
+                    self._use_wal()
                 return
             except SQLAlchemyError as exc:
                 # another process created the same table between our check and our CREATE: look again
@@ -166,6 +176,17 @@ class Store:
             self._values_nullable(conn)
         if version < SCHEMA_VERSION:
             conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+    def _use_wal(self) -> None:
+        """WAL lets readers read while a run writes. It is a property of the file, set once it is known
+        to be our store (never on another application's database, never by a reader)."""
+        raw = self.engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA journal_mode=WAL")
+        except Exception:  # read-only media: the default journal works too
+            pass
+        finally:
+            raw.close()
 
     def _values_nullable(self, conn: Any) -> None:
         """Schema 4: run_values.value may be NULL (a metric logged as NaN is kept, as not a number)."""
@@ -384,11 +405,7 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    try:
-        cur.execute("PRAGMA journal_mode=WAL")
-    except Exception:  # read-only media: fine, default journal
-        pass
+    cur.execute("PRAGMA foreign_keys=ON")  # readers never set the journal mode: that would rewrite the file
     cur.close()
 
 

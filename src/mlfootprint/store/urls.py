@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 SECRET_QUERY_KEYS = {"password", "sslpassword", "passfile", "pass", "pwd", "sslkey"}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
@@ -82,6 +82,10 @@ def check_url(url: str) -> None:
     if not m:
         raise StoreConfigError(f"invalid store URL {display_url(url)!r}: expected a file path or a SQLAlchemy URL "
                                "such as sqlite:///runs.db or postgresql+psycopg://user@host/db")
+    try:
+        urlsplit(url).port  # a port that is not a number (or a malformed IPv6 host) raises here
+    except ValueError:
+        raise StoreConfigError(f"invalid store URL {display_url(url)!r}: its host or port cannot be read") from None
     if m.group(1).lower().startswith("sqlite") and sqlite_path(url) is None:
         raise StoreConfigError(f"store {display_url(url)!r} is in memory: its runs would be lost when the process "
                                "exits; give a file path")
