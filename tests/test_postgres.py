@@ -74,3 +74,42 @@ def test_sigkilled_run_is_interrupted_on_postgres() -> None:
     child.wait()
     record = open_store(PG_URL).get_run(run_id)
     assert record["status"] == "interrupted" and record["energy_j"] > 0
+
+
+@pytest.fixture
+def fresh_database() -> str:
+    """A database of its own on the test server, created empty and dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(PG_URL)  # type: ignore[arg-type]
+    name = unique("fresh").replace("-", "_")
+    admin = dict(dbname=url.database, user=url.username, host=url.query.get("host"), port=url.query.get("port"))
+    with psycopg.connect(**admin, autocommit=True) as con:  # type: ignore[arg-type]
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    from mlfootprint.store import db
+
+    for key in [k for k in db._ENGINES if name in k]:
+        db._ENGINES.pop(key).dispose()
+    with psycopg.connect(**admin, autocommit=True) as con:  # type: ignore[arg-type]
+        con.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_sixteen_tracks_on_a_fresh_postgres_database_all_run_and_are_stored(fresh_database: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_reliability import concurrent_tracks
+
+    concurrent_tracks(fresh_database, tmp_path)
+
+
+def test_nan_metrics_and_names_over_the_column_limits_on_postgres() -> None:
+    long = "n" * 300
+    with mlfootprint.track(project=unique("pglong"), store=PG_URL, interval_s=0.02, flush_interval_s=0.05,
+                           sensors=[ScriptedSensor([(0.0, 50.0), (1e6, 50.0)], time.monotonic)]) as run:
+        with run.phase(long):
+            time.sleep(0.15)
+        run.log_metrics(**{long: float("nan"), "val_loss": float("nan"), "acc\x00x": 0.5})
+    record = open_store(PG_URL).get_run(run.id)
+    assert record["status"] == "completed" and record["duration_s"] == pytest.approx(run.duration_s)
+    assert record["metrics"]["val_loss"] is None and len(record["metrics"]) == 3
+    assert all(len(p["phase"]) <= 255 for p in record["phases"])
