@@ -204,6 +204,7 @@ def test_malformed_intensity_csv_is_refused_with_its_line(tmp_path: Path) -> Non
 def test_version_2_store_gains_the_impact_column_and_old_runs_still_show(isolated_env: Path) -> None:
     with mlfootprint.track(project="old", sensors=[steady(10.0)], interval_s=0.02) as run:
         time.sleep(0.05)
+    assert run.wait_stored(10)
     con = sqlite3.connect(isolated_env)  # make it look like a store written by schema 2
     con.execute("ALTER TABLE runs DROP COLUMN impact_json")
     con.execute("UPDATE mlfootprint_meta SET value='2' WHERE key='schema_version'")

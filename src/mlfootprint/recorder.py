@@ -49,9 +49,10 @@ class RunRecorder:
         self._handed_over = threading.Event()  # the final record is stored or spooled: the host may go on
         self._store: Any = None
         self._store_ready = threading.Event()
-        # set once the writer has imported everything it will use: a fork while a thread is mid-import
-        # leaves the child a module lock owned by a thread that does not exist there (a hang)
-        self.imported = threading.Event()
+        # clear while the writer imports what it needs: a fork while a thread is mid-import leaves the
+        # child a module lock owned by a thread that does not exist there (a hang), so fork waits for it
+        self.not_importing = threading.Event()
+        self.not_importing.set()
         self.error: str | None = None  # the first store failure, as shown to the user
         self.spool_path: Path | None = None  # where unsaved rows are, while the store lacks them
         self._unsaved_samples: list[dict[str, Any]] = []
@@ -102,6 +103,8 @@ class RunRecorder:
     # -- writer thread -----------------------------------------------------------------------
     def _loop(self) -> None:
         try:
+            # opened at once, in the background: a process that ends with os._exit (multiprocessing
+            # workers) gets no exit-time write, so the store should be ready by the run's end
             self._open()
             while not self._final_requested:
                 self._wake.wait(self.flush_interval_s)
@@ -114,7 +117,7 @@ class RunRecorder:
             self._fail(f"{type(exc).__name__}: {exc}")
             self._spool(self._rows(drain=True))
         finally:
-            self.imported.set()
+            self.not_importing.set()
             with self._spool_lock:
                 self._final_done.set()
             self._handed_over.set()
@@ -125,13 +128,14 @@ class RunRecorder:
                             self.error or "store not reached in time", self.spool_path, self.spool_path)
 
     def _open(self) -> None:
+        self.not_importing.clear()
         try:
             from .store import db, open_store
 
             db.load_driver(self.url)
             self._snapshot(False)  # the impact model's tables and modules, loaded here once
         finally:
-            self.imported.set()
+            self.not_importing.set()
         for attempt in range(3):
             try:
                 self._store = open_store(self.url, write=True)

@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import socket
 import sys
 import threading
 import time
@@ -41,6 +40,7 @@ from .phases import Marker, PhaseAccount, PhaseRecorder, within
 from .record import dumps, finite, now_iso, to_record
 from .recorder import EXIT_WAIT_S, RunRecorder
 from .sensors import Sensor, discover_sensors
+from .store.spool import hostname
 from .store.urls import check_url, display_url, to_url
 from .watch import ProgressWatch
 
@@ -50,7 +50,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _open_runs: weakref.WeakSet[Run] = weakref.WeakSet()
 _writers: weakref.WeakSet[RunRecorder] = weakref.WeakSet()
 _shown_warnings: set[str] = set()  # a process running many runs (experiments) hears each warning once
-_HOST = socket.gethostname()
+_HOST = hostname()
 
 
 def _warn(message: str) -> None:
@@ -86,9 +86,11 @@ class Run:
         self.metrics: dict[str, float | None] = {}
         self.watch = ProgressWatch(self.id, settings, location.intensity_g_per_kwh, warnings)
         self.place = place_for(settings, origins, location)
-        from .grid.series import from_csv
+        self._series = None
+        if settings.intensity_csv:
+            from .grid.series import from_csv  # only then: it pulls in urllib and http
 
-        self._series = from_csv(settings.intensity_csv, location.country or "") if settings.intensity_csv else None
+            self._series = from_csv(settings.intensity_csv, location.country or "")
         if self._series is not None and self._series.at(datetime.fromisoformat(self.started_at)) is None:
             _warn(f"the intensity series {self._series.source} does not cover the run's start ({self.started_at}; "
                   f"it covers {self._series.span()}): energy outside it is charged at the annual "
@@ -511,7 +513,7 @@ _fork_held: list[threading.Lock] = []
 
 def _before_fork() -> None:
     for writer in list(_writers):
-        writer.imported.wait(5.0)  # bounded: a fork waits at most this for a writer's imports
+        writer.not_importing.wait(5.0)  # bounded: a fork waits at most this for a writer's imports
         if not writer.stored and writer.io_lock.acquire(timeout=2.0):  # and for a transaction to end
             _fork_held.append(writer.io_lock)
 

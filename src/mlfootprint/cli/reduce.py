@@ -119,6 +119,8 @@ def reduce(
             skipped += 1  # one line at the end, not one per trial
             return
         figure = fmt(trial.energy_j) if trial.status == "ok" else f"{trial.status}: {trial.reason}"
+        if trial.attempt > 1:
+            figure += f" (re-run {trial.attempt - 1})"
         err.print(f"  trial {n}: {trial.strategy} (repeat {trial.repeat + 1}) {figure}", highlight=False, markup=False)
 
     from ..report.terminal import fmt_energy as fmt
@@ -136,7 +138,7 @@ def reduce(
 
         json_out.write_text(dumps(result.records(), indent=2, default=str))
         out.print(f"results: {json_out}", markup=False)
-    ran = [t for t in result.trials if t.status == "ok"]
+    ran = [t for t in result.trials if t.status in ("ok", "contaminated")]
     if not ran:
         reasons = sorted({t.reason or t.status for t in result.trials})
         raise MlfootprintError(f"no trial ran to the end ({'; '.join(reasons)[:300]}): nothing was measured")

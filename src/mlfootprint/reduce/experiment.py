@@ -4,6 +4,11 @@ Trials run one after another (parallel trials on one machine would spoil each ot
 measurements), repeats interleaved and the order rotated each round so drift spreads evenly.
 Every trial is an mlfootprint run with phases `train`, `evaluation` and `inference`; training
 energy excludes the evaluations made to find when the target quality was reached.
+
+A shared machine: trials are measured in process scope (the experiment's own process tree, not
+the neighbours), each trial is watched for other processes' load (interference.py), and a
+contaminated trial is run again after the others, up to `reruns` times, with a pause that grows
+each time; verdicts use clean repeats where there are any, and say so where there are none.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .interference import DEFAULT_MAX_OTHER_CORES, Load, LoadWatch
 from .result import Result
 from .setup import Setup
 from .strategies import Strategy, StrategyUnavailable, _Region, baseline
@@ -30,7 +36,7 @@ class Trial:
     strategy: str
     kind: str
     repeat: int
-    status: str = "ok"  # ok | skipped | failed
+    status: str = "ok"  # ok | contaminated (ran beside other load) | skipped | failed
     reason: str | None = None
     run_id: str | None = None
     energy_j: float = 0.0  # training, evaluations excluded
@@ -44,6 +50,8 @@ class Trial:
     quality_before_change: dict[str, float] = field(default_factory=dict)
     inference_j_per_1000: float | None = None
     predictions: int = 0
+    other_load_cores: float | None = None  # others' CPU load during the trial (interference.py)
+    attempt: int = 1  # 2, 3, …: a re-run of a contaminated trial
 
 
 def _flatten(items: Iterable[Strategy | Iterable[Strategy]]) -> list[Strategy]:
@@ -67,7 +75,8 @@ class Experiment:
                  budget_s: float = 600.0, repeats: int = 3, inference_s: float = 1.0, min_saving: float = 0.02,
                  project: str = "reduce", country: str | None = None, region: str | None = None,
                  store: str | None = None, interval_s: float = 0.25, device: str = "cpu",
-                 epochs: int | None = None, sensors: Any = None) -> None:
+                 epochs: int | None = None, sensors: Any = None, scope: str = "process",
+                 max_other_cores: float = DEFAULT_MAX_OTHER_CORES, reruns: int = 2) -> None:
         if repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {repeats}")
         if budget_s <= 0:
@@ -77,8 +86,10 @@ class Experiment:
         self.tolerance = dict(tolerance or {k: 0.01 for k in self.target})
         self.budget_s, self.repeats, self.inference_s, self.min_saving = budget_s, repeats, inference_s, min_saving
         self.device, self.epochs = device, epochs
+        self.max_other_cores, self.reruns, self.interval_s = max_other_cores, reruns, interval_s
         self._track_kwargs = dict(project=project, country=country, region=region, store=store,
-                                  interval_s=interval_s, sensors=sensors)
+                                  interval_s=interval_s, sensors=sensors, scope=scope)
+        self._watch: LoadWatch | None = None
 
     def run(self, strategies: Iterable[Strategy | Iterable[Strategy]], *, combine_best: bool = False,
             progress: Callable[[Trial], None] | None = None) -> Result:
@@ -105,6 +116,7 @@ class Experiment:
                 trials.append(trial)
                 if progress:
                     progress(trial)
+        self._rerun_contaminated(measured, trials, started, progress)
         result = Result(self, chosen, trials, regions)
         if combine_best:
             extra = result.best_combination()
@@ -117,9 +129,37 @@ class Experiment:
                 result = Result(self, chosen + [extra], trials, regions)
         return result
 
+    def _rerun_contaminated(self, strategies: list[Strategy], trials: list[Trial], started: float,
+                            progress: Callable[[Trial], None] | None) -> None:
+        """Run contaminated trials again, after the rest, pausing longer each round (a neighbour's job
+        may end); a clean re-run replaces the contaminated one."""
+        by_name = {s.name: s for s in strategies}
+        for attempt in range(2, self.reruns + 2):
+            pending = [i for i, t in enumerate(trials) if t.status == "contaminated"]
+            if not pending:
+                return
+            time.sleep(min(5.0, 0.5 * 2 ** (attempt - 2)))
+            for i in pending:
+                if time.monotonic() - started > self.budget_s:
+                    return
+                old = trials[i]
+                again = self._trial(by_name[old.strategy], old.repeat)
+                again.attempt = attempt
+                if again.status in ("ok", "contaminated"):
+                    trials[i] = again
+                if progress:
+                    progress(again)
+
     def _warm_up(self) -> None:
         """One unmeasured epoch, evaluation and prediction: lazy imports and first-call costs (the
-        first Adam() in a torch 2.13 process takes ~1.8 s) must not land on whichever trial runs first."""
+        first Adam() in a torch 2.13 process takes ~1.8 s) must not land on whichever trial runs first.
+        The store is opened here too, for the same reason (the database layer loads once)."""
+        try:
+            from ..store import open_store
+
+            open_store(self._track_kwargs.get("store"), write=True)
+        except Exception as exc:  # trials will report the store's problem
+            log.warning("mlfootprint: could not open the store before the trials (%s)", exc)
         try:
             model = next(iter(self.train_fn(Setup(device=self.device, epochs=1))))
             self.eval_fn(model)
@@ -133,18 +173,33 @@ class Experiment:
 
         trial = Trial(strategy.name, strategy.kind, repeat)
         setup = Setup(device=self.device, seed=repeat, epochs=self.epochs)
+        if self._watch is None:
+            self._watch = LoadWatch()
         try:
             strategy.configure(setup)
             with strategy.context(), track(**{**self._track_kwargs,
                                               "project": f"{self._track_kwargs['project']}:{strategy.name}"}) as run:
                 trial.run_id = run.id
+                self._watch.start()
                 self._train_and_judge(strategy, setup, run, trial)
+                load = self._watch.stop(run.meter.sensors)
+                self._judge_load(trial, load)
+            # the trial's record is written by a thread of this process: let it finish, or its work
+            # would be charged (in process scope) to whichever trial runs next
+            run.wait_stored(30)
         except StrategyUnavailable as exc:
             trial.status, trial.reason = "skipped", str(exc)
         except Exception as exc:  # a strategy that breaks the user's code is a finding, not a crash
             trial.status, trial.reason = "failed", f"{type(exc).__name__}: {exc}"
             log.warning("mlfootprint: trial %s (repeat %d) failed: %s", strategy.name, repeat + 1, trial.reason)
         return trial
+
+    def _judge_load(self, trial: Trial, load: Load) -> None:
+        trial.other_load_cores = load.other_cores
+        if load.contaminated(self.max_other_cores):
+            trial.status, trial.reason = "contaminated", load.describe()
+            log.info("mlfootprint: trial %s (repeat %d) ran beside other load (%s)", trial.strategy,
+                     trial.repeat + 1, trial.reason)
 
     def _train_and_judge(self, strategy: Strategy, setup: Setup, run: Any, trial: Trial) -> None:
         meter = run.meter

@@ -1,10 +1,18 @@
 """What an experiment found: per-strategy statistics, a table, the Pareto front, a recommendation.
 
-A saving counts only when it exceeds the measurement noise: twice the standard error of the
-difference between the two means, and at least `min_saving` (2 % by default, about the run-to-run
-spread we measured on shared VMs) — with one repeat each, only the `min_saving` floor applies and
-the text says the noise is unknown. A change whose quality loss exceeds the tolerance is refused
-whatever it saves.
+Robust statistics: each strategy is summarised by the median of its repeats, which one disturbed
+repeat cannot drag. The spread is 1.4826 x the median absolute deviation from 5 repeats on (it equals
+the standard deviation for normal noise and ignores an outlier); with fewer repeats the MAD is no
+estimate at all (with 3 it is the smaller of two gaps), so the sample standard deviation is used,
+which errs towards "within noise". Only clean trials count when a strategy has any; trials that ran
+beside other load count only when nothing clean exists, and the verdict says so.
+
+A saving counts only when it exceeds the measurement noise. With 3 or more repeats of both, each
+repeat is compared with the baseline trial of its own round (paired: the machine's drift cancels),
+and the noise is a one-sample t-test at 95 % on those ratios; otherwise Welch's t-test at 95 % on the
+two groups (t x the standard error of the difference). And a saving is at least `min_saving` (2 % by default, about the run-to-run spread we measured on shared VMs) — with
+one repeat each, only the `min_saving` floor applies and the text says the noise is unknown. A
+change whose quality loss exceeds the tolerance is refused whatever it saves.
 """
 
 from __future__ import annotations
@@ -40,14 +48,41 @@ class Summary:
     methods: list[str]
     reason: str | None  # why there is no figure (skipped, failed)
     intensity_note: str | None = None
+    contaminated: int = 0  # repeats used that ran beside other load (only when none ran clean)
 
 
 def _mean(values: list[float]) -> float | None:
-    return statistics.fmean(values) if values else None
+    """The centre of a strategy's repeats: the median (robust to one disturbed repeat)."""
+    return statistics.median(values) if values else None
 
 
 def _sd(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
+    """The spread of repeats: 1.4826 x MAD from 5 repeats on, the sample sd below that (see above)."""
+    if len(values) < 2:
+        return 0.0
+    if len(values) < 5:
+        return statistics.stdev(values)
+    centre = statistics.median(values)
+    return 1.4826 * statistics.median(abs(v - centre) for v in values)
+
+
+# two-sided 95 % quantiles of Student's t by degrees of freedom (standard tables)
+_T95 = [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (5, 2.571), (6, 2.447), (7, 2.365), (8, 2.306),
+        (9, 2.262), (10, 2.228), (12, 2.179), (15, 2.131), (20, 2.086), (30, 2.042), (60, 2.000)]
+
+
+def welch_threshold(sd_a: float, n_a: int, sd_b: float, n_b: int) -> float:
+    """t(95 %, Welch-Satterthwaite df) x the standard error of the difference of two means."""
+    va, vb = sd_a ** 2 / n_a, sd_b ** 2 / n_b
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return 0.0
+    df = (va + vb) ** 2 / ((va ** 2 / (n_a - 1) if n_a > 1 else 0) + (vb ** 2 / (n_b - 1) if n_b > 1 else 0) or 1e-12)
+    t = next((t for d, t in reversed(_T95) if df >= d), _T95[0][1])
+    return t * se
+
+
+MIN_SAMPLES_PER_TRIAL = 10  # fewer sensor reads than this per trial: the note says to lengthen trials
 
 
 class Result:
@@ -62,7 +97,7 @@ class Result:
             if s in regions:
                 continue
             mine = [t for t in trials if t.strategy == s.name]
-            ok = [t for t in mine if t.status == "ok"]
+            ok = [t for t in mine if t.status == "ok"] or [t for t in mine if t.status == "contaminated"]
             energies = [t.energy_j for t in ok]
             to_target = [t.energy_to_target_j for t in ok if t.energy_to_target_j is not None]
             inference = [t.inference_j_per_1000 for t in ok if t.inference_j_per_1000 is not None]
@@ -76,10 +111,29 @@ class Result:
                 _mean([t.duration_s for t in ok]), _mean([t.co2e_kg for t in ok]),
                 {k: statistics.fmean(t.quality[k] for t in ok if k in t.quality) for k in metrics},
                 _mean(inference), _sd(inference), sorted({m for t in ok for m in t.methods}),
-                None if ok else next((f"{t.status}: {t.reason}" for t in mine if t.reason), "no trial ran"))
+                None if ok else next((f"{t.status}: {t.reason}" for t in mine if t.reason), "no trial ran"),
+                contaminated=sum(t.status == "contaminated" for t in ok))
         base = self.summaries.get("baseline")
         for r in regions:
             self.summaries[r.name] = self._regional(r, base)
+        self.notes = self._notes()
+
+    def _notes(self) -> list[str]:
+        """What the reader should know about how far to trust the table."""
+        notes = []
+        reruns = [t for t in self.trials if t.attempt > 1]
+        still = [t for t in self.trials if t.status == "contaminated"]
+        if reruns or still:
+            notes.append(f"{len(reruns)} trial(s) re-run because other processes loaded the machine; "
+                         f"{len(still)} still ran beside other load" + (" and count only where a strategy has no "
+                                                                       "clean repeat" if still else ""))
+        durations = [t.duration_s for t in self.trials if t.status == "ok" and t.duration_s > 0]
+        interval = getattr(self.experiment, "interval_s", None)
+        if durations and interval and statistics.median(durations) < MIN_SAMPLES_PER_TRIAL * interval:
+            notes.append(f"trials train for {statistics.median(durations):.2f} s, under {MIN_SAMPLES_PER_TRIAL} "
+                         f"sensor reads at interval_s={interval:g}: lengthen the trials (epochs) or shorten "
+                         "interval_s for figures the sensors can resolve")
+        return notes
 
     def _regional(self, r: _Region, base: Summary | None) -> Summary:
         if base is None or base.energy_j is None:
@@ -114,6 +168,34 @@ class Result:
             return f"energy to reach {target}", s.energy_to_target_j, base.energy_to_target_j, sd(s.strategy), sd("baseline")
         return "training energy", s.energy_j, base.energy_j, s.energy_sd_j, base.energy_sd_j
 
+    def _basis_key(self, s: Summary, base: Summary) -> str:
+        """The Trial field `_energy_basis` compares on."""
+        if s.kind == "inference" and s.inference_j_per_1000 is not None and base.inference_j_per_1000 is not None:
+            return "inference_j_per_1000"
+        if s.energy_to_target_j is not None and base.energy_to_target_j is not None:
+            return "energy_to_target_j"
+        return "energy_j"
+
+    def _paired(self, name: str, key: str) -> tuple[float, float] | None:
+        """(change, noise) from the ratios of each repeat to the baseline trial of the same round.
+
+        Repeats run in interleaved rounds, so a strategy's trial and the baseline's trial of one round
+        are seconds apart: a machine whose speed drifts (a VM whose host is busy, thermal limits) moves
+        both together, and the ratio keeps only the strategy's effect. Change: the median ratio - 1;
+        noise: t(95 %, n-1) x the standard error of the ratios. None with fewer than 3 pairs.
+        """
+        def by_repeat(n: str) -> dict[int, float]:
+            trials = [t for t in self.trials if t.strategy == n]
+            used = [t for t in trials if t.status == "ok"] or [t for t in trials if t.status == "contaminated"]
+            return {t.repeat: getattr(t, key) for t in used if getattr(t, key) is not None}
+        mine, ref = by_repeat(name), by_repeat("baseline")
+        ratios = [mine[r] / ref[r] for r in sorted(mine.keys() & ref.keys()) if ref[r] > 0]
+        if len(ratios) < 3:
+            return None
+        n = len(ratios)
+        t = next((t for d, t in reversed(_T95) if n - 1 >= d), _T95[0][1])
+        return statistics.median(ratios) - 1.0, t * statistics.stdev(ratios) / math.sqrt(n)
+
     def verdict(self, name: str) -> tuple[bool, str]:
         """(recommendable, the reason in plain words) for one strategy against the baseline."""
         s, base = self.summaries[name], self.summaries.get("baseline")
@@ -132,10 +214,14 @@ class Result:
         basis, mine, ref, sd_mine, sd_ref = self._energy_basis(s, base)
         if mine is None or ref is None or ref == 0:
             return False, f"no {basis} to compare"
-        change = (mine - ref) / ref
-        self._changes[name] = change
         n, n_base = s.repeats, base.repeats
-        noise = 2 * math.sqrt(sd_mine**2 / max(n, 1) + sd_ref**2 / max(n_base, 1)) / ref if n > 1 and n_base > 1 else 0.0
+        paired = self._paired(name, self._basis_key(s, base))
+        if paired is not None:  # each repeat against the baseline of its own round: drift cancels
+            change, noise = paired
+        else:
+            change = (mine - ref) / ref
+            noise = welch_threshold(sd_mine, n, sd_ref, n_base) / ref if n > 1 and n_base > 1 else 0.0
+        self._changes[name] = change
         threshold = max(noise, self.experiment.min_saving)
         quality_text, quality_ok = "", True
         if metric and metric in s.quality and metric in base.quality:
@@ -145,11 +231,14 @@ class Result:
             quality_ok = delta >= -tolerance
         wins = self._wins(name, base)
         text = f"{change:+.0%} {basis}{quality_text}; cheaper in {wins}"
+        if s.contaminated or base.contaminated:
+            text += " (measured beside other load: less certain)"
         if not quality_ok:  # checked first: a quality loss refuses a change whatever it saves
             tol = self.experiment.tolerance.get(metric or "", 0.01)
             return False, f"{text} — quality loss beyond the {tol * 100:g} pt tolerance"
         if change > -threshold:
-            why = "within measurement noise" if change < 0 else "not a saving here"
+            # an equal strategy lands on either side of zero: within the noise either way
+            why = "within measurement noise" if abs(change) <= threshold else "not a saving here: costlier beyond the noise"
             return False, f"{text} — {why}" + ("" if n > 1 else " (one repeat: noise unknown)")
         if basis.startswith("energy to reach") and s.epochs_to_target and base.epochs_to_target:
             text += (f" (target after {s.epochs_to_target:.1f} epochs vs {base.epochs_to_target:.1f}: "
@@ -157,8 +246,10 @@ class Result:
         return True, text
 
     def _wins(self, name: str, base: Summary) -> str:
-        mine = [t for t in self.trials if t.strategy == name and t.status == "ok"]
-        ref = [t for t in self.trials if t.strategy == "baseline" and t.status == "ok"]
+        def used(n: str) -> list[Trial]:
+            trials = [t for t in self.trials if t.strategy == n]
+            return [t for t in trials if t.status == "ok"] or [t for t in trials if t.status == "contaminated"]
+        mine, ref = used(name), used("baseline")
         if not mine or not ref:
             return "0 of 0 repeats"
         if mine[0].kind == "inference" and mine[0].inference_j_per_1000 is not None:
@@ -202,7 +293,7 @@ class Result:
 
         console = console or Console()
         metric = self._metric()
-        t = Table(title="strategies by training energy (mean ± sd over repeats)", title_justify="left",
+        t = Table(title="strategies by training energy (median ± spread over repeats)", title_justify="left",
                   box=box.SIMPLE_HEAD, collapse_padding=True)
         cols = ["strategy", "energy", "to target", "time", "CO2e", metric or "quality"]
         if self.experiment.predict_fn:
@@ -228,6 +319,8 @@ class Result:
         for r in records:
             mark = "[green]✓[/]" if r["recommended"] else "·"
             console.print(f"{mark} {r['strategy']}: {r['verdict']}", highlight=False)
+        for note in self.notes:
+            console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
         methods = sorted({m for s in self.summaries.values() for m in s.methods})
         console.print(f"energy is {' and '.join(methods) or 'not measured'} (`mlfootprint show RUN` gives each "
                       "trial's sources); evaluations during training are not counted as training energy",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from .base import Channel, Kind, Method, Reading, Sensor, Signal
@@ -12,7 +14,7 @@ from .rapl import POWERCAP_ROOT, RaplSensor
 from .ram_model import RamModelSensor
 
 __all__ = ["Channel", "CpuModelSensor", "Kind", "Method", "NvmlSensor", "RamModelSensor", "RaplSensor",
-           "Reading", "ScriptedSensor", "Sensor", "Signal", "discover_sensors"]
+           "Reading", "ScriptedSensor", "Sensor", "Signal", "discover_sensors", "nvidia_driver_present"]
 
 
 def discover_sensors(powercap_root: Path = POWERCAP_ROOT, env: dict[str, str] | None = None,
@@ -24,7 +26,7 @@ def discover_sensors(powercap_root: Path = POWERCAP_ROOT, env: dict[str, str] | 
     """
     sensors: list[Sensor] = []
     warnings: list[str] = []
-    if gpu:
+    if gpu and nvidia_driver_present(env):
         nvml, nvml_warnings = NvmlSensor.discover(env)
         warnings += nvml_warnings
         if nvml:
@@ -39,3 +41,13 @@ def discover_sensors(powercap_root: Path = POWERCAP_ROOT, env: dict[str, str] | 
     if "ram" not in rapl_kinds:
         sensors.append(RamModelSensor())
     return sensors, warnings
+
+
+def nvidia_driver_present(env: dict[str, str] | None = None) -> bool:
+    """Whether loading NVML can find anything: a Linux machine without the driver's device nodes or
+    /proc entry has no NVIDIA GPU to read, and importing and initialising NVML there costs more than a
+    whole run's start. Elsewhere (and when a pynvml module is already loaded) NVML is always tried."""
+    env = os.environ if env is None else env
+    if not sys.platform.startswith("linux") or "pynvml" in sys.modules or env.get("NVIDIA_VISIBLE_DEVICES"):
+        return True
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/proc/driver/nvidia/version", "/dev/nvidia0"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import threading
 import time
 import warnings
@@ -30,7 +29,8 @@ from ..errors import RunNotFoundError, StoreConfigError, StoreError, StoreMissin
 from ..record import clean_rows, now_iso, to_record
 from . import schema
 from .schema import SCHEMA_VERSION, components, meta, phases, run_values, runs, samples
-from .urls import check_url, default_store_url, display_url, sqlite_path, to_url
+from .spool import hostname
+from .urls import check_url, default_store_url, display_url, private_dirs, sqlite_path, to_url
 
 __all__ = ["Store", "default_store_url", "display_url", "now_iso", "open_store", "to_record"]
 
@@ -124,8 +124,7 @@ class Store:
             return create_engine(url, pool_pre_ping=True)
         assert self.path is not None
         if self.write and not self.path.exists():
-            if not self.path.parent.exists():
-                self.path.parent.mkdir(parents=True, mode=0o700)
+            private_dirs(self.path.parent)
             try:  # created private: the store holds command lines, hosts and settings
                 os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
             except FileExistsError:
@@ -380,7 +379,7 @@ def _shown_status(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_dead(row: dict[str, Any]) -> bool:
-    if row["host"] == socket.gethostname():
+    if row["host"] == hostname():
         import psutil
 
         try:

@@ -11,17 +11,15 @@ Files are JSON (standard: no NaN), written atomically (temporary file, then rena
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from ..record import dumps
-from .urls import display_url, sqlite_path, user_data_dir
+from .urls import display_url, private_dirs, sqlite_path, user_data_dir
 
 FORMAT = "mlfootprint-rows/1"
 FOREIGN_GRACE_S = 600.0  # a spool file from another host is imported once it is this old
@@ -34,18 +32,20 @@ def spool_dirs(url: str) -> list[Path]:
     if path is not None:
         first = path.with_name(path.name + ".spool")
     else:
+        import hashlib
+
         first = user_data_dir() / "spool" / hashlib.sha1(display_url(url).encode()).hexdigest()[:12]
     return [first, Path.cwd(), Path(tempfile.gettempdir())]
 
 
 def write(url: str, payload: dict[str, Any], previous: Path | None = None) -> Path | None:
     """Write (or rewrite) a run's spool file; its path, or None when no folder could be written."""
-    data = dumps(dict(payload, format=FORMAT, store=display_url(url), host=socket.gethostname(), pid=os.getpid()))
+    data = dumps(dict(payload, format=FORMAT, store=display_url(url), host=hostname(), pid=os.getpid()))
     name = f"mlfootprint-run-{payload['run']['id']}.json"
     candidates = ([previous.parent] if previous else []) + spool_dirs(url)
     for directory in candidates:
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dirs(directory)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # mode 0600
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(data)
@@ -87,12 +87,17 @@ def orphans(url: str) -> list[Path]:
             age_s = time.time() - f.stat().st_mtime
         except (OSError, ValueError):
             continue
-        if payload.get("host") == socket.gethostname():
+        if payload.get("host") == hostname():
             if not _alive(payload.get("pid")):
                 found.append(f)
         elif age_s > FOREIGN_GRACE_S:
             found.append(f)
     return found
+
+
+def hostname() -> str:
+    """This machine's name (socket.gethostname() without importing socket)."""
+    return os.uname().nodename if hasattr(os, "uname") else __import__("socket").gethostname()
 
 
 def _alive(pid: Any) -> bool:

@@ -89,3 +89,17 @@ def check_url(url: str) -> None:
     if m.group(1).lower().startswith("sqlite") and sqlite_path(url) is None:
         raise StoreConfigError(f"store {display_url(url)!r} is in memory: its runs would be lost when the process "
                                "exits; give a file path")
+
+
+def private_dirs(directory: Path) -> None:
+    """Create `directory` and any missing parents with mode 0700 (mkdir's mode reaches only the last one)."""
+    missing = []
+    for d in [directory, *directory.parents]:
+        if d.exists():
+            break
+        missing.append(d)
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
