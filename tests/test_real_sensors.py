@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -64,3 +65,31 @@ def test_import_is_light() -> None:
     code = "import sys, mlfootprint; print(sorted(m for m in ('sqlalchemy', 'pydantic', 'torch', 'pynvml') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux /proc")
+def test_proc_readers_agree_with_psutil() -> None:
+    import psutil
+
+    from mlfootprint.sensors.procfs import cpu_times, memory_used_bytes
+
+    assert memory_used_bytes() == pytest.approx(psutil.virtual_memory().used, rel=0.02)
+    ours, theirs = cpu_times(), psutil.cpu_times()
+    busy = theirs.user + theirs.nice + theirs.system + theirs.irq + theirs.softirq + theirs.steal
+    assert ours.busy_s == pytest.approx(busy, abs=0.5)
+    assert ours.total_s == pytest.approx(busy + theirs.idle + theirs.iowait, abs=1.0)
+
+
+def test_the_cpu_model_keeps_its_own_utilization_window() -> None:
+    """Another caller of psutil.cpu_percent (Lightning's DeviceStatsMonitor, a metrics logger) must not
+    move the CPU model's reference point: it keeps private CPU-time deltas."""
+    import psutil
+
+    from mlfootprint.sensors import CpuModelSensor
+
+    sensor = CpuModelSensor()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:  # one busy core
+        pass
+    psutil.cpu_percent(interval=None)  # someone else resets psutil's process-wide window
+    assert sensor.utilization() > 0.25, "the busy 0.3 s are still in our window"

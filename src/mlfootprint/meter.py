@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .attribution import ProcessTree
 from .phases import PhaseAccount
 from .sensors.base import Channel, Reading, Sensor
 
@@ -61,7 +60,11 @@ class Meter:
         for sensor in self.sensors:
             for ch in sensor.channels():
                 self.states[ch.key] = ChannelState(ch)
-        self._tree = ProcessTree(pid) if scope == "process" else None
+        self._tree = None
+        if scope == "process":
+            from .attribution import ProcessTree  # psutil: only runs measured in process scope need it
+
+            self._tree = ProcessTree(pid)
         self._pending: list[Sample] = []
         self.lock = threading.Lock()
         self._stop = threading.Event()

@@ -130,10 +130,10 @@ class RunRecorder:
     def _open(self) -> None:
         self.not_importing.clear()
         try:
-            from .store import db, open_store
+            self._snapshot(False)  # first the impact model's tables (small; a stop soon after needs them)
+            from .store import db, open_store  # then the database layer (large)
 
             db.load_driver(self.url)
-            self._snapshot(False)  # the impact model's tables and modules, loaded here once
         finally:
             self.not_importing.set()
         for attempt in range(3):

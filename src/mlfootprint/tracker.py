@@ -20,7 +20,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -31,7 +30,6 @@ from typing import Any, TypeVar
 from . import impact
 from .config import Settings, load_settings
 from .constants import J_PER_KWH
-from .embodied import items_for_run
 from .factors import place_for
 from .forecast import Forecast
 from .grid import Location, resolve_location
@@ -65,7 +63,7 @@ class Run:
 
     def __init__(self, settings: Settings, origins: dict[str, str], location: Location, meter: Meter,
                  store_url: str, *, command: str | None, warnings: list[str]) -> None:
-        self.id = uuid.uuid4().hex[:12]
+        self.id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] had, without importing uuid
         self.settings = settings
         self.location = location
         self.meter = meter
@@ -331,6 +329,8 @@ class Run:
             series_source = (f"{self._series.source}, {share:.0%} of the energy matched to its hour"
                              + (f"; the rest at the annual {self.location.intensity_g_per_kwh:g} gCO2e/kWh"
                                 if share < 0.999 else ""))
+        from .embodied import items_for_run  # the hardware catalogue: loaded on the writer thread, not at start
+
         duration_s = self.meter.elapsed_s
         return impact.assess((energy_j, max(0.0, energy_j - uncertainty_j), energy_j + uncertainty_j),
                              (duration_s, duration_s, duration_s), self.place, items_for_run(comps, self._logical_cpus),
@@ -358,10 +358,10 @@ class Run:
 
     def _start(self) -> None:
         self.meter.on_tick = self._on_tick
-        self.recorder.start()
-        _writers.add(self.recorder)
         self.meter.start()
         _open_runs.add(self)
+        _writers.add(self.recorder)
+        self.recorder.start()  # last: its first job, loading the database layer, need not slow the start
 
     def _finish(self, status: str, exit_code: int | None = None) -> None:
         if self.status != "running" or os.getpid() != self._owner_pid:

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import psutil
-
 from ..constants import (UNCERTAINTY_TDP_MODEL, UNCERTAINTY_VCPU_MODEL, VCPU_MAX_W, VCPU_MIN_W)
 from ..data import rows
 from .base import Channel, Reading
+from .procfs import cpu_times, logical_cpus
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,10 @@ def cpu_brand(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _logical_cpus() -> int:
+    return logical_cpus()
+
+
 class CpuModelSensor:
     """Machine-wide modelled CPU power, averaged over each interval between reads."""
 
@@ -73,9 +76,11 @@ class CpuModelSensor:
 
     def __init__(self, brand: str | None = None, logical_cpus: int | None = None) -> None:
         self.brand = brand or cpu_brand()
-        self.logical_cpus = logical_cpus or psutil.cpu_count(logical=True) or 1
+        self.logical_cpus = logical_cpus or _logical_cpus()
         self.spec = find_cpu(self.brand)
-        psutil.cpu_percent(interval=None)  # primes psutil: the next call measures from here
+        # our own reference point: psutil.cpu_percent(None) keeps one per process, which any other
+        # caller (a system-metrics logger, a second run) would move under our feet
+        self._last = cpu_times()
 
     @property
     def source(self) -> str:
@@ -95,9 +100,16 @@ class CpuModelSensor:
         uncertainty = UNCERTAINTY_TDP_MODEL if self.spec else UNCERTAINTY_VCPU_MODEL
         return [Channel(self.key, "cpu", self.brand, "modelled", self.source, uncertainty, "power-interval-mean")]
 
+    def utilization(self) -> float:
+        """Share of the machine's CPU time that was busy since the previous call."""
+        now = cpu_times()
+        d_total = now.total_s - self._last.total_s
+        d_busy = now.busy_s - self._last.busy_s
+        self._last = now
+        return min(1.0, max(0.0, d_busy / d_total)) if d_total > 0 else 0.0
+
     def read(self) -> list[Reading]:
-        utilization = psutil.cpu_percent(interval=None) / 100.0
-        return [Reading(self.key, power_w=self.power_w(utilization))]
+        return [Reading(self.key, power_w=self.power_w(self.utilization()))]
 
     def close(self) -> None:
         pass

@@ -6,10 +6,9 @@ coarse; a RAPL `dram` counter, where readable, replaces it.
 
 from __future__ import annotations
 
-import psutil
-
 from ..constants import RAM_POWER_W_PER_GB, UNCERTAINTY_RAM_MODEL
 from .base import Channel, Reading
+from .procfs import memory_used_bytes
 
 BYTES_PER_GB = 1e9
 
@@ -23,7 +22,7 @@ class RamModelSensor:
                         "power-instant")]
 
     def read(self) -> list[Reading]:
-        used_gb = psutil.virtual_memory().used / BYTES_PER_GB
+        used_gb = memory_used_bytes() / BYTES_PER_GB
         return [Reading(self.key, power_w=used_gb * RAM_POWER_W_PER_GB.value)]
 
     def close(self) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ FOREIGN_GRACE_S = 600.0  # a spool file from another host is imported once it is
 def spool_dirs(url: str) -> list[Path]:
     """Where spool files for `url` go, best first: beside a SQLite store, else the user data dir;
     then the working directory and the temp dir, for when those cannot be written."""
+    import tempfile  # not at import: this module is on every run's start path
+
     path = sqlite_path(url)
     if path is not None:
         first = path.with_name(path.name + ".spool")
@@ -43,6 +44,8 @@ def write(url: str, payload: dict[str, Any], previous: Path | None = None) -> Pa
     data = dumps(dict(payload, format=FORMAT, store=display_url(url), host=hostname(), pid=os.getpid()))
     name = f"mlfootprint-run-{payload['run']['id']}.json"
     candidates = ([previous.parent] if previous else []) + spool_dirs(url)
+    import tempfile
+
     for directory in candidates:
         try:
             private_dirs(directory)
