@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from .constants import DEFAULT_PUE
+from .constants import DEFAULT_PUE, DEFAULT_WUE
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -164,24 +164,38 @@ def _series(v: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Spec:
-    """One setting: how to parse it, and a line for the docs."""
+    """One setting: how to parse it, and a line for the docs (README's table comes from these)."""
 
     name: str
     parse: Callable[[Any], Any]
     doc: str
+    default_doc: str | None = None  # how to show the default when it is not a plain value
+
+
+def markdown_table() -> str:
+    """The README's configuration table (tests/test_docs.py checks the README holds exactly this)."""
+    lines = ["| setting | env var | default | meaning |", "| --- | --- | --- | --- |"]
+    for spec in SETTINGS.values():
+        default = SETTINGS_DEFAULTS[spec.name]
+        shown = spec.default_doc or ("—" if default is None else str(default).lower() if isinstance(default, bool)
+                                     else f"{default:g}" if isinstance(default, float) else str(default))
+        lines.append(f"| `{spec.name}` | `{ENV_PREFIX}{spec.name.upper()}` | {shown} | {spec.doc} |")
+    return "\n".join(lines)
 
 
 _PUE = ("must be between 1.0 and 3.0 (facility energy / IT energy; 1.0 for a laptop or a machine with no "
         "cooling overhead, 1.1-1.2 for hyperscale clouds)")
 SETTINGS: dict[str, Spec] = {s.name: s for s in (
     Spec("project", _project, "project name to file runs under"),
-    Spec("country", _location("country"), "ISO 3166 code (FR, FRA) or zone (US-CA) where the run happens"),
+    Spec("country", _location("country"), "ISO 3166 code (FR, FRA) or zone (US-CA) where the run happens",
+         "world average"),
     Spec("region", _location("region"), "cloud region (gcp:europe-west1, aws:us-east-1, azure:westeurope)"),
-    Spec("pue", _between(1.0, 3.0, _PUE), "power usage effectiveness of the facility, 1.0-3.0"),
+    Spec("pue", _between(1.0, 3.0, _PUE), "power usage effectiveness of the facility, 1.0-3.0",
+         f"{DEFAULT_PUE.value:g} (Uptime Institute 2024)"),
     Spec("interval_s", _between(0.01, 3600, "must be between 0.01 and 3600 seconds"), "seconds between sensor reads"),
     Spec("flush_interval_s", _between(0.01, 3600, "must be between 0.01 and 3600 seconds"),
          "seconds between writes to the store"),
-    Spec("store", _text(4096), "run store: a SQLite path or a SQLAlchemy URL"),
+    Spec("store", _text(4096), "run store: a SQLite path or a SQLAlchemy URL", "`runs.db` in the user data dir"),
     Spec("scope", _choice("machine", "process"), "charge the whole machine, or the tracked process tree's share"),
     Spec("gpu", _bool, "read GPUs"),
     Spec("sync_cuda", _bool, "synchronize CUDA at phase markers (exact GPU phases, costs throughput)"),
@@ -190,9 +204,9 @@ SETTINGS: dict[str, Spec] = {s.name: s for s in (
     Spec("stop_over_budget", _bool, "then also ask the run to stop (progress() returns False; CLI: SIGTERM)"),
     Spec("progress_bar", _bool, "a progress bar with energy so far and the forecast"),
     Spec("wue", _between(0, 1e6, "must be a number >= 0", hi_open=True),
-         "on-site water usage effectiveness, L/kWh of IT energy"),
+         "on-site water usage effectiveness, L/kWh of IT energy", f"{DEFAULT_WUE.value:g} (Shehabi et al. 2016)"),
     Spec("price_per_kwh", _between(0, 1e6, "must be a number >= 0", hi_open=True),
-         "electricity price per kWh (needs currency)"),
+         "electricity price per kWh (needs currency)", "cited price for US states, else none"),
     Spec("currency", _currency, "ISO 4217 code of the prices given"),
     Spec("instance_price_per_hour", _between(0, 1e6, "must be a number >= 0", hi_open=True),
          "what the machine costs per hour (needs currency)"),
