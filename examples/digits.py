@@ -9,6 +9,7 @@ The training functions are importable so benchmarks measure exactly the same loo
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -169,7 +170,9 @@ def main() -> None:
         _, test_acc, train_acc = train(args.epochs, run=run)
     print(f"done in {time.perf_counter() - t0:.1f} s: test accuracy {test_acc:.1%}, train accuracy {train_acc:.1%}\n")
     print_run(run.record, show_warnings=False)
-    print(f"stored as run {run.id}: `mlfootprint show {run.id}` or `mlfootprint show {run.id} --json`")
+    store = os.environ.get("MLFOOTPRINT_STORE")
+    where = f" --store {store}" if store else ""
+    print(f"stored as run {run.id}: `mlfootprint show {run.id}{where}` (add --json for the full record)")
 
 
 if __name__ == "__main__":
