@@ -1,4 +1,6 @@
-"""Check the NVML path on a real GPU: our meter's energy against an independent power integral.
+"""Check the NVML path on a real GPU: our meter's energy counter against a 20 Hz integral of the same
+board's power readings — a consistency check of our sampling and integration, not an independent
+measurement (both come from the board's own sensor; only an external power meter would be one).
 
     python benchmarks/gpu_check.py [--seconds 20]
 
@@ -70,7 +72,8 @@ def main() -> None:
         print(f"  {c['key']:<22} {c['energy_j']:>10.1f} J  {c['method']:<9} {c['source'][:70]} {c['note'] or ''}")
     print(f"matmuls: {n}, {flops / (time.monotonic() - t0) / 1e12:.0f} TFLOP/s achieved")
     print(f"meter GPU energy (nvml counter): {ours:.1f} J, mean {ours / record['duration_s']:.1f} W")
-    print(f"independent 20 Hz power integral: {ref['energy_j']:.1f} J over {ref['reads']} reads")
+    print(f"consistency check, 20 Hz integral of the same board's power readings: {ref['energy_j']:.1f} J over "
+          f"{ref['reads']} reads")
     print(f"ratio meter / power integral: {ours / ref['energy_j']:.4f}")
     print(f"energy per TFLOP: {ours / (flops / 1e12):.3f} J")
 

@@ -87,8 +87,10 @@ def steady_sensor(watts: float = 100.0) -> ScriptedSensor:
     return ScriptedSensor([(0.0, watts), (1e6, watts)], time.monotonic)
 
 
-def test_run_progress_forecast_and_budget_stop(isolated_env: Path) -> None:
-    with mlfootprint.track(sensors=[steady_sensor()], interval_s=0.02, budget_kwh=1e-4, stop_over_budget=True,
+def test_a_run_well_under_budget_runs_to_the_end_and_its_forecast_stays_apart(isolated_env: Path) -> None:
+    # 100 W for ~2 s is ~200 J; the budget, 1e-3 kWh (3,600 J), is 18x that: even a machine running this
+    # three times slower stays far under, so only a budget check that misfires stops it
+    with mlfootprint.track(sensors=[steady_sensor()], interval_s=0.02, budget_kwh=1e-3, stop_over_budget=True,
                            pue=1.0) as run:
         keep_going = True
         for step in range(1, 101):
@@ -96,8 +98,8 @@ def test_run_progress_forecast_and_budget_stop(isolated_env: Path) -> None:
             keep_going = run.progress(step, 100)
             if not keep_going:
                 break
-    # 100 W for ~2 s would be ~200 J = 5.6e-5 kWh... the budget is 1e-4 kWh (360 J): not exceeded
-    assert keep_going and run.over_budget is None
+    assert run.energy_j < 3600 / 3
+    assert keep_going and step == 100 and run.over_budget is None
     fc = run.forecast()
     assert fc is not None and fc.progress > 0.9
     assert abs(fc.total_energy_j.value - run.energy_j) / run.energy_j < 0.1
@@ -149,6 +151,35 @@ def test_cli_epochs_budget_and_stop(isolated_env: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "invalid budget_kwh=-1.0" in bad.stderr
 
 
-def test_report_progress_is_a_no_op_outside_track(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_progress_writes_for_the_wrapper_and_nothing_outside_it(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
     monkeypatch.delenv("MLFOOTPRINT_PROGRESS_FILE", raising=False)
-    mlfootprint.report_progress(3)  # nothing to write to: must not fail
+    before = sorted(tmp_path.iterdir())
+    assert mlfootprint.report_progress(3) is None  # outside `mlfootprint track`: a no-op, nothing written
+    assert sorted(tmp_path.iterdir()) == before
+    target = tmp_path / "progress"
+    monkeypatch.setenv("MLFOOTPRINT_PROGRESS_FILE", str(target))
+    mlfootprint.report_progress(3, 10)
+    assert target.read_text() == "3 10"
+    monkeypatch.setenv("MLFOOTPRINT_PROGRESS_FILE", str(tmp_path / "no" / "such" / "dir" / "p"))
+    mlfootprint.report_progress(4)  # an unwritable path never raises into the loop
+
+
+def test_a_co2e_budget_uses_the_hourly_series_when_one_is_given(isolated_env: Path, tmp_path: Path) -> None:
+    """France's annual grid (~41 g/kWh) keeps this run under its CO2e budget; the hourly series it is
+    charged at (2000 g/kWh) does not: the budget must follow the series, as the run's CO2e does."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    series = tmp_path / "dirty.csv"
+    series.write_text("datetime,intensity_g_per_kwh\n" + "".join(
+        f"{(start + timedelta(hours=h)).isoformat()},2000\n" for h in range(-1, 3)))
+    watts, seconds = 1000.0, 1.0  # ~1000 J: 0.0114 g at 41 g/kWh x 1.0 PUE, 0.556 g at 2000 g/kWh
+    budget_kg = 1e-4
+    with mlfootprint.track(sensors=[steady_sensor(watts)], interval_s=0.02, flush_interval_s=0.05, country="FR",
+                           pue=1.0, intensity_csv=str(series), budget_co2e_kg=budget_kg) as run:
+        for step in range(1, 51):
+            time.sleep(seconds / 50)
+            run.progress(step, 50)
+    assert run.co2e_kg > budget_kg > run.energy_j / 3.6e6 * 41.44 / 1000, "over budget only at the series' hours"
+    assert run.over_budget is not None and "exceeds the budget" in run.over_budget

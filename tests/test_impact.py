@@ -129,7 +129,8 @@ def test_measured_run_records_every_impact_figure_and_show_prints_them(isolated_
         time.sleep(0.3)
     record = open_store(str(isolated_env)).get_run(run.id)
     imp = record["impact"]
-    assert imp["basis"] == "measured"
+    assert imp["basis"] == "simulated", "a scripted sensor never makes a figure 'measured'"
+    assert {imp[k]["basis"] for k in ("energy_j", "co2e_operational_kg", "co2e_total_kg", "water_l")} == {"simulated"}
     assert imp["co2e_operational_kg"]["value"] == pytest.approx(record["co2e_kg"])
     assert imp["co2e_market_kg"]["value"] == pytest.approx(record["co2e_kg"] / 2)
     assert imp["electricity_cost"]["unit"] == "USD" and "EIA" in imp["electricity_cost"]["source"]
@@ -230,3 +231,42 @@ def test_version_2_store_gains_the_impact_column_and_old_runs_still_show(isolate
     shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", run.id, "--json"], capture_output=True,
                            text=True)
     assert shown.returncode == 0 and json.loads(shown.stdout)["impact"] is None
+
+
+@pytest.mark.parametrize("methods,basis,detail", [
+    ({"gpu": "measured", "cpu": "measured"}, "measured", "measured (gpu, cpu)"),
+    ({"gpu": "measured", "cpu": "modelled", "ram": "modelled"}, "modelled", "measured (gpu) + modelled (cpu, ram)"),
+    ({"cpu": "modelled", "ram": "modelled"}, "modelled", "modelled (cpu, ram)"),
+    ({"gpu": "simulated", "cpu": "measured"}, "simulated", "measured (cpu) + simulated (gpu)"),
+])
+def test_the_basis_of_every_figure_follows_from_its_inputs(methods: dict, basis: str, detail: str) -> None:
+    comps = [{"kind": k, "method": m} for k, m in methods.items()]
+    assert impact.energy_basis(comps) == (basis, detail)
+    out = impact.assess((100.0, 90.0, 110.0), (60.0, 60.0, 60.0), place(), [impact.EmbodiedItem("x", 100.0, 1.0, "s")],
+                        basis, basis_detail=detail)
+    assert out["basis"] == basis and out["basis_detail"] == detail and out["energy_j"]["basis"] == basis
+    factor = impact.weakest(basis, "modelled")  # energy x PUE, intensity, WUE: never better than modelled
+    for key in ("facility_energy_j", "co2e_operational_kg", "water_l", "water_onsite_l", "water_offsite_l"):
+        assert out[key]["basis"] == factor, key
+    for key in ("co2e_embodied_kg", "co2e_total_kg"):  # embodied CO2e is an estimate
+        assert out[key]["basis"] == impact.weakest(basis, "estimated"), key
+    assert {e["basis"] for e in out["equivalents"].values()} == {impact.weakest(basis, "estimated")}
+
+
+def test_a_run_on_the_fake_nvml_with_modelled_cpu_is_labelled_modelled_not_measured(isolated_env: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes.pynvml_fake import FakeGpu, FakeNvml
+
+    FakeNvml([FakeGpu("NVIDIA H100 80GB HBM3", "GPU-1", 300.0)]).install(monkeypatch)
+    from mlfootprint.sensors import nvml
+
+    monkeypatch.setattr(nvml, "_initialized", {})
+    with mlfootprint.track(country="FR", interval_s=0.02) as run:
+        time.sleep(0.1)
+    imp = run.record["impact"]
+    methods = {c["kind"]: c["method"] for c in run.record["components"]}
+    assert methods["gpu"] == "measured" and methods["cpu"] == "modelled"
+    assert imp["basis"] == "modelled" and imp["basis_detail"].startswith("measured (gpu) + modelled (cpu")
+    shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", run.id], capture_output=True, text=True,
+                           env=dict(os.environ, COLUMNS="200"))
+    assert "impact · energy measured (gpu) + modelled (cpu, ram)" in shown.stdout

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,32 @@ def test_discovery_prefers_rapl_cpu_and_dram(tmp_path: Path) -> None:
     methods = {c.key: c.method for s in sensors for c in s.channels()}
     assert set(methods.values()) == {"measured"}
     assert "cpu:modelled" not in methods and "ram:modelled" not in methods
+
+
+def test_a_long_interval_is_polled_so_two_wraps_are_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """interval_s may be an hour; a busy package wraps its counter in ~20 minutes. The meter polls the
+    counters between samples, so each wrap is seen; without polls the second one would be lost."""
+    from mlfootprint import meter as meter_module
+    from mlfootprint.meter import Meter
+
+    pkg = make_domain(tmp_path, "intel-rapl:0", "package-0", 0, max_range_uj=999)
+    sensor, _ = RaplSensor.discover(tmp_path)
+    assert sensor is not None
+    polls: list[int] = []
+
+    def poll() -> None:  # between two polls the counter advances 700 uJ: two wraps per 'sample interval'
+        polls.append(1)
+        set_energy(pkg, (700 * (len(polls) + 1)) % 1000)
+        RaplSensor.poll(sensor)
+
+    set_energy(pkg, 700)
+    monkeypatch.setattr(sensor, "poll", poll)
+    monkeypatch.setattr(meter_module, "POLL_S", 0.02)
+    m = Meter([sensor], interval_s=0.3)
+    m.start()
+    time.sleep(0.2)  # several polls, no sample yet
+    m.stop()
+    n = len(polls)
+    assert n >= 3
+    # every poll saw one wrap of a 1000-value counter (0..999): 700 uJ each, none lost
+    assert m.totals_j()[sensor.channels()[0].key] == pytest.approx(700 * n / 1e6, abs=1e-12)

@@ -30,21 +30,37 @@ def test_real_run_on_this_machine_is_plausible_and_labelled(isolated_env: Path) 
     for c in record["components"]:
         assert c["method"] in ("measured", "modelled") and c["source"]
         assert c["uncertainty_rel"] > 0
-        # a CPU core busy for ~1 s: more than 0, less than a whole 1 kW server would draw
-        assert 0 < c["energy_j"] < 1000 * record["duration_s"]
-    cpu = sum(c["energy_j"] for c in record["components"] if c["kind"] == "cpu")
-    assert cpu / record["duration_s"] > 0.5, "one busy core must show up as more than half a watt"
+    cpu = [c for c in record["components"] if c["kind"] == "cpu"]
+    if all(c["method"] == "modelled" for c in cpu):
+        # one core busy of n: the model's power lies between its value at (most of) one core and at all
+        model = CpuModelSensor()
+        n = model.logical_cpus
+        mean_w = sum(c["energy_j"] for c in cpu) / record["duration_s"]
+        assert model.power_w(0.7 / n) <= mean_w <= model.power_w(1.0) * 1.05, (mean_w, n)
+        assert mean_w > model.power_w(0.0) * 1.1, "the busy core shows above the idle figure"
 
 
-def test_process_scope_charges_only_our_share(isolated_env: Path) -> None:
-    with mlfootprint.track(scope="process", interval_s=0.1) as proc_run:
-        busy(0.6)
-        time.sleep(0.4)
-    assert proc_run.record["scope"] == "process"
-    cpu = [c for c in proc_run.record["components"] if c["kind"] == "cpu"][0]
-    machine_model = CpuModelSensor()
-    # never more than the whole machine could draw at full load over the run
-    assert 0 < cpu["energy_j"] <= machine_model.power_w(1.0) * proc_run.duration_s
+def test_process_scope_charges_our_work_and_not_a_neighbours(isolated_env: Path) -> None:
+    """Two runs at once, machine and process scope, while a process outside our tree burns a core and we
+    sleep: the machine run sees the neighbour, the process run does not. Then we burn a core: the
+    process run sees that."""
+    import subprocess
+    import sys
+
+    def cpu_j(run: object) -> float:
+        return sum(c["energy_j"] for c in run.record["components"] if c["kind"] == "cpu")  # type: ignore[attr-defined]
+
+    code = "import time\nt = time.time()\nwhile time.time() - t < 1.5: pass"
+    pid = int(subprocess.run(["sh", "-c", f"{sys.executable} -c '{code}' >/dev/null 2>&1 & echo $!"],
+                             capture_output=True, text=True, check=True).stdout)
+    time.sleep(0.2)
+    with mlfootprint.track(interval_s=0.1) as machine, mlfootprint.track(scope="process", interval_s=0.1) as ours:
+        time.sleep(1.0)  # idle, beside the neighbour
+    assert ours.record["scope"] == "process"
+    assert cpu_j(ours) < 0.2 * cpu_j(machine), (cpu_j(ours), cpu_j(machine))
+    with mlfootprint.track(interval_s=0.1) as machine, mlfootprint.track(scope="process", interval_s=0.1) as ours:
+        busy(1.0)  # now the work is ours
+    assert cpu_j(ours) > 0.5 * cpu_j(machine), (cpu_j(ours), cpu_j(machine))
 
 
 def test_cpu_model_matching_and_vm_fallback() -> None:

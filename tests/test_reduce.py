@@ -83,12 +83,20 @@ def test_single_repeats_use_the_noise_floor_and_say_so() -> None:
     assert r.verdict("b")[0]
 
 
-def test_two_good_strategies_suggest_their_combination() -> None:
-    r = synthetic({"baseline": [100, 101, 99], "a": [70, 71, 69], "b": [80, 81, 79]},
-                  {"baseline": 0.96, "a": 0.96, "b": 0.96})
-    combo = r.best_combination()
-    assert combo is None  # the synthetic strategies are both plain Strategy(): same knobs, never paired
-    bf16, fp16 = s.mixed_precision("bf16", "fp16")
+def test_two_good_strategies_that_change_different_knobs_are_suggested_together() -> None:
+    exp = Experiment(lambda setup: iter(()), lambda m: {}, target={"accuracy": 0.9})
+    batch, bf16, fp16 = s.batch_size(128)[0], *s.mixed_precision("bf16", "fp16")
+    energies = {"baseline": [100, 101, 99], "batch 128": [70, 71, 69], "bf16": [80, 81, 79], "fp16": [75, 76, 74]}
+    chosen = [s.baseline(), batch, bf16, fp16]
+    trials = [Trial(n, "training", i, energy_j=e, epochs=5, duration_s=1.0, methods=["simulated"],
+                    quality={"accuracy": 0.96}) for n, values in energies.items() for i, e in enumerate(values)]
+    combo = Result(exp, chosen, trials, []).best_combination()
+    # the best (batch 128) with the best that changes something else: fp16 beats bf16, both set the precision
+    assert combo is not None and combo.name == "batch 128 + fp16"
+    assert "combine(batch 128, fp16)" in Result(exp, chosen, trials, []).recommendation()
+    same_knob = Result(exp, [s.baseline(), bf16, fp16], [t for t in trials if t.strategy in ("baseline", "bf16", "fp16")],
+                       [])
+    assert same_knob.best_combination() is None, "bf16 and fp16 both set the precision: never paired"
     batch = s.batch_size(128)[0]
     with pytest.raises(ValueError, match="change the same thing"):
         s.combine(bf16, fp16)
@@ -141,10 +149,20 @@ def test_setup_knobs() -> None:
 def test_power_limit_sets_and_restores_with_fake_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
     nvml = FakeNvml([FakeGpu("H100", "GPU-1", 500.0), FakeGpu("H100", "GPU-2", 500.0, min_limit_mw=600_000)])
     nvml.install(monkeypatch)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     strategy = s.power_limit(0.7)[0]
     with strategy.context():
         assert [g.limit_mw for g in nvml.gpus] == [490_000, 600_000]  # 70 % of 700 W; clamped to the minimum
     assert [g.limit_mw for g in nvml.gpus] == [700_000, 700_000]
+
+
+def test_power_limit_caps_only_the_gpus_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    nvml = FakeNvml([FakeGpu("H100", "GPU-aaa", 500.0), FakeGpu("H100", "GPU-bbb", 500.0)])
+    nvml.install(monkeypatch)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-bbb")
+    with s.power_limit(0.7)[0].context():
+        assert [g.limit_mw for g in nvml.gpus] == [700_000, 490_000], "another user's GPU 0 is left alone"
+    assert nvml.shutdowns == 0, "NVML stays up for the meter sharing it"
 
 
 def test_power_limit_without_privileges_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,7 +222,10 @@ def test_experiment_on_digits_end_to_end(isolated_env: Path, tmp_path: Path, cap
     out = capsys.readouterr().out
     assert "baseline" in out and "dynamic int8" in out and "J/1k pred" in out
     assert Path(result.pareto_plot(str(tmp_path / "pareto.png"))).exists()
-    assert isinstance(result.recommendation(), str)
+    recommended = [n for n in result.summaries if result.verdict(n)[0]]
+    text = result.recommendation()
+    assert all(f"  {n}: " in text for n in recommended), "every recommendable strategy is in the recommendation"
+    assert text.startswith("Recommended on this workload" if recommended else "No change is recommended")
 
 
 def test_reduce_cli(isolated_env: Path, tmp_path: Path) -> None:

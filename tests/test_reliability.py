@@ -578,3 +578,12 @@ def test_f23_make_demo_uses_a_store_of_its_own() -> None:
     makefile = (Path(__file__).parents[1] / "Makefile").read_text()
     demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
     assert "MLFOOTPRINT_STORE" in demo or "--store" in demo
+
+
+def test_f10_a_damaged_schema_version_is_one_line(isolated_env: Path) -> None:
+    with mlfootprint.track(sensors=[steady(1.0)]) as run:
+        pass
+    assert run.wait_stored(10)
+    with sqlite3.connect(isolated_env) as con:
+        con.execute("UPDATE mlfootprint_meta SET value='three' WHERE key='schema_version'")
+    assert "damaged schema version 'three'" in one_line_error(cli("runs"))

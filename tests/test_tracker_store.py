@@ -41,7 +41,7 @@ def test_track_context_manager_round_trips_through_the_store(isolated_env: Path)
     assert record["energy_j"] == pytest.approx(run.energy_j)
     assert record["location"]["country"] == "FR" and "Ember" in record["location"]["intensity_source"]
     assert {c["key"]: c["kind"] for c in record["components"]} == {"gpu:0": "gpu", "cpu:0": "cpu"}
-    assert all(c["method"] == "measured" and c["source"] for c in record["components"])
+    assert all(c["method"] == "simulated" and c["source"] for c in record["components"])  # scripted sensors
     assert record["settings"]["pue"] == {"value": 1.2, "from": "argument"}
     samples = open_store(str(isolated_env)).samples(run.id)
     assert sum(s["energy_j"] for s in samples) == pytest.approx(run.energy_j)

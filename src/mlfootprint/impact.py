@@ -57,13 +57,38 @@ def water_l(it_energy_j: float, pue: float, wue_l_per_kwh: float, generation_l_p
     return it_kwh * wue_l_per_kwh, it_kwh * pue * generation_l_per_kwh
 
 
+# How a figure was obtained, strongest first. A figure is as weak as its weakest input: energy read
+# from a counter is measured; times a cited factor (PUE, grid intensity, water per kWh) it is modelled;
+# anything with embodied CO2e in it is estimated; anything from a scripted sensor is simulated.
+BASES = ("measured", "modelled", "estimated", "simulated")
+
+
+def weakest(*bases: str) -> str:
+    return max(bases, key=BASES.index)
+
+
+def energy_basis(components: list[dict[str, Any]]) -> tuple[str, str]:
+    """(basis, detail) of a run's IT energy from its components' methods, e.g.
+    ("modelled", "measured (gpu) + modelled (cpu, ram)")."""
+    by_method: dict[str, list[str]] = {}
+    for c in components:
+        kinds = by_method.setdefault(c["method"], [])
+        if c["kind"] not in kinds:
+            kinds.append(c["kind"])
+    if not by_method:
+        return "modelled", "no components"
+    basis = weakest(*by_method)
+    detail = " + ".join(f"{m} ({', '.join(k)})" for m, k in sorted(by_method.items(), key=lambda i: BASES.index(i[0])))
+    return basis, detail
+
+
 @dataclass(frozen=True)
 class Figure:
     value: float
     low: float
     high: float
     unit: str
-    basis: str  # measured | modelled | estimated
+    basis: str  # measured | modelled | estimated | simulated (see BASES)
     source: str
 
     def scaled(self, factor: float, unit: str, source: str) -> Figure:
@@ -100,18 +125,23 @@ class EmbodiedItem:
 
 def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float, float], place: Place,
            embodied: list[EmbodiedItem], basis: str, *, instance_price_per_hour: float | None = None,
-           series_co2e_kg: float | None = None, series_source: str | None = None) -> dict[str, Any]:
+           series_co2e_kg: float | None = None, series_source: str | None = None,
+           basis_detail: str | None = None) -> dict[str, Any]:
     """Every impact figure of `energy_j` (value, low, high) of IT energy over `duration_s` (value, low, high).
 
-    `series_co2e_kg` replaces the annual intensity when a run's samples were matched to an hourly series.
+    `basis` is how the energy was obtained (see `energy_basis`); every other figure's basis follows
+    from its inputs (`weakest`). `series_co2e_kg` replaces the annual intensity when a run's samples
+    were matched to an hourly series.
     """
     e, e_lo, e_hi = energy_j
     d, d_lo, d_hi = duration_s
+    factor_basis = weakest(basis, "modelled")  # energy x a cited or stated factor
     energy = Figure(e, e_lo, e_hi, "J", basis, "IT energy (GPU, CPU, RAM)")
-    facility = energy.scaled(place.pue, "J", f"IT energy x PUE {place.pue:g} ({place.pue_source})")
+    facility = Figure(e * place.pue, e_lo * place.pue, e_hi * place.pue, "J", factor_basis,
+                      f"IT energy x PUE {place.pue:g} ({place.pue_source})")
     if series_co2e_kg is not None and e > 0:
         ratio = series_co2e_kg / e
-        operational = Figure(series_co2e_kg, e_lo * ratio, e_hi * ratio, "kg", basis,
+        operational = Figure(series_co2e_kg, e_lo * ratio, e_hi * ratio, "kg", factor_basis,
                              f"each sample's facility energy x the intensity at its hour: {series_source}")
     else:
         operational = facility.scaled(place.intensity_g_per_kwh / 1000 / J_PER_KWH, "kg",
@@ -129,19 +159,21 @@ def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float,
         embodied_share_kg(emb_kg, d, lifetime.value, usage.value),
         embodied_share_kg(emb_kg, d_lo, lifetime.high or lifetime.value, usage.value),
         embodied_share_kg(emb_kg, d_hi, lifetime.low or lifetime.value, usage.value),
-        "kg", "estimated",
+        "kg", weakest(basis, "estimated"),
         f"{emb_kg:,.1f} kgCO2e of hardware ({'; '.join(i.name for i in embodied)}) x run time / "
         f"({lifetime.value:g}-year life x {usage.value:.0%} use). Hardware: "
         + "; ".join(dict.fromkeys(i.source for i in embodied)) + f". Life: {lifetime.source}; {usage.source}")
     total = Figure(operational.value + embodied_fig.value, operational.low + embodied_fig.low,
-                   operational.high + embodied_fig.high, "kg", basis, "operational (location-based) + embodied")
+                   operational.high + embodied_fig.high, "kg", weakest(operational.basis, embodied_fig.basis),
+                   "operational (location-based) + embodied")
 
     onsite_per_j = place.wue_l_per_kwh / J_PER_KWH
     offsite_per_j = place.pue * place.generation_water_l_per_kwh / J_PER_KWH
-    water_onsite = energy.scaled(onsite_per_j, "L", f"IT energy x WUE {place.wue_l_per_kwh:g} L/kWh ({place.wue_source})")
-    water_offsite = energy.scaled(offsite_per_j, "L", f"facility energy x {place.generation_water_l_per_kwh:g} L/kWh "
-                                                     f"consumed in generation ({place.generation_water_source})")
-    water = energy.scaled(onsite_per_j + offsite_per_j, "L", "on-site cooling + off-site generation")
+    as_factor = Figure(e, e_lo, e_hi, "J", factor_basis, energy.source)
+    water_onsite = as_factor.scaled(onsite_per_j, "L", f"IT energy x WUE {place.wue_l_per_kwh:g} L/kWh ({place.wue_source})")
+    water_offsite = as_factor.scaled(offsite_per_j, "L", f"facility energy x {place.generation_water_l_per_kwh:g} L/kWh "
+                                                         f"consumed in generation ({place.generation_water_source})")
+    water = as_factor.scaled(onsite_per_j + offsite_per_j, "L", "on-site cooling + off-site generation")
 
     cost = None
     if place.price_per_kwh is not None:
@@ -150,7 +182,7 @@ def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float,
     instance_cost = None
     if instance_price_per_hour is not None:
         instance_cost = Figure(d / 3600 * instance_price_per_hour, d_lo / 3600 * instance_price_per_hour,
-                               d_hi / 3600 * instance_price_per_hour, place.currency or "", basis,
+                               d_hi / 3600 * instance_price_per_hour, place.currency or "", factor_basis,
                                f"run time x {instance_price_per_hour:g} {place.currency}/hour (given)")
 
     equivalents = {
@@ -160,7 +192,8 @@ def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float,
                                            SMARTPHONE_CHARGE_CO2E_KG.source),
     }
     return {
-        "basis": basis,
+        "basis": basis,  # how the IT energy was obtained; each figure below carries its own basis
+        "basis_detail": basis_detail or basis,
         "energy_j": asdict(energy),
         "facility_energy_j": asdict(facility),
         "co2e_operational_kg": asdict(operational),

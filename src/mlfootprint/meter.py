@@ -22,6 +22,7 @@ from .sensors.base import Channel, Reading, Sensor
 log = logging.getLogger("mlfootprint")
 
 Scope = Literal["machine", "process"]
+POLL_S = 60.0  # counters are read at least this often between samples (RAPL wraps in ~20 min at 200 W)
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,28 @@ class Meter:
         self.sample()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        next_sample = time.monotonic() + self.interval_s
+        while not self._stop.wait(max(0.0, min(next_sample - time.monotonic(), POLL_S))):
+            if time.monotonic() < next_sample:  # a long interval: let counters unwrap in between
+                self._poll()
+                continue
+            next_sample = time.monotonic() + self.interval_s
             self.sample()
             if self.on_tick:
                 try:
                     self.on_tick(self)
-                except Exception as exc:  # the store or a callback failed: keep measuring
-                    self._warn_once("tick", f"mlfootprint: periodic save failed ({exc}); measuring continues")
+                except Exception as exc:  # a callback failed: keep measuring
+                    self._warn_once("tick", f"mlfootprint: a periodic task failed ({exc}); measuring continues")
+
+    def _poll(self) -> None:
+        with self.lock:
+            for sensor in self.sensors:
+                poll = getattr(sensor, "poll", None)
+                if poll is not None:
+                    try:
+                        poll()
+                    except Exception as exc:
+                        self._warn_once(f"poll:{id(sensor)}", f"mlfootprint: polling a sensor failed ({exc!r})")
 
     # -- measurement -----------------------------------------------------------------------
     def sample(self) -> None:

@@ -28,6 +28,7 @@ from .store import pending, spool
 log = logging.getLogger("mlfootprint")
 
 FINAL_WAIT_S = 15.0  # longest stop() waits for an open store's final write before spooling instead
+PERIODIC_SPOOL_S = 60.0  # while the store fails, the spool file is rewritten at most this often (and at the end)
 EXIT_WAIT_S = 10.0  # longest the interpreter's exit waits for writers still storing final records
 
 Rows = dict[str, Any]  # {"run": row, "components": [...], "samples": [...], "phases": [...], "values": [...]}
@@ -62,6 +63,7 @@ class RunRecorder:
         self._thread = threading.Thread(target=self._loop, name=f"mlfootprint-writer-{run_id}", daemon=True)
         self._sqlite_inode: tuple[int, int] | None = None
         self._spool_lock = threading.Lock()  # the host's spool and the writer's final write, one at a time
+        self._spooled_at = float("-inf")
 
     def start(self) -> None:
         self._thread.start()
@@ -163,7 +165,9 @@ class RunRecorder:
                     if final:
                         self._final_done.set()
                 return
-            self._spool(rows)
+            if final or time.monotonic() - self._spooled_at >= PERIODIC_SPOOL_S:
+                self._spool(rows)  # while a store is down, a long run's file is not rewritten every flush
+                self._spooled_at = time.monotonic()
             if final:
                 self._handed_over.set()
             if not final or retry_until is None or time.monotonic() >= retry_until or self._store is None:

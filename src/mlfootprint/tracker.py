@@ -82,7 +82,7 @@ class Run:
         meter.phases = PhaseAccount(self._phases)
         self.counts: dict[str, float] = {}
         self.metrics: dict[str, float | None] = {}
-        self.watch = ProgressWatch(self.id, settings, location.intensity_g_per_kwh, warnings)
+        self.watch = ProgressWatch(self.id, settings, location.intensity_g_per_kwh, warnings, self._projected_co2e_kg)
         self.place = place_for(settings, origins, location)
         self._series = None
         if settings.intensity_csv:
@@ -226,6 +226,14 @@ class Run:
         """Operational, location-based; at each sample's hour when an intensity series was given."""
         return self._operational_co2e_kg(self.energy_j)
 
+    def _projected_co2e_kg(self, energy_j: float) -> float:
+        """CO2e of a projected total: with an intensity series, at the effective intensity the run has had
+        so far (its hours matched to the series), not the annual figure."""
+        so_far = self.energy_j
+        if self._series is None or so_far <= 0:
+            return self._operational_co2e_kg(energy_j)
+        return self._operational_co2e_kg(so_far) * energy_j / so_far
+
     def _operational_co2e_kg(self, energy_j: float) -> float:
         if self._series is None:
             return impact.operational_co2e_kg(energy_j, self.settings.pue, self.location.intensity_g_per_kwh)
@@ -332,10 +340,11 @@ class Run:
         from .embodied import items_for_run  # the hardware catalogue: loaded on the writer thread, not at start
 
         duration_s = self.meter.elapsed_s
+        basis, detail = impact.energy_basis(comps)  # measured only if every component is
         return impact.assess((energy_j, max(0.0, energy_j - uncertainty_j), energy_j + uncertainty_j),
                              (duration_s, duration_s, duration_s), self.place, items_for_run(comps, self._logical_cpus),
-                             "measured", instance_price_per_hour=self.settings.instance_price_per_hour,
-                             series_co2e_kg=series_co2e, series_source=series_source)
+                             basis, instance_price_per_hour=self.settings.instance_price_per_hour,
+                             series_co2e_kg=series_co2e, series_source=series_source, basis_detail=detail)
 
     def _match_series(self, samples: list[Any]) -> None:
         """Charge each sample's energy at the intensity of its own hour, where the series covers it."""

@@ -23,8 +23,11 @@ MIN_PROGRESS_FOR_BUDGET = 0.10  # budgets are checked against forecasts made aft
 
 
 class ProgressWatch:
-    def __init__(self, run_id: str, settings: Settings, intensity_g_per_kwh: float, warnings: list[str]) -> None:
+    def __init__(self, run_id: str, settings: Settings, intensity_g_per_kwh: float, warnings: list[str],
+                 co2e_kg_of: Callable[[float], float] | None = None) -> None:
         self.run_id, self.settings, self.intensity_g_per_kwh = run_id, settings, intensity_g_per_kwh
+        # IT energy -> operational CO2e, as the run charges it (hour by hour with an intensity series)
+        self._co2e_kg_of = co2e_kg_of
         self.warnings = warnings  # the run's list: a budget warning lands in its record
         self.step: tuple[float, float | None] | None = None
         self.over_budget: str | None = None
@@ -69,6 +72,8 @@ class ProgressWatch:
             self._bar.stop()
 
     def _co2e_kg(self, it_energy_j: float) -> float:
+        if self._co2e_kg_of is not None:
+            return self._co2e_kg_of(it_energy_j)
         return impact.operational_co2e_kg(it_energy_j, self.settings.pue, self.intensity_g_per_kwh)
 
     def _check_budget(self, fc: Forecast) -> None:

@@ -140,4 +140,6 @@ class FakeNvml:
             if name.startswith("nvml") or name == "NVMLError":
                 setattr(module, name, getattr(self, name))
         monkeypatch.setitem(sys.modules, "pynvml", module)
+        from mlfootprint.sensors import nvml as sensor  # NVML is initialised once per module object: a new
+        monkeypatch.setattr(sensor, "_initialized", {})  # fake must not inherit an old one's id
         return self

@@ -233,17 +233,27 @@ class _PowerLimit(Strategy):
 
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:
+        """Cap the GPUs this process may use (CUDA_VISIBLE_DEVICES, as the sensors read them), through the
+        sensor layer's NVML (initialised once per process, never shut down under a running meter)."""
+        import importlib
+        import os
+
+        from ..sensors.nvml import _ensure_init, _text, visible_indices
+
         try:
-            import pynvml
+            pynvml = importlib.import_module("pynvml")
         except ImportError:
             raise StrategyUnavailable("nvidia-ml-py is not installed") from None
         try:
-            pynvml.nvmlInit()
+            _ensure_init(pynvml)
+            all_handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+            uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in all_handles]
         except Exception as exc:
             raise StrategyUnavailable(f"no NVIDIA GPU/driver ({exc})") from None
-        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+        indices, _ = visible_indices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
+        handles = [all_handles[i] for i in indices]
         if not handles:
-            raise StrategyUnavailable("no NVIDIA GPU")
+            raise StrategyUnavailable("no NVIDIA GPU visible to this process (CUDA_VISIBLE_DEVICES)")
         previous = [pynvml.nvmlDeviceGetPowerManagementLimit(h) for h in handles]
         changed: list[tuple[Any, int]] = []
         try:
@@ -268,7 +278,8 @@ class _PowerLimit(Strategy):
 
 
 def power_limit(*fractions: float) -> list[Strategy]:
-    """Cap every visible GPU at a fraction of its default power limit during the trial (NVML)."""
+    """Cap the GPUs this process can see (CUDA_VISIBLE_DEVICES) at a fraction of their default power
+    limit during the trial (NVML); other users' GPUs on the node are left alone."""
     for f in fractions:
         if not 0.1 <= f <= 1.0:
             raise ValueError(f"power limit fraction must be in [0.1, 1.0], got {f!r}")

@@ -142,9 +142,9 @@ _IMPACT_ROWS: list[tuple[str, str, Callable[[float, dict[str, Any]], str]]] = [
 
 def impact_table(impact: dict[str, Any], cite: Callable[[str], str]) -> Table:
     """CO2e (operational and embodied, apart), water, cost and plain equivalents, each with its range."""
-    table = Table(title=f"impact · {impact['basis']}", title_justify="left")
+    table = Table(title=f"impact · energy {escape(impact.get('basis_detail') or impact['basis'])}", title_justify="left")
     for name, kw in (("figure", {}), ("value", {"justify": "right"}), ("range", {"justify": "right"}),
-                     ("src", {"justify": "right"})):
+                     ("basis", {}), ("src", {"justify": "right"})):
         table.add_column(name, no_wrap=name != "figure", **kw)  # type: ignore[arg-type]
     for key, label, fmt in _IMPACT_ROWS:
         fig = impact.get(key)
@@ -153,15 +153,15 @@ def impact_table(impact: dict[str, Any], cite: Callable[[str], str]) -> Table:
         bold = key in ("co2e_total_kg", "water_l")
         value = fmt(fig["value"], fig)
         table.add_row(f"[b]{label}[/]" if bold else label, f"[b]{value}[/]" if bold else value,
-                      f"{fmt(fig['low'], fig)} – {fmt(fig['high'], fig)}", cite(fig["source"]))
+                      f"{fmt(fig['low'], fig)} – {fmt(fig['high'], fig)}", fig.get("basis", ""), cite(fig["source"]))
     if impact.get("electricity_cost") is None:
-        table.add_row("electricity cost", "-", "", cite("no cited price for this zone: give --price-per-kwh and --currency"))
+        table.add_row("electricity cost", "-", "", "", cite("no cited price for this zone: give --price-per-kwh and --currency"))
     table.add_section()
     for key, fig in impact.get("equivalents", {}).items():
         label = {"car_km": "≈ km driven by a car", "car_years": "≈ cars driven for a year",
                  "smartphone_charges": "≈ smartphone charges"}.get(key, key)
         table.add_row(label, fmt_count(fig["value"]),
-                      f"{fmt_count(fig['low'])} – {fmt_count(fig['high'])}", cite(fig["source"]))
+                      f"{fmt_count(fig['low'])} – {fmt_count(fig['high'])}", fig.get("basis", ""), cite(fig["source"]))
     return table
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 Kind = Literal["gpu", "cpu", "ram"]
-Method = Literal["measured", "modelled", "estimated"]
+Method = Literal["measured", "modelled", "simulated"]  # simulated: a scripted trace, no hardware read
 # How the meter turns a channel's readings into joules:
 #   energy-counter       cumulative joules: difference successive reads;
 #   power-instant        watts at the moment of the read: trapezoid between reads;

@@ -2,7 +2,8 @@
 
 For tests (where the exact energy is known in closed form) and for simulating hardware we do not
 have. As a counter it reports the exact integral of the trace; as a power channel it reports the
-trace's value at the read time, and the meter has to integrate it.
+trace's value at the read time, and the meter has to integrate it. Its channels say `simulated`:
+a run built on it never claims a measured joule.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class ScriptedSensor:
         return sum((self.power_at(x) + self.power_at(y)) / 2 * (y - x) for x, y in zip(cuts, cuts[1:]))
 
     def channels(self) -> list[Channel]:
-        return [Channel(self.key, self.kind, self.name, "measured", f"scripted-{self.signal}",
+        return [Channel(self.key, self.kind, self.name, "simulated", f"scripted-{self.signal}",
                         UNCERTAINTY_MEASURED, self.signal)]
 
     def read(self) -> list[Reading]:

@@ -5,8 +5,9 @@ Counted: every top-level `intel-rapl:N` domain named `package-*` (one per socket
 their package), `psys` (the whole platform, which contains the packages) and `intel-rapl-mmio:*`
 (a second view of the same package counter on recent Intel parts).
 
-Counters wrap at `max_energy_range_uj`; we unwrap assuming at most one wrap between reads, which
-holds for any interval under ~10 minutes at full load.
+Counters wrap at `max_energy_range_uj` (about 262 kJ: 22 minutes at 200 W). We unwrap assuming at
+most one wrap between reads; the meter calls `poll()` at least every POLL_S seconds between samples,
+so that holds whatever `interval_s` is (up to 4 kW per package).
 """
 
 from __future__ import annotations
@@ -112,18 +113,27 @@ class RaplSensor:
     def read(self) -> list[Reading]:
         readings = []
         for d in self._domains:
-            try:
-                raw = _read_int(d.energy_file)
-            except (OSError, ValueError) as exc:
-                readings.append(Reading(d.key, error=f"{d.energy_file}: {exc}"))
-                continue
-            delta = raw - d.last_raw_uj
-            if delta < 0:  # wrapped at max_energy_range_uj
-                delta += d.max_range_uj
-            d.total_uj += delta
-            d.last_raw_uj = raw
-            readings.append(Reading(d.key, energy_j=d.total_uj / 1e6))
+            error = self._advance(d)
+            readings.append(Reading(d.key, error=error) if error else Reading(d.key, energy_j=d.total_uj / 1e6))
         return readings
+
+    def poll(self) -> None:
+        """Read the counters without reporting: keeps the unwrapping right between far-apart samples."""
+        for d in self._domains:
+            self._advance(d)
+
+    @staticmethod
+    def _advance(d: _Domain) -> str | None:
+        try:
+            raw = _read_int(d.energy_file)
+        except (OSError, ValueError) as exc:
+            return f"{d.energy_file}: {exc}"
+        delta = raw - d.last_raw_uj
+        if delta < 0:  # wrapped at max_energy_range_uj: the counter ran on from 0 (range + 1 values)
+            delta += d.max_range_uj + 1
+        d.total_uj += delta
+        d.last_raw_uj = raw
+        return None
 
     def close(self) -> None:
         pass
