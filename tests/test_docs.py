@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import csv
+import importlib.util
+import re
+
 from mlfootprint.config import SETTINGS, markdown_table
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
@@ -12,3 +16,22 @@ README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 def test_the_readme_documents_every_setting_as_declared() -> None:
     assert markdown_table() in README, "regenerate with: python -c 'from mlfootprint.config import markdown_table; print(markdown_table())'"
     assert all(f"`MLFOOTPRINT_{name.upper()}`" in README for name in SETTINGS)
+
+
+def _figures_tool():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("readme_figures", Path(__file__).parents[1] / "tools" / "readme_figures.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_the_readme_figures_are_the_ones_in_the_result_files() -> None:
+    assert _figures_tool().table() in README, "refresh with: python tools/readme_figures.py --write"
+
+
+def test_the_readme_counts_the_water_table_right() -> None:
+    rows = [r for r in csv.DictReader(line for line in (Path(__file__).parents[1] / "src" / "mlfootprint" / "data" /
+                                                        "water_generation.csv").read_text().splitlines()
+                                      if not line.startswith("#"))]
+    countries = len([r for r in rows if r["alpha3"] != "WOR"])
+    assert re.search(rf"for {countries} countries", README)

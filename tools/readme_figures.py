@@ -1,0 +1,160 @@
+"""The README's "Measured figures" table, read from the files under benchmarks/results/.
+
+    python tools/readme_figures.py            # print the table
+    python tools/readme_figures.py --write    # replace it in README.md (between the figures markers)
+
+Every number in the table is parsed from a result file that a benchmark script writes; nothing is
+typed by hand. tests/test_docs.py fails when README.md and this output disagree. Unfavourable results
+stand beside the favourable ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+BEGIN, END = "<!-- figures:begin (tools/readme_figures.py) -->", "<!-- figures:end -->"
+
+
+def grab(name: str, pattern: str) -> tuple[str, ...]:
+    text = (RESULTS / name).read_text(encoding="utf-8")
+    m = re.search(pattern, text, re.M)
+    if m is None:
+        raise SystemExit(f"{name}: no match for {pattern!r}: rerun its benchmark or update tools/readme_figures.py")
+    return m.groups()
+
+
+def num(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def rows() -> list[tuple[str, str, str, str]]:
+    out = []
+    counter, mean_w = grab("h100_gpu_check.txt", r"meter GPU energy \(nvml counter\): ([\d.]+) J, mean ([\d.]+) W")
+    integral, = grab("h100_gpu_check.txt", r"20 Hz [^:]*: ([\d.]+) J")
+    limit, = grab("h100_gpu_check.txt", r"power limit W: ([\d.]+)")
+    out.append(("NVML energy counter vs a 20 Hz integral of the same board's power readings, bf16 matmuls "
+                "(a consistency check of our integration: both come from the board's sensor)", "H100",
+                f"{num(counter):,.0f} J vs {num(integral):,.0f} J (ratio {num(counter) / num(integral):.3f}), "
+                f"{num(mean_w):.0f} W mean at a {num(limit):.0f} W limit", "h100_gpu_check.txt"))
+
+    tracked, = grab("h100_gpu_phases.txt", r"^\s+tracked\s+median [\d.]+ s\s+ratio ([\d.]+)")
+    instr, = grab("h100_gpu_phases.txt", r"^\s+instrumented\s+median [\d.]+ s\s+ratio ([\d.]+)")
+    sync, = grab("h100_gpu_phases.txt", r"^\s+instrumented\+sync\s+median [\d.]+ s\s+ratio ([\d.]+)")
+    out.append(("tracked / untracked wall time, GPU-bound MLP training", "H100",
+                f"{tracked} (with phase markers {instr}; with `sync_cuda` {sync})", "h100_gpu_phases.txt"))
+
+    cpu = {k: grab("overhead_cpu_2vcpu.txt", rf"^\s+{k}\s+median.*ratio to untracked ([\d.]+)")[0]
+           for k in ("tracked", "instrumented", "codecarbon")}
+    spread = grab("overhead_cpu_2vcpu.txt", r"^\s+untracked\s+median\s+([\d.]+) s\s+\(min ([\d.]+), max ([\d.]+)\)")
+    out.append(("tracked / untracked, digits CNN on CPU (10 alternated rounds)", "2-vCPU VM",
+                f"{cpu['tracked']} (markers {cpu['instrumented']}; CodeCarbon {cpu['codecarbon']}); untracked "
+                f"rounds alone spread {num(spread[1]):.2f}-{num(spread[2]):.2f} s: within that noise",
+                "overhead_cpu_2vcpu.txt"))
+    host = {k: grab("overhead_h100_host_cpu.txt", rf"^\s+{k}\s+median.*ratio to untracked ([\d.]+)")[0]
+            for k in ("tracked", "instrumented")}
+    out.append(("the same, on the H100 host's CPU (8 rounds)", "H100 host", f"{host['tracked']} and "
+                f"{host['instrumented']} with markers: a noisy host, where the ratio says little either way",
+                "overhead_h100_host_cpu.txt"))
+
+    marker, bare = grab("overhead_cpu_2vcpu.txt", r"phase marker enter\+exit: (\d+) ns \(a bare `with nullcontext\(\)`: (\d+) ns\)")
+    out.append(("phase marker enter + exit", "2-vCPU VM", f"{num(marker) / 1000:.2f} µs (a bare `with nullcontext()`: "
+                f"{num(bare) / 1000:.2f} µs)", "overhead_cpu_2vcpu.txt"))
+    warm, = grab("overhead_cpu_2vcpu.txt", r"start\+stop in a warm process: ([\d.]+) ms")
+    warm_h100, = grab("h100_start_stop.txt", r"median ms ([\d.]+)")
+    out.append(("start + stop of a run in a warm process", "2-vCPU VM / H100 host (with NVML)",
+                f"{warm} ms / {warm_h100} ms", "overhead_cpu_2vcpu.txt, h100_start_stop.txt"))
+
+    ours = grab("startup.txt", r"mlfootprint.*\n\s+host_ms\s+median\s+([\d.]+) ms\s+p90\s+([\d.]+) ms")
+    peer = grab("startup.txt", r"CodeCarbon ([\d.]+).*\n\s+host_ms\s+median\s+([\d.]+) ms")
+    proc = grab("startup.txt", r"mlfootprint(?:.*\n){4}\s+process_ms\s+median\s+([\d.]+) ms")
+    out.append(("`import` + first start + stop in a fresh process, host's time (interleaved with CodeCarbon)",
+                "2-vCPU VM", f"{ours[0]} ms median, {ours[1]} ms p90; CodeCarbon {peer[0]}: {num(peer[1]):,.0f} ms "
+                f"({num(peer[1]) / num(ours[0]):.0f}x); the whole process, record stored at exit: {proc[0]} ms",
+                "startup.txt"))
+
+    errs = grab("forecast_error.txt", r"forecast at 10%: energy ([+-][\d.]+%).*\n.*forecast at 25%: energy ([+-][\d.]+%)"
+                                      r".*\n.*forecast at 50%: energy ([+-][\d.]+%)")
+    drift = grab("forecast_error.txt", r"^drift\s+10%\s+([+-][\d.]+%)")
+    out.append(("forecast error after 10 % / 25 % / 50 % of a real digits run (30 epochs)", "2-vCPU VM",
+                f"{' / '.join(errs)} energy; on the scripted drifting run, {drift[0]} after 10 % (outside its band)",
+                "forecast_error.txt"))
+
+    impact_ratio, tflops, share, matmul_w = (
+        grab("h100_gpu_impact.txt", r"= ([\d.]+) x measured GPU energy")[0],
+        *grab("h100_gpu_impact.txt", r"achieved (\d+) TFLOP/s bf16 = ([\d.]+)%"),
+        grab("h100_gpu_impact.txt", r"mean (\d+) W")[0])
+    mlp_j, = grab("h100_gpu_phases.txt", r"^\s+tracked\s+median [\d.]+ s\s+ratio [\d.]+, GPU (\d+) J")
+    mlp_s, = grab("h100_gpu_phases.txt", r"^\s+tracked\s+median ([\d.]+) s")
+    tdp, = grab("h100_gpu_impact.txt", r"at TDP \((\d+) W\)")
+    mlp_w = num(mlp_j) / num(mlp_s)
+    out.append(("estimate at TDP for the measured GPU-hours vs NVML energy", "H100",
+                f"{impact_ratio} on bf16 matmuls at {tflops} TFLOP/s ({share} % of peak), drawing {matmul_w} W; the "
+                f"MLP training benchmark averaged {mlp_w:.0f} W, where {tdp} W TDP overstates by "
+                f"{num(tdp) / mlp_w - 1:.0%}", "h100_gpu_impact.txt, h100_gpu_phases.txt"))
+
+    flops_mape, = grab("estimate_validation.txt", r"mean absolute error from flops: CO2e ([\d.]+%)")
+    hours_mape, = grab("estimate_validation.txt", r"mean absolute error from hours: CO2e ([\d.]+%)")
+    worst, = grab("estimate_validation.txt", r"^GPT-3 175B\s+flops.*?([+-][\d.]+%)$")
+    l3 = grab("estimate_validation.txt", r"Llama 3 8B: .*\(([+-][\d.]+%)\)\n.*Llama 3 70B: .*\(([+-][\d.]+%)\)")
+    out.append(("estimate from parameters + tokens vs published training CO2e (10 models; no per-model fitting)", "-",
+                f"{flops_mape} mean absolute error (worst GPT-3 {worst}); outside the file, Llama 3 8B {l3[0]} and "
+                f"70B {l3[1]} accelerator-hours. From the published accelerator-hours: {hours_mape}, which only "
+                "re-multiplies each publisher's own hours x power x PUE x intensity", "estimate_validation.txt"))
+
+    line = grab("h100_reduce.txt", r"bf16: ([+-]\d+%) training energy, ([+-][\d.]+ pt) accuracy")
+    acc, target = grab("h100_reduce.txt", r"^\s+bf16\s+.*?(\d+/\d+) runs\s+[\d.]+ s\s+[\d.]+ g\s+([\d.]+)")[::-1]
+    worse = grab("h100_reduce.txt", r"batch 256: ([+-]\d+%) training energy")
+    out.append(("`reduce` on an MLP, GPU energy from NVML (3 repeats)", "H100",
+                f"bf16: {line[0]} training energy, {line[1]} accuracy ({acc}; the accuracy target was reached "
+                f"in {target} runs, so no energy-to-target); batch 256: {worse[0]}", "h100_reduce.txt"))
+
+    digits = re.sub(r"\n(?![✓·] |note:|energy is|Recommended|  )", " ", (RESULTS / "reduce_digits.txt").read_text(encoding="utf-8"))
+    verdicts = re.findall(r"^([✓·]) ([^:]+): ([+-]\d+%) [^;]*;[^—\n]*(?:— ([^\n(]+))?", digits, re.M)
+    groups: dict[str, list[str]] = {}
+    for mark, name, change, why in verdicts:
+        if name == "baseline":
+            continue
+        kind = ("recommended" if mark == "✓" else "refused for quality" if "quality loss" in why
+                else "within noise" if "noise" in why else "costlier" if "costlier" in why else why.strip())
+        groups.setdefault(kind, []).append(f"{name} {change}")
+    shown = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in groups.items())
+    out.append(("`reduce` on the digits CNN, target accuracy 0.95 (3 repeats, modelled CPU energy)", "2-vCPU VM",
+                shown, "reduce_digits.txt"))
+
+    csv_s, json_s, rss = (grab("export_scale.txt", r"export -f csv: ([\d.]+) s")[0],
+                          *grab("export_scale.txt", r"export -f json: ([\d.]+) s wall, peak RSS (\d+) MB"))
+    n, = grab("export_scale.txt", r"export of (\d+) runs")
+    out.append((f"`export` of {num(n):,.0f} runs", "2-vCPU VM", f"CSV {csv_s} s, JSON {json_s} s at {rss} MB peak RSS",
+                "export_scale.txt"))
+    return out
+
+
+def table() -> str:
+    lines = [BEGIN, "| what | where | figure | file |", "| --- | --- | --- | --- |"]
+    lines += [f"| {what} | {where} | {figure} | `{file}` |" for what, where, figure, file in rows()]
+    return "\n".join(lines + [END])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="replace the table in README.md")
+    args = parser.parse_args()
+    text = table()
+    if not args.write:
+        print(text)
+        return
+    readme = ROOT / "README.md"
+    current = readme.read_text(encoding="utf-8")
+    if BEGIN not in current or END not in current:
+        sys.exit("README.md has no figures markers")
+    start, end = current.index(BEGIN), current.index(END) + len(END)
+    readme.write_text(current[:start] + text + current[end:], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
