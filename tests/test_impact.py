@@ -270,3 +270,21 @@ def test_a_run_on_the_fake_nvml_with_modelled_cpu_is_labelled_modelled_not_measu
     shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", run.id], capture_output=True, text=True,
                            env=dict(os.environ, COLUMNS="200"))
     assert "impact · energy measured (gpu) + modelled (cpu, ram)" in shown.stdout
+
+
+def test_a_cpu_only_runs_server_share_is_a_stated_assumption_with_a_wide_range() -> None:
+    item = items_for_run([{"kind": "cpu", "name": "x"}], logical_cpus=128)[0]
+    assert item.source.startswith("ASSUMPTION") and item.uncertainty_rel == pytest.approx(0.75)
+    out = impact.assess((1.0, 1.0, 1.0), (3600.0, 3600.0, 3600.0), place(), [item], "measured")
+    emb = out["co2e_embodied_kg"]
+    cited_range = (impact.embodied_share_kg(2500, 3600, 6, 0.85), impact.embodied_share_kg(2500, 3600, 4, 0.85))
+    assert emb["low"] == pytest.approx(cited_range[0] * 0.25) and emb["high"] == pytest.approx(cited_range[1] * 1.75)
+
+
+def test_a_known_cpu_idling_is_not_zero_watts() -> None:
+    from mlfootprint.sensors import CpuModelSensor
+
+    xeon = CpuModelSensor(brand="Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz", logical_cpus=80)
+    assert xeon.power_w(0.0) == pytest.approx(80 * 0.74)  # Cloud Carbon Footprint's minimum per vCPU
+    assert xeon.power_w(1.0) == pytest.approx(270.0)  # the whole socket's TDP at full load, as before
+    assert "idle floor" in xeon.source

@@ -23,6 +23,10 @@ US_STATE_CODES = {"district of columbia": "DC"}
 def main(owid_json: str, egrid_json: str, out_csv: str) -> None:
     owid = json.load(open(owid_json))
     egrid = json.load(open(egrid_json))
+    # the file must say which eGRID field it holds: the state CO2-equivalent total output rate, in lb/MWh
+    field, unit = egrid.get("_source", {}).get("field"), egrid.get("_unit", {}).get("emissions")
+    if (field, unit) != ("STC2ERTA", "lbs/MWh"):
+        raise SystemExit(f"{egrid_json}: expected eGRID field STC2ERTA in lbs/MWh, found {field!r} in {unit!r}")
     rows = []
     for entry in owid["countries"]:
         alpha2 = entry["name"].upper()

@@ -81,6 +81,9 @@ ACCELERATORS_PER_SERVER = 8  # the node above; HGX/DGX-class servers also hold 8
 # CPU-only runs are charged the server share of the logical CPUs they could use, against a reference
 # two-socket server of 2 x 64 logical CPUs (the project's assumption, stated in every record that uses it).
 REFERENCE_SERVER_LOGICAL_CPUS = 128
+# No cited embodied figure for a CPU-only server is used: the GPU node's chassis figure above stands in
+# for one, an assumption the record states, with this relative range (low 0.25x, high 1.75x).
+CPU_SERVER_EMBODIED_UNCERTAINTY = 0.75
 
 # -- water ------------------------------------------------------------------------------------------
 DEFAULT_WUE = Cited(

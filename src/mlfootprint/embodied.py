@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .constants import (ACCELERATORS_PER_SERVER, DEFAULT_ACCELERATOR_EMBODIED_KG, REFERENCE_SERVER_LOGICAL_CPUS,
-                        SERVER_EMBODIED_KG)
+from .constants import (ACCELERATORS_PER_SERVER, CPU_SERVER_EMBODIED_UNCERTAINTY, DEFAULT_ACCELERATOR_EMBODIED_KG,
+                        REFERENCE_SERVER_LOGICAL_CPUS, SERVER_EMBODIED_KG)
 from .hardware import Accelerator, match_device
 from .impact import EmbodiedItem
 
@@ -29,9 +29,11 @@ def server_share_for_accelerators(count: float) -> EmbodiedItem:
 
 def server_share_for_cpus(logical_cpus: int) -> EmbodiedItem:
     share = min(1.0, logical_cpus / REFERENCE_SERVER_LOGICAL_CPUS)
+    u = CPU_SERVER_EMBODIED_UNCERTAINTY
     return EmbodiedItem(f"server share ({logical_cpus} of {REFERENCE_SERVER_LOGICAL_CPUS} logical CPUs of a reference "
                         "two-socket server, project assumption)", SERVER_EMBODIED_KG.value, share,
-                        SERVER_EMBODIED_KG.source)
+                        f"ASSUMPTION, no cited CPU-server figure: a GPU node's chassis figure stands in for a CPU "
+                        f"server (range x{1 - u:g} to x{1 + u:g}). Figure: {SERVER_EMBODIED_KG.source}", u)
 
 
 def items_for_run(components: Iterable[dict[str, Any]], logical_cpus: int) -> list[EmbodiedItem]:

@@ -31,7 +31,6 @@ class Accelerator:
     memory_gb: float | None
     peak_tflops: dict[str, float | None]  # by precision, dense
     embodied_kg: float | None
-    lifetime_years: float | None
     match: str
     source: str
     embodied_source: str | None
@@ -67,7 +66,7 @@ def accelerators() -> dict[str, Accelerator]:
         table[r["key"]] = Accelerator(
             key=r["key"], name=r["name"], family=r["family"], year=int(r["year"]), tdp_w=number(r["tdp_w"]),
             memory_gb=number(r["memory_gb"]), peak_tflops={p: number(r[f"{p}_tflops"]) for p in PRECISIONS},
-            embodied_kg=number(r["embodied_kg"]), lifetime_years=number(r["lifetime_years"]), match=r["match"],
+            embodied_kg=number(r["embodied_kg"]), match=r["match"],
             source=legend.get(r["source"], r["source"]),
             embodied_source=legend.get(r["embodied_source"], r["embodied_source"]) or None)
     return table

@@ -115,12 +115,14 @@ class Place:
 
 @dataclass(frozen=True)
 class EmbodiedItem:
-    """Hardware a run occupied: `embodied_kg` for the whole item, `share` of it the run had."""
+    """Hardware a run occupied: `embodied_kg` for the whole item, `share` of it the run had.
+    `uncertainty_rel` widens the range where the figure is an assumption rather than a cited value."""
 
     name: str
     embodied_kg: float
     share: float
     source: str
+    uncertainty_rel: float = 0.0
 
 
 def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float, float], place: Place,
@@ -155,10 +157,12 @@ def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float,
 
     lifetime, usage = DEFAULT_LIFETIME_YEARS, DEFAULT_USAGE_RATE
     emb_kg = sum(i.embodied_kg * i.share for i in embodied)
+    emb_lo = sum(i.embodied_kg * i.share * (1 - i.uncertainty_rel) for i in embodied)
+    emb_hi = sum(i.embodied_kg * i.share * (1 + i.uncertainty_rel) for i in embodied)
     embodied_fig = Figure(
         embodied_share_kg(emb_kg, d, lifetime.value, usage.value),
-        embodied_share_kg(emb_kg, d_lo, lifetime.high or lifetime.value, usage.value),
-        embodied_share_kg(emb_kg, d_hi, lifetime.low or lifetime.value, usage.value),
+        embodied_share_kg(emb_lo, d_lo, lifetime.high or lifetime.value, usage.value),
+        embodied_share_kg(emb_hi, d_hi, lifetime.low or lifetime.value, usage.value),
         "kg", weakest(basis, "estimated"),
         f"{emb_kg:,.1f} kgCO2e of hardware ({'; '.join(i.name for i in embodied)}) x run time / "
         f"({lifetime.value:g}-year life x {usage.value:.0%} use). Hardware: "

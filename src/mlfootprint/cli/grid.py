@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import MlfootprintError
-from . import app, out
+from . import app, err, out
 
 
 @app.command()
@@ -71,14 +71,19 @@ def where(
     codes = [c.strip() for c in candidates.split(",") if c.strip()]
     options = rank(energy_kwh, codes + ([here] if here and here not in codes else []), pue)
     base = options[codes.index(here) if here in codes else (len(options) - 1 if here else 0)]
-    table = Table("where", "gCO2e/kWh", "CO2e", "vs here", "source", title=f"{energy_kwh:g} kWh at PUE {pue:g}",
+    table = Table("where", "gCO2e/kWh", "basis", "CO2e", "vs here", "source", title=f"{energy_kwh:g} kWh at PUE {pue:g}",
                   title_justify="left")
     for o in sorted(options, key=lambda o: o.co2e_kg):
         name = o.location.region or o.location.country or "?"
         delta = (o.co2e_kg - base.co2e_kg) / base.co2e_kg if base.co2e_kg else 0.0
-        table.add_row(name + (" (here)" if o is base else ""), f"{o.location.intensity_g_per_kwh:g}",
+        table.add_row(name + (" (here)" if o is base else ""), f"{o.location.intensity_g_per_kwh:g}", o.location.basis,
                       fmt_co2e(o.co2e_kg), f"{delta:+.0%}", o.location.intensity_source)
     out.print(table)
+    bases = sorted({o.location.basis for o in options})
+    if len(bases) > 1:
+        err.print(f"mlfootprint: note: the figures compared have different bases ({', '.join(bases)}): a lifecycle "
+                  "figure counts upstream and supply-chain emissions that direct and operational ones leave out, so "
+                  "the ranking favours the latter; compare like with like where you can", markup=False, soft_wrap=True)
     best = min(options, key=lambda o: o.co2e_kg)
     if best is not base:
         out.print(f"cleanest: {best.location.region or best.location.country}, saving "
@@ -95,15 +100,16 @@ def locations(
 
     from ..grid import all_regions, all_zones
 
-    table = Table("code", "name", "gCO2e/kWh", "year", "source")
+    table = Table("code", "name", "gCO2e/kWh", "year", "source", "CFE")
     needle = (search or "").lower()
     for z in all_zones().values():
         if needle in f"{z.zone} {z.alpha3} {z.name}".lower():
             table.add_row(f"{z.zone} {z.alpha3}".strip(), z.name, f"{z.intensity_g_per_kwh:g}", str(z.year),
-                          f"{z.source} ({z.basis})")
+                          f"{z.source} ({z.basis})", "")
     for r in all_regions().values():
         if needle in f"{r.region} {r.location}".lower():
             ci = f"{r.intensity_g_per_kwh:g}" if r.intensity_g_per_kwh is not None else f"= {r.zone}"
-            table.add_row(r.region, r.location, ci, str(r.year or ""), r.source)
+            # CFE: the provider's share of carbon-free energy in the region's hours (Google publishes it)
+            table.add_row(r.region, r.location, ci, str(r.year or ""), r.source, f"{r.cfe:.0%}" if r.cfe is not None else "")
     out.print(table)
 

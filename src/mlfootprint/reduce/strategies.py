@@ -297,6 +297,7 @@ class _Region(Strategy):
         code = where.strip()
         self.location, _ = resolve_location(region=code) if ":" in code else resolve_location(country=code)
         self.name = f"run in {self.location.region or self.location.country}"
+        self.basis = self.location.basis
 
 
 def region(*where: str) -> list[Strategy]:

@@ -2,8 +2,9 @@
 
 Two models, both labelled `modelled` with their uncertainty:
 * the CPU model is in data/cpu_tdp.csv: logical CPUs visible × TDP / threads per socket ×
-  utilization (Green Algorithms' TDP × usage method). A VM with 4 of a host's 128 threads is charged
-  4/128 of the socket, never the whole socket;
+  utilization (Green Algorithms' TDP × usage method), from an idle floor of Cloud Carbon Footprint's
+  minimum watts per vCPU (a server at 0 % draws tens of watts, not 0). A VM with 4 of a host's 128
+  threads is charged 4/128 of the socket, never the whole socket;
 * otherwise (unknown models, and VMs that only say "AMD EPYC"): Cloud Carbon Footprint's fleet
   average per vCPU, min + utilization × (max - min) — so an idle VM is not reported as drawing 0 W.
 """
@@ -86,14 +87,16 @@ class CpuModelSensor:
     def source(self) -> str:
         if self.spec:
             return (f"tdp×utilization ({self.spec.model}, {self.spec.tdp_w:g} W per {self.spec.threads} "
-                    f"threads, {self.spec.source})")
+                    f"threads, {self.spec.source}; idle floor {VCPU_MIN_W.value} W per thread, {VCPU_MIN_W.source})")
         return (f"vcpu-model×utilization ({self.logical_cpus} vCPU × {VCPU_MIN_W.value}–{VCPU_MAX_W.value} W, "
                 f"{VCPU_MIN_W.source}, {VCPU_MIN_W.year})")
 
     def power_w(self, utilization: float) -> float:
         """Modelled machine CPU power at a utilization between 0 and 1."""
         if self.spec:
-            return self.logical_cpus * self.spec.tdp_w / self.spec.threads * utilization
+            per_thread_w = self.spec.tdp_w / self.spec.threads
+            floor_w = min(VCPU_MIN_W.value, per_thread_w)
+            return self.logical_cpus * (floor_w + utilization * (per_thread_w - floor_w))
         return self.logical_cpus * (VCPU_MIN_W.value + utilization * (VCPU_MAX_W.value - VCPU_MIN_W.value))
 
     def channels(self) -> list[Channel]:
