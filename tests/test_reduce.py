@@ -37,6 +37,18 @@ def synthetic(energies: dict[str, list[float]], accuracy: dict[str, float], kind
     return Result(exp, strategies, trials, [])
 
 
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
+def test_round_orders_put_each_strategy_after_each_other_equally_often(n: int) -> None:
+    from collections import Counter
+
+    from mlfootprint.reduce.experiment import balanced_orders
+
+    orders = balanced_orders(n)
+    assert all(sorted(o) == list(range(n)) for o in orders)
+    follows = Counter((a, b) for o in orders for a, b in zip(o, o[1:]))
+    assert len(follows) == n * (n - 1) and len(set(follows.values())) == 1, follows
+
+
 def test_a_clear_saving_with_quality_kept_is_recommended() -> None:
     r = synthetic({"baseline": [100, 102, 98], "batch 128": [70, 71, 69]}, {"baseline": 0.96, "batch 128": 0.958})
     ok, why = r.verdict("batch 128")

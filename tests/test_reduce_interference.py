@@ -21,7 +21,7 @@ import pytest
 from mlfootprint.reduce import Experiment, Setup, Strategy, strategies as s
 from mlfootprint.reduce.interference import LoadWatch
 
-UNITS = 4_000_000  # about 0.2 s of pure-Python work per epoch on this project's 2-vCPU VM
+UNITS = 6_000_000  # about 0.3 s of pure-Python work per epoch on this project's 2-vCPU VM
 
 
 def work(units: int) -> int:
@@ -94,7 +94,7 @@ def test_a_busy_neighbour_changes_no_verdict(tmp_path: Any) -> None:
                 "double work": (False, "costlier")}
     assert verdicts(quiet) == expected, [quiet.verdict(n) for n in quiet.summaries]
 
-    neighbour = start_neighbour(6.0)
+    neighbour = start_neighbour(8.0)
     try:
         time.sleep(0.3)  # the neighbour is running before the first trial
         busy = experiment(str(tmp_path / "busy.db")).run(strategies())

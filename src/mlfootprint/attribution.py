@@ -54,6 +54,7 @@ class ProcessTree:
         self._use_proc_children = _children_of(self.root.pid) is not None
         self._last_cpu_s: float | None = None
         self._last_machine_busy_s: float | None = None
+        self._carry_s = 0.0  # our CPU time that tick rounding put past the machine's in an interval
 
     def pids(self) -> set[int]:
         if time.monotonic() >= self._next_refresh:
@@ -110,7 +111,11 @@ class ProcessTree:
         return total
 
     def cpu_share(self) -> float:
-        """Tree CPU time / machine busy CPU time since the previous call (first call: 0)."""
+        """Tree CPU time / machine busy CPU time since the previous call (first call: 0).
+
+        Both counters advance in clock ticks (10 ms), so over a short interval ours can read more than
+        the machine's; the share is capped at 1 and the excess carried into the next interval, so no
+        CPU time is lost to rounding (a cap alone biases the total low by several percent)."""
         cpu_s = self.cpu_time_s()
         times = psutil.cpu_times()
         busy_s = sum(times) - times.idle - getattr(times, "iowait", 0.0) - getattr(times, "guest", 0.0) \
@@ -120,9 +125,12 @@ class ProcessTree:
         if prev_cpu is None or prev_busy is None:
             return 0.0
         d_busy = busy_s - prev_busy
+        d_ours = max(0.0, cpu_s - prev_cpu) + self._carry_s
         if d_busy <= 0:
+            self._carry_s = d_ours
             return 0.0
-        return min(1.0, max(0.0, (cpu_s - prev_cpu) / d_busy))
+        self._carry_s = max(0.0, d_ours - d_busy)
+        return min(1.0, d_ours / d_busy)
 
     def ram_share(self) -> float:
         used = psutil.virtual_memory().used

@@ -1,7 +1,8 @@
 """Run strategies as measured trials on the user's own workload.
 
 Trials run one after another (parallel trials on one machine would spoil each other's
-measurements), repeats interleaved and the order rotated each round so drift spreads evenly.
+measurements), repeats interleaved in rounds whose orders form a balanced crossover design, so drift
+and carry-over effects spread evenly over the strategies.
 Every trial is an mlfootprint run with phases `train`, `evaluation` and `inference`; training
 energy excludes the evaluations made to find when the target quality was reached.
 
@@ -52,6 +53,26 @@ class Trial:
     predictions: int = 0
     other_load_cores: float | None = None  # others' CPU load during the trial (interference.py)
     attempt: int = 1  # 2, 3, …: a re-run of a contaminated trial
+
+
+def balanced_orders(n: int) -> list[list[int]]:
+    """Trial orders for the rounds: a Williams design, in which each strategy runs right after each
+    other one equally often (over n rounds; 2n when n is odd). Rotating one order would put every
+    strategy behind the same predecessor each round, so a carry-over effect (a trial after a long one
+    runs on a cooler, or a warmer, machine) would become a bias no repeat can average out."""
+    if n <= 1:
+        return [list(range(n))]
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + r) % n for x in first] for r in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return rows
 
 
 def _flatten(items: Iterable[Strategy | Iterable[Strategy]]) -> list[Strategy]:
@@ -105,9 +126,9 @@ class Experiment:
         started = time.monotonic()
         self._warm_up()
         trials: list[Trial] = []
+        orders = balanced_orders(len(measured))
         for repeat in range(self.repeats):
-            shift = repeat % len(measured)
-            for strategy in measured[shift:] + measured[:shift]:
+            for strategy in (measured[i] for i in orders[repeat % len(orders)]):
                 if time.monotonic() - started > self.budget_s:
                     trial = Trial(strategy.name, strategy.kind, repeat, "skipped",
                                   f"experiment budget of {self.budget_s:.0f} s spent")
