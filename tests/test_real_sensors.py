@@ -114,18 +114,14 @@ def test_the_cpu_model_keeps_its_own_utilization_window() -> None:
 def test_process_share_keeps_cpu_time_that_tick_rounding_pushes_past_the_machines(monkeypatch: pytest.MonkeyPatch) -> None:
     """Counters tick in 10 ms: over one interval ours can read 0.11 s while the machine's busy time reads
     0.10 s. The share is capped at 1 and the excess carried over, so the tree's total is kept exactly."""
-    from types import SimpleNamespace
-
     from mlfootprint import attribution
+    from mlfootprint.sensors.procfs import CpuTimes
 
     ours = iter([0.0, 0.11, 0.19, 0.31])
     busy = iter([0.0, 0.10, 0.20, 0.30])
     tree = attribution.ProcessTree()
     monkeypatch.setattr(tree, "cpu_time_s", lambda: next(ours))
-    monkeypatch.setattr(attribution.psutil, "cpu_times",
-                        lambda: SimpleNamespace(user=next(busy), idle=0.0, iowait=0.0, guest=0.0, guest_nice=0.0,
-                                                __iter__=None))
-    monkeypatch.setattr(attribution, "sum", lambda t: t.user, raising=False)
+    monkeypatch.setattr(attribution, "cpu_times", lambda: CpuTimes(next(busy), 100.0))
     tree.cpu_share()
     shares = [tree.cpu_share() for _ in range(3)]
     assert shares == pytest.approx([1.0, 0.9, 1.0])

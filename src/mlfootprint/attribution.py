@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from .sensors.procfs import cpu_times
+
 REFRESH_S = 1.0  # how often the tree's membership is looked up again (new children, exited ones)
 _PROC = Path("/proc")
 
@@ -117,9 +119,7 @@ class ProcessTree:
         the machine's; the share is capped at 1 and the excess carried into the next interval, so no
         CPU time is lost to rounding (a cap alone biases the total low by several percent)."""
         cpu_s = self.cpu_time_s()
-        times = psutil.cpu_times()
-        busy_s = sum(times) - times.idle - getattr(times, "iowait", 0.0) - getattr(times, "guest", 0.0) \
-            - getattr(times, "guest_nice", 0.0)  # guest time is already counted in user
+        busy_s = cpu_times().busy_s
         prev_cpu, prev_busy = self._last_cpu_s, self._last_machine_busy_s
         self._last_cpu_s, self._last_machine_busy_s = cpu_s, busy_s
         if prev_cpu is None or prev_busy is None:

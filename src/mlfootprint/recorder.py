@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .store import pending, spool
+from .store.urls import display_url, sqlite_path
 
 log = logging.getLogger("mlfootprint")
 
@@ -95,7 +96,7 @@ class RunRecorder:
         if not self._final_done.is_set() and self.spool_path is not None:
             log.warning("mlfootprint: run %s is not in %s yet (%s); its record is in %s: the next run that writes "
                         "to this store imports it, or 'mlfootprint import %s' now", self.run_id,
-                        spool.display_url(self.url), self.error or "the store did not answer in time",
+                        display_url(self.url), self.error or "the store did not answer in time",
                         self.spool_path, self.spool_path)
 
     @property
@@ -126,7 +127,7 @@ class RunRecorder:
             pending.end(self.url, self._pending)
             if self.spool_path is not None:
                 log.warning("mlfootprint: run %s could not be stored in %s (%s); its record is in %s "
-                            "('mlfootprint import %s' stores it later)", self.run_id, spool.display_url(self.url),
+                            "('mlfootprint import %s' stores it later)", self.run_id, display_url(self.url),
                             self.error or "store not reached in time", self.spool_path, self.spool_path)
 
     def _open(self) -> None:
@@ -190,7 +191,7 @@ class RunRecorder:
                     self._warn_once("derived", f"could not store phases/metrics of run {self.run_id} ({exc}); "
                                                "measured energy is stored")
             if self.error:
-                log.warning("mlfootprint: the store %s works again; run %s is up to date", spool.display_url(self.url),
+                log.warning("mlfootprint: the store %s works again; run %s is up to date", display_url(self.url),
                             self.run_id)
                 self.error = None
             return True
@@ -220,18 +221,18 @@ class RunRecorder:
     def _fail(self, message: str) -> None:
         if self.error is None:
             log.warning("mlfootprint: run %s: the store %s failed (%s); measuring continues and the data are kept in "
-                        "a spool file until the store takes them", self.run_id, spool.display_url(self.url), message)
+                        "a spool file until the store takes them", self.run_id, display_url(self.url), message)
         self.error = message
 
-    _warned: set[str] = set()
+    _warned: set[tuple[str, str]] = set()
 
     def _warn_once(self, key: str, message: str) -> None:
         if (self.run_id, key) not in RunRecorder._warned:
-            RunRecorder._warned.add((self.run_id, key))  # type: ignore[arg-type]
+            RunRecorder._warned.add((self.run_id, key))
             log.warning("mlfootprint: %s", message)
 
     def _remember_file(self) -> None:
-        path = spool.sqlite_path(self.url)
+        path = sqlite_path(self.url)
         if path is not None:
             try:
                 st = path.stat()
@@ -243,7 +244,7 @@ class RunRecorder:
         """A SQLite file deleted (or replaced) during the run would swallow every later write unseen."""
         if self._sqlite_inode is None:
             return
-        path = spool.sqlite_path(self.url)
+        path = sqlite_path(self.url)
         try:
             st = path.stat()  # type: ignore[union-attr]
             same = (st.st_dev, st.st_ino) == self._sqlite_inode

@@ -38,7 +38,7 @@ class RunHolder:
             self.run.phase_exit(name)
 
     def in_phase(self, name: str) -> bool:
-        current = self.run._phases.current() if self.run is not None else None
+        current = self.run.current_phase() if self.run is not None else None
         return current is not None and current.rsplit("/", 1)[-1] == name
 
 

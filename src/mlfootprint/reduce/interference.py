@@ -18,15 +18,9 @@ from typing import Any
 import psutil
 
 from ..attribution import ProcessTree
+from ..sensors.procfs import cpu_times
 
 DEFAULT_MAX_OTHER_CORES = 0.15  # others' average load a trial tolerates (daemons on an idle VM: ~0.01-0.05)
-
-
-def machine_busy_s() -> float:
-    """CPU-seconds the machine has been busy since boot, all CPUs (guest time is already inside user)."""
-    t = psutil.cpu_times()
-    skip = {"idle", "iowait", "guest", "guest_nice"}
-    return sum(getattr(t, f) for f in t._fields if f not in skip)
 
 
 @dataclass(frozen=True)
@@ -54,12 +48,12 @@ class LoadWatch:
 
     def start(self) -> None:
         self._ours0 = self.tree.cpu_time_s()
-        self._busy0 = machine_busy_s()
+        self._busy0 = cpu_times().busy_s
         self._t0 = time.monotonic()
 
     def stop(self, sensors: Any = ()) -> Load:
         wall_s = max(1e-9, time.monotonic() - self._t0)
-        busy = machine_busy_s() - self._busy0
+        busy = cpu_times().busy_s - self._busy0
         ours = self.tree.cpu_time_s() - self._ours0
         return Load(max(0.0, (busy - ours) / wall_s), self._foreign_gpu_pids(sensors), wall_s)
 
