@@ -55,6 +55,7 @@ class Settings:
     instance_price_per_hour: float | None = None
     renewable_share: float | None = None
     intensity_csv: str | None = None
+    job: str | None = None
 
     @classmethod
     def names(cls) -> list[str]:
@@ -213,6 +214,8 @@ SETTINGS: dict[str, Spec] = {s.name: s for s in (
     Spec("renewable_share", _between(0, 1, "must be between 0 and 1 (e.g. 0.6 for 60% covered by renewable "
                                            "contracts)"), "share covered by renewable contracts: adds market-based CO2e"),
     Spec("intensity_csv", _series, "hourly intensity CSV: each sample is charged at the intensity of its hour"),
+    Spec("job", _text(128), "id grouping the runs of a distributed job's ranks; `off` measures the process alone",
+         "detected from torchrun, Slurm, Open MPI or PMI variables"),
 )}
 assert list(SETTINGS) == Settings.names(), "SETTINGS and Settings must list the same settings in the same order"
 

@@ -42,3 +42,17 @@ def items_for_run(components: Iterable[dict[str, Any]], logical_cpus: int) -> li
     items = [accelerator_item(match_device(c["name"]), c["name"]) for c in gpus]
     items.append(server_share_for_accelerators(len(gpus)) if gpus else server_share_for_cpus(logical_cpus))
     return items
+
+
+def items_for_rank(components: Iterable[dict[str, Any]], logical_cpus: int, *, owns_host: bool,
+                   host_gpus: int) -> list[EmbodiedItem]:
+    """Embodied items of one rank of a distributed job: the GPUs it measures with their share of the
+    node, and a CPU server's share only on the process that measures a GPU-less host. Summed over the
+    job's ranks, every GPU and every server is charged once."""
+    gpus = [c for c in components if c["kind"] == "gpu"]
+    items = [accelerator_item(match_device(c["name"]), c["name"]) for c in gpus]
+    if gpus:
+        items.append(server_share_for_accelerators(len(gpus)))
+    elif owns_host and host_gpus == 0:
+        items.append(server_share_for_cpus(logical_cpus))
+    return items

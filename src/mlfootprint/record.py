@@ -119,6 +119,9 @@ def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]],
         "forecast": dict(forecast, method="estimated from progress") if forecast else None,
         # impact.assess() as of the last flush; None for runs recorded before schema 3
         "impact": json.loads(row["impact_json"]) if row.get("impact_json") else None,
+        # the distributed job this run is one rank of (see jobenv and ownership); None when it ran alone
+        "job": dict(json.loads(row.get("job_json") or "{}"), id=row["job_id"], rank=row.get("job_rank"))
+        if row.get("job_id") else None,
         "settings": json.loads(row.get("settings_json") or "{}"),
         "warnings": json.loads(row.get("warnings_json") or "[]"),
     }

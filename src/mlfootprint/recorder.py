@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .store import pending, spool
+from .store.rollup import ROLLUP_EVERY_S, TIERS
 from .store.urls import display_url, sqlite_path
 
 log = logging.getLogger("mlfootprint")
@@ -65,6 +66,8 @@ class RunRecorder:
         self._sqlite_inode: tuple[int, int] | None = None
         self._spool_lock = threading.Lock()  # the host's spool and the writer's final write, one at a time
         self._spooled_at = float("-inf")
+        self._rolled_at = time.monotonic()  # the last rollup of old samples, and the run time it covered
+        self._rolled_to = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -185,6 +188,7 @@ class RunRecorder:
                 fields = {k: v for k, v in rows["run"].items() if k != "id"}
                 self._store.save_measured(self.run_id, fields, rows["components"], rows["samples"])
                 self._unsaved_samples = []
+                self._maybe_rollup(rows["run"])
                 try:
                     self._store.save_derived(self.run_id, rows["phases"], rows["values"])
                 except Exception as exc:  # measured data is in; derived rows come again next flush
@@ -198,6 +202,19 @@ class RunRecorder:
         except Exception as exc:
             self._fail(str(exc))
             return False
+
+    def _maybe_rollup(self, run_row: dict[str, Any]) -> None:
+        """Keep a long run's samples bounded (store/rollup.py); a failure only delays it."""
+        if run_row.get("duration_s", 0.0) < TIERS[0][0] or time.monotonic() - self._rolled_at < ROLLUP_EVERY_S:
+            return
+        self._rolled_at = time.monotonic()
+        try:
+            self._store.rollup_samples(self.run_id, float(run_row.get("interval_s") or 1.0),
+                                       since_t_s=max(0.0, self._rolled_to - TIERS[-1][1]))
+            self._rolled_to = float(run_row["duration_s"]) - TIERS[0][0]
+        except Exception as exc:
+            self._warn_once("rollup", f"could not roll up old samples of run {self.run_id} ({exc}); they are kept "
+                                      "at full resolution")
 
     def _rows(self, *, drain: bool) -> Rows:
         """Every row not yet stored: the samples of failed writes, then the meter's new ones (drain:

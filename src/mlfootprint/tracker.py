@@ -33,7 +33,9 @@ from .constants import J_PER_KWH
 from .factors import place_for
 from .forecast import Forecast
 from .grid import Location, resolve_location
+from . import jobenv
 from .meter import Meter
+from .ownership import Claims
 from .phases import Marker, PhaseAccount, PhaseRecorder, within
 from .record import dumps, finite, now_iso, to_record
 from .recorder import EXIT_WAIT_S, RunRecorder
@@ -62,7 +64,8 @@ class Run:
     """A run being measured (inside the `with`) or finished (after it). Figures are live."""
 
     def __init__(self, settings: Settings, origins: dict[str, str], location: Location, meter: Meter,
-                 store_url: str, *, command: str | None, warnings: list[str]) -> None:
+                 store_url: str, *, command: str | None, warnings: list[str],
+                 job: jobenv.JobContext | None = None, claims: Claims | None = None) -> None:
         self.id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] had, without importing uuid
         self.settings = settings
         self.location = location
@@ -74,6 +77,8 @@ class Run:
         self.ended_at: str | None = None
         self.command = command
         self.warnings = warnings
+        self.job = job  # the distributed job this run is a rank of, if any
+        self.claims = claims or Claims()  # the devices it measures for that job
         self._owner_pid = os.getpid()
         values = {k: getattr(settings, k) for k in Settings.names()}
         values["store"] = display_url(store_url)  # never a database password in a record
@@ -280,6 +285,9 @@ class Run:
             "interval_s": self.settings.interval_s, "host": _HOST, "pid": self._owner_pid,
             "command": self.command, "settings_json": self._settings_json,
             "warnings_json": json.dumps(self.warnings), "status": self.status, "heartbeat_at": now_iso(),
+            "job_id": self.job.job_id if self.job else None, "job_rank": self.job.rank if self.job else None,
+            "job_json": json.dumps(dict(self.job.as_dict(), owns=self.claims.owns(), ownership=self.claims.notes,
+                                        host_gpus=self.claims.visible_gpus)) if self.job else None,
         }
 
     def _rows(self, drain: bool) -> dict[str, Any]:
@@ -337,12 +345,17 @@ class Run:
             series_source = (f"{self._series.source}, {share:.0%} of the energy matched to its hour"
                              + (f"; the rest at the annual {self.location.intensity_g_per_kwh:g} gCO2e/kWh"
                                 if share < 0.999 else ""))
-        from .embodied import items_for_run  # the hardware catalogue: loaded on the writer thread, not at start
+        from .embodied import items_for_rank, items_for_run  # the hardware catalogue: loaded on the writer thread, not at start
 
         duration_s = self.meter.elapsed_s
         basis, detail = impact.energy_basis(comps)  # measured only if every component is
+        if self.job is None:
+            items = items_for_run(comps, self._logical_cpus)
+        else:  # a rank: only the hardware it measures, so the job's ranks add up to each device once
+            items = items_for_rank(comps, self._logical_cpus, owns_host=self.claims.host,
+                                   host_gpus=self.claims.visible_gpus)
         return impact.assess((energy_j, max(0.0, energy_j - uncertainty_j), energy_j + uncertainty_j),
-                             (duration_s, duration_s, duration_s), self.place, items_for_run(comps, self._logical_cpus),
+                             (duration_s, duration_s, duration_s), self.place, items,
                              basis, instance_price_per_hour=self.settings.instance_price_per_hour,
                              series_co2e_kg=series_co2e, series_source=series_source, basis_detail=detail)
 
@@ -387,6 +400,7 @@ class Run:
             self.recorder.finish()
         finally:
             self.meter.close()
+            self.claims.release()
 
     def __repr__(self) -> str:
         return (f"<Run {self.id} {self.status} {self.duration_s:.1f}s {self.energy_kwh:.6f} kWh "
@@ -428,7 +442,7 @@ class track:
                  budget_co2e_kg: float | None = None, stop_over_budget: bool | None = None,
                  progress_bar: bool | None = None, wue: float | None = None, price_per_kwh: float | None = None,
                  currency: str | None = None, instance_price_per_hour: float | None = None,
-                 renewable_share: float | None = None, intensity_csv: str | None = None,
+                 renewable_share: float | None = None, intensity_csv: str | None = None, job: str | None = None,
                  command: str | None = None, sensors: Sequence[Sensor] | None = None) -> None:
         self._fn: Callable[..., Any] | None = None
         if callable(project):  # bare @track
@@ -445,15 +459,26 @@ class track:
         location, warnings = resolve_location(settings.country, settings.region)
         url = to_url(settings.store)
         check_url(url)  # bad input is refused now; a store that is merely slow or down is the writer's problem
+        job = jobenv.detect(override=settings.job)
+        if job is not None and job.note:
+            warnings.append(job.note)
+        if job is not None:
+            from .store.placement import check_store_for_job
+
+            placement = check_store_for_job(url, job)
+            if placement:
+                warnings.append(placement)
         if self._sensors is not None:
-            sensors = list(self._sensors)
+            sensors, claims = list(self._sensors), Claims()
         else:
-            sensors, sensor_warnings = discover_sensors(gpu=settings.gpu)
+            sensors, sensor_warnings, claims = discover_sensors(gpu=settings.gpu, job=job,
+                                                                own_share_of_host=settings.scope == "process")
             warnings += sensor_warnings
         for w in warnings:
             _warn(w)
         meter = Meter(sensors, interval_s=settings.interval_s, scope=settings.scope)
-        run = Run(settings, origins, location, meter, url, command=self._command or _command_line(), warnings=warnings)
+        run = Run(settings, origins, location, meter, url, command=self._command or _command_line(), warnings=warnings,
+                  job=job, claims=claims)
         run._start()
         self._run = run
         return run

@@ -60,6 +60,8 @@ def track(
                                                              "adds a market-based CO2e.")] = None,
     intensity_csv: Annotated[Optional[str], typer.Option(metavar="CSV", help="Hourly intensity CSV (time, intensity_g_per_kwh): "
                                                          "each sample is charged at its own hour.")] = None,
+    job: Annotated[Optional[str], typer.Option(metavar="ID", help="Job id grouping the ranks of a distributed job "
+                                               "(default: from torchrun/Slurm/MPI variables; 'off' to measure alone).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")] = False,
 ) -> None:
     """Run COMMAND under the meter; stream its output; exit with its exit code.
@@ -86,7 +88,7 @@ def track(
                       budget_kwh=budget_kwh, budget_co2e_kg=budget_co2e_kg, stop_over_budget=stop_over_budget or None,
                       progress_bar=(epochs is not None and not quiet) or None, wue=wue, price_per_kwh=price_per_kwh,
                       currency=currency, instance_price_per_hour=instance_price_per_hour,
-                      renewable_share=renewable_share, intensity_csv=intensity_csv, command=shlex.join(command))
+                      renewable_share=renewable_share, intensity_csv=intensity_csv, job=job, command=shlex.join(command))
     _check_interpreter(command[0])
     run = tracker.start()
     progress_dir = tempfile.mkdtemp(prefix="mlfootprint-")
@@ -288,19 +290,64 @@ def runs(
 
 @app.command()
 def show(
-    run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID", help="Run id or job id (a unique prefix is enough).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON record.")] = False,
     store: StoreOpt = None,
 ) -> None:
-    """One run: energy per component, where each number came from, CO2e."""
+    """One run (energy per component, where each number came from, CO2e), or one distributed job
+    (totals, energy by node and GPU, phases across ranks, stragglers)."""
+    from ..errors import RunNotFoundError
     from ..record import dumps
+
+    db = _reader(store)
+    job_id = db.find_job(run_id) if run_id and ":" in run_id else None  # job ids carry their launcher
+    if job_id is None:
+        try:
+            record = db.get_run(run_id)
+        except RunNotFoundError:
+            job_id = db.find_job(run_id)
+            if job_id is None:
+                raise RunNotFoundError(f"no run or job with id {run_id!r} in {db.display_url}; 'mlfootprint runs' "
+                                       "and 'mlfootprint jobs' list them") from None
+    if job_id is not None:
+        from ..jobs import summarize
+        from ..report.job_view import print_job
+
+        job = summarize(job_id, db.job_records(job_id))
+        if as_json:
+            typer.echo(dumps(job, indent=2))
+        else:
+            print_job(job, out)
+        return
     from ..report.terminal import print_run
 
-    record = _reader(store).get_run(run_id)
     if as_json:
         typer.echo(dumps(record, indent=2))
     else:
         print_run(record, out)
+
+
+@app.command()
+def jobs(
+    limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many (1-100000).")] = 20,
+    project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only jobs with runs of this project.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """One row per distributed job (torchrun, Slurm, MPI): ranks, nodes, GPUs, energy, CO2e, status."""
+    from ..record import dumps
+    from ..report.job_view import jobs_table
+
+    if not 1 <= limit <= 100_000:
+        raise MlfootprintError(f"--limit must be between 1 and 100000, got {limit}")
+    rows = _reader(store).list_jobs(limit=limit, project=project)
+    if as_json:
+        typer.echo(dumps(rows, indent=2))
+    elif not rows:
+        err.print("no distributed jobs stored: runs join a job when launched by torchrun, srun or mpirun "
+                  "(or with --job / MLFOOTPRINT_JOB)", markup=False)
+    else:
+        out.print(jobs_table(rows, out.width))
 
 
 @app.command()
@@ -343,4 +390,33 @@ def import_(
         out.print(f"imported run {run_id} ({added} new samples) from {path}", markup=False, highlight=False)
 
 
-__all__ = ["export", "fail", "import_", "runs", "show", "track"]
+@app.command()
+def merge(
+    sources: Annotated[list[str], typer.Argument(metavar="STORE...", help="Run stores to copy from: SQLite files "
+                                                 "(e.g. one per node of a cluster without a database) or URLs.")],
+    store: StoreOpt = None,
+) -> None:
+    """Copy every run of other stores into this one (--store / MLFOOTPRINT_STORE); a distributed job whose
+    nodes wrote separate files becomes one job again. Safe to repeat: stored samples are skipped."""
+    from ..store import open_store
+    from ..store.urls import to_url
+
+    target = open_store(store, write=True)
+    readers = []
+    for source in sources:  # every source readable before anything is written
+        if to_url(source) == target.url:
+            raise MlfootprintError(f"{source!r} is the target store itself; give the other nodes' files")
+        readers.append(open_store(source))
+    total_runs = total_samples = 0
+    for source, reader in zip(sources, readers):
+        runs_n = samples_n = 0
+        for payload in reader.payloads():
+            _, added = target.import_rows(payload)
+            runs_n, samples_n = runs_n + 1, samples_n + added
+        out.print(f"merged {runs_n} runs ({samples_n} new samples) from {reader.display_url}", markup=False,
+                  highlight=False)
+        total_runs, total_samples = total_runs + runs_n, total_samples + samples_n
+    err.print(f"{total_runs} runs from {len(sources)} store(s) merged into {target.display_url}", markup=False)
+
+
+__all__ = ["export", "fail", "import_", "jobs", "merge", "runs", "show", "track"]

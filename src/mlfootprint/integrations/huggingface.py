@@ -6,7 +6,8 @@
 Phases: `forward_backward` (step begin → the optimizer is about to step; the Trainer runs forward and
 backward together, gradient-accumulation substeps included), `optimizer` (the step itself) and
 `evaluation` (from the first prediction step after training steps to `on_evaluate`). Samples are
-counted from the train batch size × gradient accumulation × world size, and the evaluation metrics
+counted per process — the per-device batch size × gradient accumulation — so a distributed job's
+ranks add up to the global batch once (each rank's run counts its own share); the evaluation metrics
 (`eval_accuracy`, …) are logged beside the training loss.
 """
 
@@ -47,8 +48,9 @@ class MlfootprintCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.holder.exit("forward_backward")  # in case no optimizer step ran (skipped/overflow)
         if self.run is not None:
-            samples = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
-            self.run.count(samples=samples)
+            # this process's share: the job view sums ranks, so multiplying by world size here would
+            # count every sample world_size times
+            self.run.count(samples=args.per_device_train_batch_size * args.gradient_accumulation_steps)
             self._step_end_t = self.run.meter.clock()
 
     def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -17,7 +17,8 @@ CSV_COLUMNS = ["id", "project", "status", "started_at", "ended_at", "duration_s"
                "energy_uncertainty_j", "facility_energy_j", "pue", "co2e_kg", "country", "region",
                "intensity_g_per_kwh", "intensity_source", "scope", "host", "command", "exit_code",
                "gpu_energy_j", "cpu_energy_j", "ram_energy_j", "methods", "co2e_market_kg", "co2e_embodied_kg",
-               "co2e_total_kg", "water_l", "electricity_cost", "currency"]
+               "co2e_total_kg", "water_l", "electricity_cost", "currency", "job_id", "job_rank", "job_launcher",
+               "job_owns"]
 IMPACT_COLUMNS = ("co2e_market_kg", "co2e_embodied_kg", "co2e_total_kg", "water_l", "electricity_cost")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,6 +40,9 @@ def flat(record: dict[str, Any]) -> dict[str, Any]:
     for key in IMPACT_COLUMNS:
         row[key] = impact[key]["value"] if impact.get(key) else None
     row["currency"] = impact["electricity_cost"]["unit"] if impact.get("electricity_cost") else None
+    job = record.get("job") or {}  # the distributed job this run is a rank of
+    row.update(job_id=job.get("id"), job_rank=job.get("rank"), job_launcher=job.get("launcher"),
+               job_owns=";".join(job.get("owns", [])) or None)
     return {k: safe_cell(row.get(k)) for k in CSV_COLUMNS}
 
 

@@ -230,6 +230,14 @@ def runs_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
 def print_run(record: dict[str, Any], console: Console | None = None, *, show_warnings: bool = True) -> None:
     console = console or Console()
     console.print(run_view(record))
+    job = record.get("job")
+    if job:
+        owns = ", ".join(job.get("owns", [])) or "nothing"
+        line = Text(f"rank {job.get('rank')} of job ") + user(job["id"]) + Text(f" ({job.get('launcher')}): measures {owns}")
+        for note in job.get("ownership", []):
+            line += Text("; ") + user(note)
+        console.print(line)
+        console.print(Text("the whole job: mlfootprint show ") + user(job["id"]))
     if show_warnings:
         for w in record.get("warnings", []):
             console.print(Text("note: ", style="yellow") + user(w))

@@ -134,6 +134,15 @@ class NvmlSensor:
                                 "power is sampled and integrated, so short spikes between samples are missed")
         return cls(nvml, gpus), warnings
 
+    def gpu_ids(self) -> list[tuple[int, str]]:
+        """(index, UUID) of every GPU this sensor reads."""
+        return [(g.index, g.uuid) for g in self._gpus]
+
+    def only(self, indices: list[int]) -> NvmlSensor | None:
+        """The same sensor reading only these GPUs (a rank's own, in a distributed job); None if none."""
+        gpus = [g for g in self._gpus if g.index in indices]
+        return type(self)(self._nvml, gpus) if gpus else None
+
     def channels(self) -> list[Channel]:
         return [
             Channel(g.key, "gpu", g.name, "measured",

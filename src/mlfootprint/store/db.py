@@ -173,6 +173,10 @@ class Store:
             conn.execute(text("ALTER TABLE runs ADD COLUMN impact_json TEXT"))
         if version < 4:
             self._values_nullable(conn)
+        if version < 5:
+            self._add_columns(conn, "runs", {"job_id": "VARCHAR(128)", "job_rank": "INTEGER", "job_json": "TEXT"})
+            self._add_columns(conn, "samples", {"span_s": "FLOAT"})
+            conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_job ON runs (job_id)"))
         if version < SCHEMA_VERSION:
             conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
@@ -186,6 +190,13 @@ class Store:
             pass
         finally:
             raw.close()
+
+    @staticmethod
+    def _add_columns(conn: Any, table: str, columns: dict[str, str]) -> None:
+        have = {c["name"] for c in inspect(conn).get_columns(table)}
+        for name, sql_type in columns.items():
+            if name not in have:
+                conn.execute(text(f'ALTER TABLE {table} ADD COLUMN "{name}" {sql_type}'))
 
     def _values_nullable(self, conn: Any) -> None:
         """Schema 4: run_values.value may be NULL (a metric logged as NaN is kept, as not a number)."""
@@ -276,6 +287,30 @@ class Store:
         self.save_measured(run_id, run_fields, component_rows, sample_rows)
         self.save_derived(run_id, phase_rows, value_rows)
 
+    def rollup_samples(self, run_id: str, interval_s: float, since_t_s: float = 0.0) -> int:
+        """Merge this run's older samples into coarser ones (store/rollup.py); returns rows removed.
+        Only samples at or after `since_t_s` are looked at (a writer passes where its last rollup ended)."""
+        from .rollup import TIERS, plan
+
+        def write(conn: Any) -> int:
+            newest = conn.execute(select(func.max(samples.c.t_s)).where(samples.c.run_id == run_id)).scalar()
+            if newest is None or newest < TIERS[0][0]:
+                return 0
+            rows = [dict(r._mapping) for r in conn.execute(
+                select(samples.c.id, samples.c.key, samples.c.t_s, samples.c.energy_j, samples.c.power_w,
+                       samples.c.span_s)
+                .where(samples.c.run_id == run_id, samples.c.t_s >= since_t_s,
+                       samples.c.t_s <= newest - TIERS[0][0]))]
+            merges = plan(rows, newest, interval_s)
+            removed = 0
+            for m in merges:
+                conn.execute(delete(samples).where(samples.c.id.in_(m.ids)))
+                removed += len(m.ids)
+            if merges:
+                conn.execute(insert(samples), [dict(m.row, run_id=run_id) for m in merges])
+            return removed - len(merges)
+        return self._run(write)
+
     def import_rows(self, payload: dict[str, Any]) -> tuple[str, int]:
         """Store a spooled or rescued run (see store/spool.py); samples already stored are skipped.
 
@@ -360,6 +395,92 @@ class Store:
         for r in rows:
             p = parts[r["id"]]
             yield to_record(r, p["c"], p["p"], p["v"])
+
+    # -- distributed jobs ---------------------------------------------------------------------
+    def _has_jobs(self) -> bool:
+        return "job_id" in {c.name for c in getattr(self, "_run_columns", runs.c)}
+
+    def list_jobs(self, limit: int | None = None, project: str | None = None) -> list[dict[str, Any]]:
+        """One row per distributed job, newest first: ranks, nodes, GPUs, energy, CO2e, status."""
+        if not self._has_jobs():
+            return []
+
+        def read(conn: Any) -> list[Any]:
+            q = (select(runs.c.job_id, func.min(runs.c.started_at).label("started_at"))
+                 .where(runs.c.job_id.is_not(None)).group_by(runs.c.job_id)
+                 .order_by(func.min(runs.c.started_at).desc()))
+            if project:
+                q = q.where(runs.c.project == project)
+            return [r.job_id for r in conn.execute(q.limit(limit) if limit else q)]
+        job_ids = self._run(read, write=False)
+        if not job_ids:
+            return []
+        rows = self._job_rows(job_ids)
+        gpu_rows = self._run(lambda c: [tuple(r) for r in c.execute(
+            select(runs.c.job_id, runs.c.host, components.c.key).join(components, components.c.run_id == runs.c.id)
+            .where(runs.c.job_id.in_(job_ids), components.c.kind == "gpu"))], write=False)
+        from ..jobs import job_list_row
+
+        return [job_list_row(job_id, [r for r in rows if r["job_id"] == job_id],
+                             {(h, k) for j, h, k in gpu_rows if j == job_id}) for job_id in job_ids]
+
+    def _job_rows(self, job_ids: list[str]) -> list[dict[str, Any]]:
+        return [_shown_status(dict(r._mapping)) for r in self._run(lambda c: list(c.execute(
+            self._select_runs().where(runs.c.job_id.in_(job_ids)).order_by(runs.c.job_rank, runs.c.started_at))),
+            write=False)]
+
+    def find_job(self, job_id: str) -> str | None:
+        """The job with this id, or the one job whose id starts with it; None if none."""
+        if not self._has_jobs():
+            return None
+        found = self._run(lambda c: [r[0] for r in c.execute(
+            select(runs.c.job_id).where(runs.c.job_id.startswith(job_id, autoescape=True)).distinct().limit(2))],
+            write=False)
+        if job_id in found or len(found) == 1:
+            return job_id if job_id in found else found[0]
+        if len(found) > 1:
+            exact = self._run(lambda c: c.execute(select(runs.c.job_id).where(runs.c.job_id == job_id).limit(1))
+                              .first(), write=False)
+            if exact:
+                return job_id
+            raise RunNotFoundError(f"job id prefix {job_id!r} is ambiguous; give more characters")
+        return None
+
+    def job_records(self, job_id: str) -> list[dict[str, Any]]:
+        """Full records of every rank of a job, read in batches."""
+        rows = self._job_rows([job_id])
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(rows), EXPORT_BATCH):
+            out.extend(self.records(rows[i:i + EXPORT_BATCH]))
+        return out
+
+    def payloads(self) -> Iterator[dict[str, Any]]:
+        """Every run as raw rows (the spool-file shape `import_rows` takes), for `mlfootprint merge`."""
+        tables = getattr(self, "_tables", {"components", "phases", "run_values"})
+        offset = 0
+        while True:
+            def read(conn: Any, offset: int = offset) -> list[dict[str, Any]]:
+                rows = [dict(r._mapping) for r in conn.execute(
+                    self._select_runs().order_by(runs.c.started_at, runs.c.id).limit(EXPORT_BATCH).offset(offset))]
+                ids = [r["id"] for r in rows]
+                parts: dict[str, dict[str, list[dict[str, Any]]]] = {i: {} for i in ids}
+                for name, table in (("components", components), ("phases", phases), ("values", run_values),
+                                    ("samples", samples)):
+                    if table.name not in tables and name != "samples":
+                        continue
+                    cols = [c for c in table.c if c.name not in ("id", "run_id")]
+                    if name == "samples":
+                        have = {c["name"] for c in inspect(conn).get_columns("samples")}
+                        cols = [c for c in cols if c.name in have]
+                    for r in conn.execute(select(table.c.run_id, *cols).where(table.c.run_id.in_(ids))):
+                        row = dict(r._mapping)
+                        parts[row.pop("run_id")].setdefault(name, []).append(row)
+                return [dict(parts[r["id"]], run=r) for r in rows]
+            batch = self._run(read, write=False)
+            if not batch:
+                return
+            yield from batch
+            offset += len(batch)
 
     def samples(self, run_id: str) -> list[dict[str, Any]]:
         return self._run(lambda c: [dict(r._mapping) for r in c.execute(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-# 2: phases and run_values tables; 3: runs.impact_json; 4: run_values.value nullable (a metric logged as NaN)
-SCHEMA_VERSION = 4
+# 2: phases and run_values tables; 3: runs.impact_json; 4: run_values.value nullable (a metric logged as NaN);
+# 5: runs.job_id, job_rank, job_json (a distributed job's ranks) and samples rolled up with age (samples.span_s)
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -42,7 +43,12 @@ runs = Table(
     Column("settings_json", Text),  # each setting that was set, with where it came from
     Column("warnings_json", Text),
     Column("impact_json", Text),  # impact.assess() at the last flush: CO2e, embodied, water, cost, equivalents
+    Column("job_id", String(128)),  # the distributed job this run is a rank of (jobenv.detect); NULL: alone
+    Column("job_rank", Integer),
+    Column("job_json", Text),  # launcher, detected_from, local rank, world sizes, node rank, devices owned
 )
+JOB_COLUMNS = ("job_id", "job_rank", "job_json")
+Index("ix_runs_job", runs.c.job_id)
 
 components = Table(
     "components", metadata,
@@ -65,6 +71,7 @@ samples = Table(
     Column("key", String(64), nullable=False),
     Column("energy_j", Float, nullable=False),
     Column("power_w", Float, nullable=False),
+    Column("span_s", Float),  # seconds the sample covers, once rolled up (NULL: one sampling interval)
 )
 Index("ix_samples_run", samples.c.run_id, samples.c.t_s)
 

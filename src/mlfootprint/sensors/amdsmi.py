@@ -1,0 +1,162 @@
+"""AMD Instinct GPU energy through AMD SMI (the `amdsmi` Python package shipped with ROCm).
+
+MI200 and newer keep an energy accumulator: `amdsmi_get_energy_count` returns the accumulated ticks
+(`energy_accumulator`; ROCm before 6.1 called the same field `power`) and the microjoules per tick
+(`counter_resolution`). We difference ticks x resolution, which loses nothing between reads. A GPU
+whose counter cannot be read falls back to its socket power (watts), which the meter integrates.
+
+Only the GPUs this process can see are read: ROCR_VISIBLE_DEVICES, then HIP_VISIBLE_DEVICES (indices
+or UUIDs), as the ROCm runtime applies them. An MI250X is two devices (GCDs) in one package: its
+accumulator counts the package and is reported on one GCD, the other reading zero; the package is
+therefore measured once, on whichever GCD carries it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ..constants import UNCERTAINTY_MEASURED
+from .base import Channel, Reading
+from .nvml import visible_indices
+
+log = logging.getLogger("mlfootprint")
+
+_initialized: dict[int, ModuleType] = {}
+_init_lock = threading.Lock()
+
+
+def _ensure_init(smi: ModuleType) -> None:
+    with _init_lock:
+        if id(smi) not in _initialized:
+            smi.amdsmi_init()
+            if not _initialized:
+                atexit.register(_shutdown_all)
+            _initialized[id(smi)] = smi
+
+
+def _shutdown_all() -> None:
+    with _init_lock:
+        for smi in _initialized.values():
+            try:
+                smi.amdsmi_shut_down()
+            except Exception:
+                pass
+        _initialized.clear()
+
+
+@dataclass
+class _Gpu:
+    index: int
+    handle: Any
+    name: str
+    uuid: str
+    has_counter: bool
+
+    @property
+    def key(self) -> str:
+        return f"gpu:{self.index}"
+
+
+def energy_uj(count: dict[str, Any]) -> float:
+    """Microjoules from one `amdsmi_get_energy_count` result, either field name."""
+    ticks = count.get("energy_accumulator", count.get("power"))
+    if ticks is None or not isinstance(ticks, (int, float)):
+        raise ValueError(f"no energy accumulator in {sorted(count)}")
+    return float(ticks) * float(count["counter_resolution"])
+
+
+def _name(smi: ModuleType, handle: Any) -> str:
+    for getter, field in (("amdsmi_get_gpu_asic_info", "market_name"), ("amdsmi_get_gpu_board_info", "product_name")):
+        try:
+            value = getattr(smi, getter)(handle).get(field)
+        except Exception:
+            continue
+        if isinstance(value, str) and value.strip() and value.strip().upper() != "N/A":
+            return value.strip()
+    return "AMD GPU"
+
+
+def _socket_power_w(smi: ModuleType, handle: Any) -> float:
+    info = smi.amdsmi_get_power_info(handle)
+    for field in ("socket_power", "current_socket_power", "average_socket_power"):
+        value = info.get(field)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    raise ValueError("no socket power reported")
+
+
+class AmdSmiSensor:
+    """Reads every visible AMD GPU. Build it with `AmdSmiSensor.discover()`."""
+
+    def __init__(self, smi: ModuleType, gpus: list[_Gpu]) -> None:
+        self._smi = smi
+        self._gpus = gpus
+
+    @classmethod
+    def discover(cls, env: dict[str, str] | None = None) -> tuple[AmdSmiSensor | None, list[str]]:
+        env = dict(os.environ) if env is None else env
+        try:
+            smi = importlib.import_module("amdsmi")
+        except ImportError:
+            return None, []
+        try:
+            _ensure_init(smi)
+        except Exception:  # no amdgpu driver: nothing to read, nothing to say
+            return None, []
+        try:
+            handles = list(smi.amdsmi_get_processor_handles())
+            uuids = [str(smi.amdsmi_get_gpu_device_uuid(h)) for h in handles]
+            indices, warnings = list(range(len(handles))), []
+            for var in ("ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES"):
+                if env.get(var) is not None:  # each narrows what the one before left visible
+                    chosen, more = visible_indices(env[var], [uuids[i] for i in indices])
+                    indices, warnings = [indices[i] for i in chosen], warnings + more
+            gpus = []
+            for i in indices:
+                try:
+                    energy_uj(smi.amdsmi_get_energy_count(handles[i]))
+                    counter = True
+                except Exception:
+                    counter = False
+                gpus.append(_Gpu(i, handles[i], _name(smi, handles[i]), uuids[i], counter))
+        except Exception as exc:
+            return None, [f"AMD SMI is present but could not list GPUs ({exc}); AMD GPU energy is not measured"]
+        for g in gpus:
+            if not g.has_counter:
+                warnings.append(f"AMD GPU {g.index} ({g.name}) has no readable energy counter: its socket power is "
+                                "sampled and integrated")
+        return (cls(smi, gpus) if gpus else None), warnings
+
+    def gpu_ids(self) -> list[tuple[int, str]]:
+        return [(g.index, g.uuid) for g in self._gpus]
+
+    def only(self, indices: list[int]) -> AmdSmiSensor | None:
+        gpus = [g for g in self._gpus if g.index in indices]
+        return type(self)(self._smi, gpus) if gpus else None
+
+    def channels(self) -> list[Channel]:
+        return [Channel(g.key, "gpu", g.name, "measured", "amdsmi-energy-count" if g.has_counter else "amdsmi-power",
+                        UNCERTAINTY_MEASURED, "energy-counter" if g.has_counter else "power-instant")
+                for g in self._gpus]
+
+    def read(self) -> list[Reading]:
+        readings = []
+        for g in self._gpus:
+            try:
+                if g.has_counter:
+                    readings.append(Reading(g.key, energy_j=energy_uj(self._smi.amdsmi_get_energy_count(g.handle)) / 1e6))
+                else:
+                    readings.append(Reading(g.key, power_w=_socket_power_w(self._smi, g.handle)))
+            except Exception as exc:
+                readings.append(Reading(g.key, error=f"AMD SMI read of GPU {g.index} failed: {exc}"))
+        return readings
+
+    def close(self) -> None:
+        pass  # AMD SMI stays initialized for the next run of this process; shut down at exit
