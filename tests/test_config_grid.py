@@ -92,8 +92,14 @@ def test_regions_use_provider_figures_or_say_they_are_mapped() -> None:
 
 def test_no_location_is_the_world_average_with_one_warning() -> None:
     location, warnings = resolve_location()
-    assert location.country is None and location.intensity_g_per_kwh == 436.0
-    assert len(warnings) == 1 and "MLFOOTPRINT_COUNTRY" in warnings[0]
+    assert location.country is None and len(warnings) == 1 and "MLFOOTPRINT_COUNTRY" in warnings[0]
+    # the same source, basis and years as the country rows: their generation-weighted mean lies
+    # between the cleanest and the dirtiest country, and is from the same release
+    countries = [z for z in all_zones().values() if z.source == "ember-owid"]
+    assert min(z.intensity_g_per_kwh for z in countries) < location.intensity_g_per_kwh < max(
+        z.intensity_g_per_kwh for z in countries)
+    assert location.basis == "lifecycle" and location.year == max(z.year for z in countries)
+    assert "Ember (2026)" in location.intensity_source and "weight" in location.intensity_source
 
 
 def test_every_location_says_which_package_file_its_figure_came_from_and_its_basis() -> None:

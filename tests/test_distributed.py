@@ -124,7 +124,7 @@ def test_two_launches_on_one_host_count_each_gpu_and_the_host_once() -> None:
         owned = [i for c in claims for i in c.gpu_indices or []]
         assert sorted(owned) == [0, 1, 2, 3]  # every GPU exactly once
         assert [c.host for c in claims] == [True, False, False, False]
-        assert any("measured by another process" in n for n in claims[2].notes)
+        assert any("measured by another run of this job" in n for n in claims[2].notes)
     finally:
         for c in claims:
             c.release()

