@@ -109,6 +109,22 @@ print((u1.ru_utime + u1.ru_stime - u0.ru_utime - u0.ru_stime) / dt)
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def week_rollup() -> tuple[int, int, float]:
+    """One channel sampled every second for a week, rolled up as a writer does: rows before and after."""
+    from mlfootprint.store.rollup import plan
+
+    week_s = 7 * 86400
+    samples = [{"id": t, "key": "gpu:0", "t_s": float(t), "energy_j": 300.0 + t % 11, "power_w": 300.0 + t % 11,
+                "span_s": None} for t in range(1, week_s + 1)]
+    merges = plan(samples, float(week_s), INTERVAL_S)
+    merged_ids = {i for m in merges for i in m.ids}
+    removed = len(merged_ids)
+    kept_energy = sum(m.row["energy_j"] for m in merges) + sum(
+        s["energy_j"] for s in samples if s["id"] not in merged_ids)
+    total = sum(s["energy_j"] for s in samples)
+    return len(samples), len(samples) - removed + len(merges), abs(kept_energy - total) / total
+
+
 def main() -> None:
     global WORLD
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -170,13 +186,14 @@ def main() -> None:
             job = summarize(job_id, reader.job_records(job_id))
             show_times.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            Console(file=io.StringIO(), width=120).print(job_view(job))
+            Console(file=io.StringIO(), width=120).print(job_view(job))  # as `show JOB` prints it
             render_times.append(time.perf_counter() - t0)
         assert job["ranks"] == WORLD and job["gpus"] == WORLD and len(job["nodes"]) == args.nodes
         list_t0 = time.perf_counter()
         listed = reader.list_jobs(limit=20)
         list_s = time.perf_counter() - list_t0
 
+        week_raw, week_kept, week_energy_err = week_rollup()
         overhead = {role: tracker_cpu_share(role, args.overhead_seconds) for role in ("alone", "host owner",
                                                                                       "owns nothing")}
         lines = [
@@ -197,8 +214,8 @@ def main() -> None:
             f"jobs (list of {len(listed)}): {list_s:.2f} s",
             "tracker CPU while the program sleeps, share of one core (target <= 1 %), interval_s=1, "
             f"{args.overhead_seconds:g} s each: " + ", ".join(f"{k} {v:.2%}" for k, v in overhead.items()),
-            "samples kept per channel for a week at interval_s=1 (store/rollup.py): 3,600 (last hour) + 1,380 "
-            "(minutes of the rest of the day) + 576 (15 min buckets of 6 days) = 5,556 instead of 604,800",
+            f"samples kept per channel for a week at interval_s=1 (store/rollup.py): {week_kept:,} instead of "
+            f"{week_raw:,}, energy kept to {week_energy_err:.1e} relative",
         ]
         text = "\n".join(lines) + "\n"
         print(text, end="")

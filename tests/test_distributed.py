@@ -428,3 +428,31 @@ def test_huggingface_counts_this_ranks_samples_not_the_world_s() -> None:
     callback.on_step_end(args, None, None)
     assert counted == [16]  # 4 ranks each count 16: the job's 64 per step, once
 
+
+
+def test_a_version_4_store_is_read_as_it_is_and_migrated_by_a_writer(monkeypatch, isolated_env: Path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from mlfootprint.store import db, open_store
+
+    job_id = f"test:{uuid.uuid4().hex[:8]}"
+    _run_rank(monkeypatch, job_id, 0)
+    con = sqlite3.connect(isolated_env)  # make it look like a store written by schema 4
+    con.execute("DROP INDEX ix_runs_job")
+    for table, column in (("runs", "job_id"), ("runs", "job_rank"), ("runs", "job_json"), ("samples", "span_s")):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    con.execute("UPDATE mlfootprint_meta SET value='4' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    db._ENGINES.clear()
+    db._MIGRATED.clear()
+    reader = open_store(str(isolated_env))
+    assert reader.list_jobs() == [] and reader.find_job(job_id) is None
+    assert len(reader.list_runs()) == 1 and reader.iter_records().__next__()["job"] is None
+    open_store(str(isolated_env), write=True)
+    with sqlite3.connect(isolated_env) as con:
+        assert {"job_id", "job_rank", "job_json"} <= {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+        assert "ix_runs_job" in {r[1] for r in con.execute("PRAGMA index_list(runs)")}
+        assert con.execute("SELECT value FROM mlfootprint_meta WHERE key='schema_version'").fetchone()[0] == "5"
+    _run_rank(monkeypatch, job_id, 1)
+    assert [r["ranks"] for r in open_store(str(isolated_env)).list_jobs()] == [1]

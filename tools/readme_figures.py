@@ -131,6 +131,26 @@ def rows() -> list[tuple[str, str, str, str]]:
     n, = grab("export_scale.txt", r"export of (\d+) runs")
     out.append((f"`export` of {num(n):,.0f} runs", "2-vCPU VM", f"CSV {csv_s} s, JSON {json_s} s at {rss} MB peak RSS",
                 "export_scale.txt"))
+
+    ranks, = grab("job_scale.txt", r"= (\d+) ranks;")
+    show_s, render_s = grab("job_scale.txt", r"query \+ summary median ([\d.]+) s .*rendering ([\d.]+) s")
+    out.append((f"`show JOB` of a simulated {num(ranks):,.0f}-rank job (128 nodes x 8 GPUs), PostgreSQL on the same "
+                "2 cores", "2-vCPU VM", f"query + summary {show_s} s, terminal rendering {render_s} s (target: 2 s)",
+                "job_scale.txt"))
+    flushes, needed, headroom = grab("job_scale.txt", r"= ([\d,]+) flushes/s; the job needs ([\d,]+) flushes/s .*"
+                                                      r"headroom x([\d.]+)")
+    rows_s, = grab("job_scale.txt", r"store rows written: [\d,]+ = ([\d,]+) rows/s")
+    p50, p99, worst = grab("job_scale.txt", r"p50 ([\d.]+) ms, p95 [\d.]+ ms, p99 ([\d.]+) ms, max ([\d.]+) ms")
+    out.append(("that job's writes at the default intervals (1 s samples, 5 s flushes), time-compressed", "2-vCPU VM",
+                f"{flushes} flushes/s against {needed} needed (x{headroom} headroom), {rows_s} rows/s; flush latency "
+                f"p50 {p50} ms, p99 {p99} ms, worst {num(worst):,.0f} ms", "job_scale.txt"))
+    cpu = grab("job_scale.txt", r"alone ([\d.]+%), host owner ([\d.]+%), owns nothing ([\d.]+%)")
+    out.append(("tracker CPU while the program sleeps (interval 1 s), alone / rank measuring the host / rank "
+                "measuring nothing", "2-vCPU VM", f"{cpu[0]} / {cpu[1]} / {cpu[2]} of one core (target: 1 %)",
+                "job_scale.txt"))
+    kept, raw = grab("job_scale.txt", r"for a week at interval_s=1 \(store/rollup.py\): ([\d,]+) instead of ([\d,]+)")
+    out.append(("samples kept per channel for a week-long run at 1 s (older samples rolled up, energy summed)", "-",
+                f"{kept} rows instead of {raw}", "job_scale.txt"))
     return out
 
 

@@ -14,9 +14,7 @@ keeps a device from the next attempt of the job.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +46,9 @@ class Claims:
 
 
 def lock_dir(job_id: str) -> Path:
+    import hashlib  # only ranks of a job get here: a lone run's start does not pay for these imports
+    import tempfile
+
     digest = hashlib.sha256(job_id.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"mlfootprint-{os.getuid()}" / "jobs" / digest
 

@@ -27,13 +27,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import impact
+from . import impact, jobenv
 from .config import Settings, load_settings
 from .constants import J_PER_KWH
 from .factors import place_for
 from .forecast import Forecast
 from .grid import Location, resolve_location
-from . import jobenv
 from .meter import Meter
 from .ownership import Claims
 from .phases import Marker, PhaseAccount, PhaseRecorder, within
@@ -345,7 +344,8 @@ class Run:
             series_source = (f"{self._series.source}, {share:.0%} of the energy matched to its hour"
                              + (f"; the rest at the annual {self.location.intensity_g_per_kwh:g} gCO2e/kWh"
                                 if share < 0.999 else ""))
-        from .embodied import items_for_rank, items_for_run  # the hardware catalogue: loaded on the writer thread, not at start
+        # the hardware catalogue: loaded on the writer thread, not at start
+        from .embodied import items_for_rank, items_for_run
 
         duration_s = self.meter.elapsed_s
         basis, detail = impact.energy_basis(comps)  # measured only if every component is

@@ -292,6 +292,8 @@ def runs(
 def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID", help="Run id or job id (a unique prefix is enough).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON record.")] = False,
+    every_row: Annotated[bool, typer.Option("--all", help="For a job: list every GPU and rank (by default a large "
+                                            "job lists the flagged ranks and the highest and lowest energy).")] = False,
     store: StoreOpt = None,
 ) -> None:
     """One run (energy per component, where each number came from, CO2e), or one distributed job
@@ -317,7 +319,7 @@ def show(
         if as_json:
             typer.echo(dumps(job, indent=2))
         else:
-            print_job(job, out)
+            print_job(job, out, every_row=every_row)
         return
     from ..report.terminal import print_run
 

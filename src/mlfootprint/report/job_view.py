@@ -38,8 +38,25 @@ def jobs_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
     return table
 
 
-def job_view(job: dict[str, Any]) -> Group:
-    """Totals, energy by node and by device, phases across ranks, stragglers, ranks and impact."""
+LIST_LIMIT = 32  # per-GPU and per-rank rows shown by default; a 1,024-rank job lists what stands out
+
+
+def _notable(rows: list[dict[str, Any]], job: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """At most `limit` rows: ranks that died or straggled first, then the highest and lowest energy."""
+    if len(rows) <= limit:
+        return rows
+    flagged = {s["rank"] for s in job["stragglers"]} | {r["rank"] for r in job["rank_runs"]
+                                                          if r["status"] in ("interrupted", "failed", "running")}
+    chosen = [r for r in rows if r["rank"] in flagged][: limit // 2]
+    by_energy = sorted((r for r in rows if r not in chosen), key=lambda r: r["energy_j"])
+    room = limit - len(chosen)
+    chosen += by_energy[-(room - room // 2):] + by_energy[: room // 2]
+    return sorted(chosen, key=lambda r: (r["rank"], r.get("key", "")))
+
+
+def job_view(job: dict[str, Any], limit: int | None = LIST_LIMIT) -> Group:
+    """Totals, energy by node and by device, phases across ranks, stragglers, ranks and impact.
+    `limit` caps the per-GPU and per-rank tables (None: every row)."""
     parts: list[Any] = []
     ranks = f"{job['ranks']} of {job['world_size']} ranks" if job["world_size"] else f"{job['ranks']} ranks"
     head = Text()
@@ -70,9 +87,12 @@ def job_view(job: dict[str, Any]) -> Group:
                       for k in ("gpu", "cpu", "ram")), fmt_energy(n["energy_j"]), by)
     parts.append(nodes)
 
-    gpus = [d for d in job["devices"] if d["kind"] == "gpu"]
+    all_gpus = [d for d in job["devices"] if d["kind"] == "gpu"]
+    gpus = all_gpus if limit is None else _notable(all_gpus, job, limit)
     if gpus:
-        dev = Table(title="energy by GPU", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        title = "energy by GPU" + (f" ({len(gpus)} of {len(all_gpus)}: flagged ranks, highest and lowest energy; "
+                                   "--all lists every one)" if len(gpus) < len(all_gpus) else "")
+        dev = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for col in ("node", "GPU", "name", "rank", "energy", "method"):
             dev.add_column(col, justify="right" if col == "energy" else "left")
         for d in gpus:
@@ -92,10 +112,13 @@ def job_view(job: dict[str, Any]) -> Group:
         parts.append(Text(f"straggler: rank {s['rank']} spent {s['slowest_s']:.2f} s in {plain(s['phase'])}, "
                           f"{s['excess']:.0%} over the median rank ({s['median_s']:.2f} s)", style="yellow"))
 
-    rk = Table(title="ranks (measures: the devices each rank counts for the job; - none of its own)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    rank_rows = job["rank_runs"] if limit is None else _notable(job["rank_runs"], job, limit)
+    shown = "" if len(rank_rows) == len(job["rank_runs"]) else f" ({len(rank_rows)} of {len(job['rank_runs'])}; --all)"
+    rk = Table(title=f"ranks{shown} (measures: the devices each rank counts for the job; - none of its own)",
+               title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("rank", "run", "node", "status", "time", "energy", "measures"):
         rk.add_column(col, justify="right" if col in ("time", "energy") else "left")
-    for r in job["rank_runs"]:
+    for r in rank_rows:
         rk.add_row(str(r["rank"]), r["run_id"], user(r["node"]), Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
                    f"{r['duration_s']:.1f} s", fmt_energy(r["energy_j"]), ", ".join(r["owns"]) or "-")
     parts.append(rk)
@@ -121,6 +144,6 @@ def _ranges(values: list[int]) -> str:
     return ", ".join(out)
 
 
-def print_job(job: dict[str, Any], console: Console | None = None) -> None:
-    (console or Console()).print(job_view(job))
+def print_job(job: dict[str, Any], console: Console | None = None, *, every_row: bool = False) -> None:
+    (console or Console()).print(job_view(job, None if every_row else LIST_LIMIT))
 

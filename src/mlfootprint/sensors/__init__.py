@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..jobenv import JobContext
+from ..ownership import Claims, claim
 from .amdsmi import AmdSmiSensor
 from .base import Channel, Kind, Method, Reading, Sensor, Signal
 from .cpu_model import CpuModelSensor
@@ -13,8 +15,6 @@ from .fake import ScriptedSensor
 from .nvml import NvmlSensor
 from .rapl import POWERCAP_ROOT, RaplSensor
 from .ram_model import RamModelSensor
-from ..jobenv import JobContext
-from ..ownership import Claims, claim
 
 __all__ = ["AmdSmiSensor", "Channel", "CpuModelSensor", "Kind", "Method", "NvmlSensor", "RamModelSensor", "RaplSensor",
            "Reading", "ScriptedSensor", "Sensor", "Signal", "discover_sensors", "nvidia_driver_present"]
