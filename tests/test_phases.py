@@ -121,3 +121,108 @@ def test_run_phase_api_counts_and_metrics(isolated_env) -> None:  # type: ignore
 def test_generalization_gap_pairs() -> None:
     assert generalization_gaps({"train_loss": 0.1, "val_loss": 0.3, "train_acc": 0.9}) == {"loss": pytest.approx(-0.2)}
     assert generalization_gaps({"accuracy": 0.5}) == {}
+
+
+# -- concurrent phases: threads and asyncio tasks, each with its own stack ---------------------------
+def _concurrent_run(clock, schedule, trace, interval_s=0.1, end=None):  # type: ignore[no-untyped-def]
+    """Drive a meter through `schedule`: (t, context, "enter"/"exit", name), contexts being
+    contextvars.Context objects (one per request). Returns {path: (duration_s, energy_j)}."""
+    import contextvars
+
+    sensor = ScriptedSensor(trace, clock, signal="energy-counter")
+    recorder = PhaseRecorder(clock)
+    meter = Meter([sensor], clock=clock, interval_s=interval_s, phases=PhaseAccount(recorder))
+    meter.start(background=False)
+    t0 = clock.t
+    contexts: dict[object, contextvars.Context] = {}
+    schedule = sorted(schedule, key=lambda e: e[0])
+    end = end if end is not None else schedule[-1][0]
+    step = 0.01
+    while True:
+        while schedule and schedule[0][0] <= clock.t - t0 + 1e-9:
+            _, ctx, action, name = schedule.pop(0)
+            context = contexts.setdefault(ctx, contextvars.Context())
+            context.run(recorder.enter if action == "enter" else recorder.exit, *([name] if action == "enter" else []))
+        if clock.t - t0 >= end - 1e-9:
+            break
+        clock.advance(step)
+        if round((clock.t - t0) / interval_s, 6).is_integer():
+            meter.sample()
+    meter.sample()
+    return {p.path: (p.duration_s, sum(p.energy_j.values())) for p in meter.phases.snapshot()}, meter
+
+
+def test_two_overlapping_requests_share_the_overlap(clock) -> None:  # type: ignore[no-untyped-def]
+    # constant 100 W; request A in inference 0-4 s, request B 2-6 s: each is alone for 2 s and
+    # shares 2 s, so each gets 2 + 1 = 3 s and 300 J; nothing is left outside phases
+    got, meter = _concurrent_run(clock, [(0.0, "A", "enter", "inference"), (4.0, "A", "exit", None),
+                                         (2.0, "B", "enter", "inference"), (6.0, "B", "exit", None)],
+                                 [(0.0, 100.0), (10.0, 100.0)])
+    assert got["inference"] == (pytest.approx(6.0), pytest.approx(600.0))
+    assert got.get("", (0.0, 0.0)) == (pytest.approx(0.0, abs=1e-6), pytest.approx(0.0, abs=1e-6))
+
+
+def test_overlapping_requests_in_different_phases_split_power_by_overlap(clock) -> None:  # type: ignore[no-untyped-def]
+    # 200 W throughout. A: preprocess 0-1, inference 1-3. B: preprocess 2-4. Idle 4-5 s (outside).
+    # 0-1 preprocess alone; 1-2 inference alone; 2-3 inference and preprocess share; 3-4 preprocess alone.
+    got, meter = _concurrent_run(clock, [(0.0, "A", "enter", "preprocess"), (1.0, "A", "exit", None),
+                                         (1.0, "A", "enter", "inference"), (3.0, "A", "exit", None),
+                                         (2.0, "B", "enter", "preprocess"), (4.0, "B", "exit", None)],
+                                 [(0.0, 200.0), (10.0, 200.0)], end=5.0)
+    assert got["preprocess"][1] == pytest.approx(200 * 2.5)
+    assert got["inference"][1] == pytest.approx(200 * 1.5)
+    assert got[""][1] == pytest.approx(200 * 1.0)  # the idle gap
+    assert sum(e for _, e in got.values()) == pytest.approx(sum(meter.totals_j().values()))
+    assert sum(d for d, _ in got.values()) == pytest.approx(5.0)
+
+
+def test_a_burst_of_100_requests_then_idle(clock) -> None:  # type: ignore[no-untyped-def]
+    # 100 requests start 10 ms apart, each in `inference` for 0.5 s, on a trace of 300 W while any is
+    # in flight (0-1.49 s) and 50 W idle after: every request's phase energy adds up to the busy part
+    schedule = []
+    for i in range(100):
+        schedule += [(i * 0.01, i, "enter", "inference"), (i * 0.01 + 0.5, i, "exit", None)]
+    trace = [(0.0, 300.0), (1.49, 300.0), (1.4901, 50.0), (10.0, 50.0)]
+    got, meter = _concurrent_run(clock, schedule, trace, interval_s=0.01, end=3.0)
+    assert got["inference"][1] == pytest.approx(300 * 1.49, rel=0.01)
+    assert got[""][1] == pytest.approx(50 * 1.51, rel=0.01)
+    assert got["inference"][0] == pytest.approx(1.49, rel=0.01)
+
+
+def test_threads_and_asyncio_tasks_keep_their_own_phases() -> None:
+    import asyncio
+    import threading
+
+    rec = PhaseRecorder(time.monotonic)
+    seen: dict[str, str | None] = {}
+
+    def worker(name: str) -> None:
+        with rec.marker("request"):
+            with rec.marker(name):
+                time.sleep(0.05)
+                seen[name] = rec.current()
+
+    threads = [threading.Thread(target=worker, args=(f"t{i}",)) for i in range(4)]
+    with rec.marker("main"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert rec.current() == "main"  # other threads' phases never touch this one's
+    assert seen == {f"t{i}": f"request/t{i}" for i in range(4)}
+
+    async def request(i: int) -> str | None:
+        with rec.marker("request"):
+            await asyncio.sleep(0.01 * (4 - i))  # interleaved: the last to enter leaves first
+            with rec.marker("inference"):
+                await asyncio.sleep(0.01)
+                return rec.current()
+
+    async def serve() -> list[str | None]:
+        with rec.marker("serve"):
+            return await asyncio.gather(*(request(i) for i in range(4)))  # tasks start inside "serve"
+
+    assert asyncio.run(serve()) == ["serve/request/inference"] * 4
+    account = PhaseAccount(rec)
+    account.split(0.0, time.monotonic() + 1)
+    assert account._n_leaves == 0 and not account._open  # every frame entered was left

@@ -1,39 +1,58 @@
 """Pipeline phases (data, forward, backward, optimizer, evaluation, inference…) and their energy.
 
-The host thread only records markers: entering or leaving a phase appends `(time, path id, entered)`
-to a deque — no lock, no sensor read, about a microsecond. The sampler thread drains the markers
-each interval and splits that interval's energy between phase paths by time overlap: every phase
-active during an interval is charged the interval's mean power for the time it was innermost.
+The host only records markers: entering or leaving a phase appends `(time, frame, parent frame,
+path id, entered)` to a deque — no lock, no sensor read, about a microsecond. The sampler thread
+drains the markers each interval and splits that interval's energy between phase paths by time
+overlap.
+
+Concurrency. Each thread and each asyncio task has its own stack of open phases (a ContextVar, so
+a task created inside a phase starts inside it, and `asyncio.to_thread` carries the caller's phase).
+At any moment the *active* phases are the innermost open phases of every context (an open phase
+whose context, or a task started inside it, has entered a nested phase is represented by that
+nested phase). Each moment's power is shared equally between the active phases: eight requests in
+`inference` at once each get an eighth of that time and energy; one request alone gets all of it;
+with no phase open anywhere the time goes to "(outside phases)". A phase's `duration_s` is its share
+of wall time, so the durations of all phases add up to the run's duration and their energies to
+its energy. With one thread this is exactly the single-stack accounting.
 
 Precision: a counter or power reading resolves energy per sampling interval Δ, not within it. A
 phase that lasts many intervals is exact up to its two boundary intervals, where the error is at
 most ΔP·Δ/4 each (ΔP: the power difference between the phases on either side). Phases that
 alternate faster than Δ (forward/backward of every step) get their share of *time* of each
 interval at the interval's mean power: their energy split follows their time split, and a power
-difference between them is not resolved. Shorten `interval_s` or use synchronized markers on
-GPUs to tighten it. Channels that only report instantaneous power (no counter) add their own
-integration error at a power step, up to ΔP·Δ/2, to whichever interval holds the step.
+difference between them is not resolved. Concurrent phases share power equally while they overlap:
+a request that drives the GPU harder than the one beside it is not told apart from it. Shorten
+`interval_s` or use synchronized markers on GPUs to tighten it. Channels that only report
+instantaneous power (no counter) add their own integration error at a power step, up to ΔP·Δ/2, to
+whichever interval holds the step.
 
 Phases nest: `with run.phase("train"): with run.phase("forward"): …` is recorded as the path
 `train/forward`; energies are kept per innermost path (exclusive) and summed up the tree
-(inclusive) for reports. Mark phases from one thread; other threads' work is still measured, and
-is charged to whichever phase that thread is in.
+(inclusive) for reports.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 OUTSIDE = 0  # path id of time spent outside every phase
+NO_FRAME = 0  # the parent of a context's outermost phase
+
+# A context's open phases, innermost last, as (frame id, path id) pairs. A tuple, never mutated: a
+# task started inside a phase copies its creator's context, and must not change the creator's stack.
+Stack = tuple[tuple[int, int], ...]
+Event = tuple[float, int, int, int, bool]  # (time, frame, parent frame, path id, entered)
 
 
 @dataclass
 class PhaseTotals:
     path: str
-    duration_s: float = 0.0  # exclusive: time this path was the innermost phase
+    duration_s: float = 0.0  # exclusive: this path's share of wall time as an active phase
     energy_j: dict[str, float] = field(default_factory=dict)  # exclusive, by kind (gpu, cpu, ram)
     entries: int = 0
     items: float = 0.0
@@ -50,11 +69,12 @@ class PhaseRecorder:
     def __init__(self, clock: Callable[[], float], sync: Callable[[], None] | None = None) -> None:
         self.clock = clock
         self.sync = sync
-        self.events: deque[tuple[float, int, bool]] = deque()
+        self.events: deque[Event] = deque()
         self.paths: list[str] = [""]
         self.items: dict[int, float] = {}
         self._child: dict[tuple[int, str], int] = {}
-        self._stack: list[int] = []
+        self.stack: ContextVar[Stack] = ContextVar(f"mlfootprint_phases_{id(self)}", default=())
+        self.frames = itertools.count(1).__next__  # thread-safe under the GIL: one C call
         self._markers: dict[str, Marker] = {}
 
     def path_id(self, parent: int, name: str) -> int:
@@ -78,70 +98,74 @@ class PhaseRecorder:
 
     def enter(self, name: str, items: float | None = None, t: float | None = None) -> None:
         """Enter a phase (for callbacks that cannot use `with`); `t` backdates the entry."""
-        stack = self._stack
-        pid = self.path_id(stack[-1] if stack else OUTSIDE, name)
-        stack.append(pid)
+        stack = self.stack.get()
+        parent_frame, parent = stack[-1] if stack else (NO_FRAME, OUTSIDE)
+        pid = self.path_id(parent, name)
+        frame = self.frames()
+        self.stack.set(stack + ((frame, pid),))
         if items:
             self.items[pid] = self.items.get(pid, 0.0) + items
-        self.events.append((self.clock() if t is None else t, pid, True))
+        self.events.append((self.clock() if t is None else t, frame, parent_frame, pid, True))
 
     def exit(self, name: str | None = None) -> None:
-        """Leave the innermost phase, or the innermost phase called `name` (and any inside it)."""
-        stack = self._stack
+        """Leave this context's innermost phase, or its innermost phase called `name` (and any inside it)."""
+        stack = self.stack.get()
         if not stack:
             return
+        depth = len(stack) - 1
         if name is not None:
-            for depth in range(len(stack) - 1, -1, -1):
-                if self.paths[stack[depth]].rsplit("/", 1)[-1] == name:
-                    del stack[depth:]
-                    break
-            else:
+            while depth >= 0 and self.paths[stack[depth][1]].rsplit("/", 1)[-1] != name:
+                depth -= 1
+            if depth < 0:
                 return
-        else:
-            stack.pop()
-        self.events.append((self.clock(), stack[-1] if stack else OUTSIDE, False))
+        self.stack.set(stack[:depth])
+        t = self.clock()
+        for frame, pid in reversed(stack[depth:]):
+            self.events.append((t, frame, NO_FRAME, pid, False))
 
     def current(self) -> str | None:
-        return self.paths[self._stack[-1]] if self._stack else None
+        """This context's innermost phase."""
+        stack = self.stack.get()
+        return self.paths[stack[-1][1]] if stack else None
 
 
 class Marker:
-    """`with run.phase("forward"):` — reusable, so a marker per step allocates one event tuple.
+    """`with run.phase("forward"):` — reusable (a marker per step allocates one event tuple), and
+    safe to share between threads and tasks: the open frame lives in the caller's context."""
 
-    The fast path avoids attribute chains: bound methods and the last parent → path lookup are
-    cached on the marker (a marker is nearly always entered under the same parent).
-    """
-
-    __slots__ = ("rec", "name", "items", "_append", "_clock", "_stack", "_parent", "_pid")
+    __slots__ = ("rec", "name", "items", "_append", "_clock", "_var", "_next", "_parent", "_pid")
 
     def __init__(self, rec: PhaseRecorder, name: str, items: float | None) -> None:
         self.rec, self.name, self.items = rec, name, items
         self._append = rec.events.append
         self._clock = rec.clock
-        self._stack = rec._stack
+        self._var = rec.stack
+        self._next = rec.frames
         self._parent = -1
         self._pid = OUTSIDE
         rec.path_id(OUTSIDE, name)  # validates the name now, not on first use
 
     def __enter__(self) -> Marker:
-        stack = self._stack
-        parent = stack[-1] if stack else OUTSIDE
-        if parent != self._parent:
+        stack = self._var.get()
+        parent_frame, parent = stack[-1] if stack else (NO_FRAME, OUTSIDE)
+        if parent != self._parent:  # nearly always entered under the same parent: cache its path id
             self._pid = self.rec.path_id(parent, self.name)
             self._parent = parent
         pid = self._pid
-        stack.append(pid)
+        frame = self._next()
+        self._var.set(stack + ((frame, pid),))
         if self.items:
             items = self.rec.items
             items[pid] = items.get(pid, 0.0) + self.items
-        self._append((self._clock(), pid, True))
+        self._append((self._clock(), frame, parent_frame, pid, True))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        stack = self._stack
+        stack = self._var.get()
         if stack:
-            stack.pop()
-        self._append((self._clock(), stack[-1] if stack else OUTSIDE, False))
+            self._var.set(stack[:-1])
+            frame, pid = stack[-1]
+            self._append((self._clock(), frame, NO_FRAME, pid, False))
 
 
 class SyncMarker(Marker):
@@ -164,9 +188,12 @@ class PhaseAccount:
     def __init__(self, recorder: PhaseRecorder) -> None:
         self.recorder = recorder
         self.totals: dict[int, PhaseTotals] = {}
-        self._current = OUTSIDE
+        self._open: dict[int, tuple[int, int]] = {}  # open frame -> (path id, parent frame)
+        self._children: dict[int, int] = {}  # open frame -> how many of its child frames are open
+        self._leaves: dict[int, int] = {}  # path id -> how many active (innermost) frames have it
+        self._n_leaves = 0
         self._cursor: float | None = None
-        self._early: list[tuple[float, int, bool]] = []  # drained, but later than the interval's end
+        self._early: list[Event] = []  # drained, but later than the interval's end
 
     def _total(self, pid: int) -> PhaseTotals:
         total = self.totals.get(pid)
@@ -174,8 +201,39 @@ class PhaseAccount:
             total = self.totals[pid] = PhaseTotals(self.recorder.paths[pid])
         return total
 
+    def _leaf(self, pid: int, delta: int) -> None:
+        n = self._leaves.get(pid, 0) + delta
+        if n:
+            self._leaves[pid] = n
+        else:
+            del self._leaves[pid]
+        self._n_leaves += delta
+
+    def _apply(self, frame: int, parent: int, pid: int, entered: bool) -> None:
+        """Update the active phases for one marker."""
+        if entered:
+            self._open[frame] = (pid, parent)
+            self._children[frame] = 0
+            if parent in self._open:
+                self._children[parent] += 1
+                if self._children[parent] == 1:  # the parent is no longer innermost
+                    self._leaf(self._open[parent][0], -1)
+            self._leaf(pid, +1)
+            return
+        opened = self._open.pop(frame, None)
+        if opened is None:
+            return
+        pid, parent = opened
+        if self._children.pop(frame) == 0:
+            self._leaf(pid, -1)
+        if parent in self._open:
+            self._children[parent] -= 1
+            if self._children[parent] == 0:  # its last nested phase ended: innermost again
+                self._leaf(self._open[parent][0], +1)
+
     def split(self, t_start: float, t_end: float) -> dict[int, float]:
-        """Seconds each path was innermost in [t_start, t_end]; consumes the markers up to t_end."""
+        """Seconds each path was active in [t_start, t_end] (shared between overlapping phases);
+        consumes the markers up to t_end."""
         events = self.recorder.events
         pending = self._early
         self._early = []
@@ -185,28 +243,36 @@ class PhaseAccount:
                 pending.append(popleft())
             except IndexError:  # emptied by another reader between the check and the pop
                 break
+        pending.sort(key=_time)  # threads append in nearly, not exactly, time order
         cursor = t_start if self._cursor is None else max(self._cursor, t_start)
-        current = self._current
         durations: dict[int, float] = {}
         entries: dict[int, int] = {}
-        for i, (t, pid, entered) in enumerate(pending):  # hot loop: one pass, locals only
+        for i, (t, frame, parent, pid, entered) in enumerate(pending):
             if t > t_end:
                 self._early = pending[i:]
                 break
             if t > cursor:
-                durations[current] = durations.get(current, 0.0) + (t - cursor)
+                self._spend(durations, t - cursor)
                 cursor = t
-            current = pid
+            self._apply(frame, parent, pid, entered)
             if entered:
                 entries[pid] = entries.get(pid, 0) + 1
         if t_end > cursor:
-            durations[current] = durations.get(current, 0.0) + (t_end - cursor)
-        self._current, self._cursor = current, t_end
+            self._spend(durations, t_end - cursor)
+        self._cursor = t_end
         for pid, seconds in durations.items():
             self._total(pid).duration_s += seconds
         for pid, n in entries.items():
             self._total(pid).entries += n
         return durations
+
+    def _spend(self, durations: dict[int, float], dt: float) -> None:
+        if not self._n_leaves:
+            durations[OUTSIDE] = durations.get(OUTSIDE, 0.0) + dt
+            return
+        share = dt / self._n_leaves
+        for pid, n in self._leaves.items():
+            durations[pid] = durations.get(pid, 0.0) + share * n
 
     def charge(self, durations: dict[int, float], kind: str, energy_j: float) -> None:
         """Split one channel's energy for the interval by the time shares from `split`."""
@@ -224,3 +290,7 @@ class PhaseAccount:
             self._total(pid).items = items
         return sorted(self.totals.values(), key=lambda p: (p.path == "", p.path))
 
+
+
+def _time(event: Event) -> float:
+    return event[0]

@@ -190,7 +190,7 @@ class RunRecorder:
                 self._unsaved_samples = []
                 self._maybe_rollup(rows["run"])
                 try:
-                    self._store.save_derived(self.run_id, rows["phases"], rows["values"])
+                    self._store.save_derived(self.run_id, rows["phases"], rows["values"], rows.get("windows", ()))
                 except Exception as exc:  # measured data is in; derived rows come again next flush
                     self._warn_once("derived", f"could not store phases/metrics of run {self.run_id} ({exc}); "
                                                "measured energy is stored")

@@ -64,7 +64,8 @@ class Run:
 
     def __init__(self, settings: Settings, origins: dict[str, str], location: Location, meter: Meter,
                  store_url: str, *, command: str | None, warnings: list[str],
-                 job: jobenv.JobContext | None = None, claims: Claims | None = None) -> None:
+                 job: jobenv.JobContext | None = None, claims: Claims | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         self.id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] had, without importing uuid
         self.settings = settings
         self.location = location
@@ -81,11 +82,15 @@ class Run:
         self._owner_pid = os.getpid()
         values = {k: getattr(settings, k) for k in Settings.names()}
         values["store"] = display_url(store_url)  # never a database password in a record
-        self._settings_json = json.dumps({k: {"value": v, "from": origins.get(k, "default")} for k, v in values.items()})
+        described = {k: {"value": v, "from": origins.get(k, "default")} for k, v in values.items()}
+        for k, v in (extra or {}).items():  # what a wrapper adds about itself (serve: the counters it reads)
+            described[k] = {"value": v, "from": "command line"}
+        self._settings_json = json.dumps(described)
         self._phases = PhaseRecorder(meter.clock, _cuda_sync() if settings.sync_cuda else None)
         meter.phases = PhaseAccount(self._phases)
         self.counts: dict[str, float] = {}
         self.metrics: dict[str, float | None] = {}
+        self.windows: list[dict[str, Any]] = []  # a served model's time windows (`mlfootprint serve`)
         self.watch = ProgressWatch(self.id, settings, location.intensity_g_per_kwh, warnings, self._projected_co2e_kg)
         self.place = place_for(settings, origins, location)
         self._series = None
@@ -249,7 +254,8 @@ class Run:
     def record(self) -> dict[str, Any]:
         """The same JSON record `mlfootprint show --json` prints."""
         fields, comps = self._snapshot()
-        return to_record(dict(self._static_row(), **fields), comps, self._phase_rows(), self._value_rows())
+        return to_record(dict(self._static_row(), **fields), comps, self._phase_rows(), self._value_rows(),
+                         list(self.windows))
 
     def _phase_rows(self) -> list[dict[str, Any]]:
         assert self.meter.phases is not None
@@ -299,6 +305,7 @@ class Run:
             samples = self.meter.pending_samples()
         fields, comps = self._snapshot()
         return {"run": fields, "components": comps, "phases": self._phase_rows(), "values": self._value_rows(),
+                "windows": list(self.windows),
                 "samples": [{"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w}
                             for s in samples]}
 
@@ -443,7 +450,8 @@ class track:
                  progress_bar: bool | None = None, wue: float | None = None, price_per_kwh: float | None = None,
                  currency: str | None = None, instance_price_per_hour: float | None = None,
                  renewable_share: float | None = None, intensity_csv: str | None = None, job: str | None = None,
-                 command: str | None = None, sensors: Sequence[Sensor] | None = None) -> None:
+                 command: str | None = None, sensors: Sequence[Sensor] | None = None, pid: int | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         self._fn: Callable[..., Any] | None = None
         if callable(project):  # bare @track
             self._fn, project = project, None
@@ -452,6 +460,8 @@ class track:
         self._overrides = {name: arguments[name] for name in Settings.names()}
         self._command = command
         self._sensors = sensors
+        self._pid = pid  # process scope: the tree to charge (default: this process)
+        self._extra = extra
         self._run: Run | None = None
 
     def start(self) -> Run:
@@ -476,9 +486,9 @@ class track:
             warnings += sensor_warnings
         for w in warnings:
             _warn(w)
-        meter = Meter(sensors, interval_s=settings.interval_s, scope=settings.scope)
+        meter = Meter(sensors, interval_s=settings.interval_s, scope=settings.scope, pid=self._pid)
         run = Run(settings, origins, location, meter, url, command=self._command or _command_line(), warnings=warnings,
-                  job=job, claims=claims)
+                  job=job, claims=claims, extra=self._extra)
         run._start()
         self._run = run
         return run
@@ -510,7 +520,7 @@ class track:
             return self._fn(*args, **kwargs)
 
     def _public_overrides(self) -> dict[str, Any]:
-        return dict(self._overrides, command=self._command, sensors=self._sensors)
+        return dict(self._overrides, command=self._command, sensors=self._sensors, pid=self._pid, extra=self._extra)
 
 
 def _cuda_sync() -> Callable[[], None] | None:

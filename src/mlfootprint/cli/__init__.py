@@ -35,7 +35,7 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-from . import runs, reduce, grid, estimate  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
+from . import runs, serve, reduce, grid, estimate  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
 
 
 def _click_exceptions() -> list[ModuleType]:

@@ -227,9 +227,33 @@ def runs_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
     return table
 
 
+def serving_table(serving: dict[str, Any]) -> Table:
+    """Energy per request and per token of a served model, with how each figure is defined."""
+    window = f"{serving['window_s']:.3g} s" if serving.get("window_s") else "-"
+    table = Table(title=f"serving · {serving['windows']} windows of {window} · {fmt_count(serving['requests'])} "
+                        f"requests ({serving['requests_per_s'] or 0:.3g}/s)", title_justify="left")
+    for name in ("per", "idle included", "idle excluded", "above idle", "p50", "p95"):
+        table.add_column(name, justify="left" if name == "per" else "right")
+    for label, key in (("request", "energy_per_request_j"), ("token", "energy_per_token_j")):
+        figures = serving.get(key)
+        if figures:
+            table.add_row(label, *(fmt_energy(figures[k]) if figures.get(k) is not None else "-"
+                                   for k in ("idle_included", "idle_excluded", "above_idle", "p50", "p95")))
+    table.caption = (f"idle share {serving['idle_share']:.0%}" if serving.get("idle_share") is not None else "") + (
+        f" · idle power {serving['idle_power_w']:.3g} W" if serving.get("idle_power_w") is not None else
+        " · no idle window: idle power unknown") + (
+        f" · {fmt_count(serving['requests_per_kwh'])} requests per kWh" if serving.get("requests_per_kwh") else "") + (
+        f" · CO2e per 1,000 requests {fmt_co2e(serving['co2e_per_1000_requests_kg'])}"
+        if serving.get("co2e_per_1000_requests_kg") is not None else "")
+    table.caption_justify = "left"
+    return table
+
+
 def print_run(record: dict[str, Any], console: Console | None = None, *, show_warnings: bool = True) -> None:
     console = console or Console()
     console.print(run_view(record))
+    if record.get("serving"):
+        console.print(serving_table(record["serving"]))
     job = record.get("job")
     if job:
         owns = ", ".join(job.get("owns", [])) or "nothing"

@@ -28,7 +28,7 @@ from sqlalchemy.exc import ArgumentError, SAWarning, SQLAlchemyError
 from ..errors import RunNotFoundError, StoreConfigError, StoreError, StoreMissingError
 from ..record import clean_rows, now_iso, to_record
 from . import schema
-from .schema import SCHEMA_VERSION, components, meta, phases, run_values, runs, samples
+from .schema import SCHEMA_VERSION, components, meta, phases, run_values, runs, samples, serving_windows
 from .spool import hostname
 from .urls import check_url, default_store_url, display_url, private_dirs, sqlite_path, to_url
 
@@ -268,9 +268,10 @@ class Store:
         self._run(write)
 
     def save_derived(self, run_id: str, phase_rows: Sequence[dict[str, Any]],
-                     value_rows: Sequence[dict[str, Any]]) -> None:
-        """Phases, counts, metrics and forecast: their own transaction, so they can never hold measured
-        samples hostage. Names are clipped to the columns and non-finite values stored as NULL."""
+                     value_rows: Sequence[dict[str, Any]], window_rows: Sequence[dict[str, Any]] = ()) -> None:
+        """Phases, counts, metrics, forecast and serving windows: their own transaction, so they can never
+        hold measured samples hostage. Names are clipped to the columns and non-finite values stored as
+        NULL. Serving windows are appended: only those not stored yet are written."""
         phase_rows, value_rows = clean_rows(phase_rows, value_rows)
 
         def write(conn: Any) -> None:
@@ -278,14 +279,20 @@ class Store:
                 conn.execute(delete(table).where(table.c.run_id == run_id))
                 if rows:
                     conn.execute(insert(table), [dict(r, run_id=run_id) for r in rows])
+            if window_rows:
+                stored = conn.execute(select(func.max(serving_windows.c.i))
+                                      .where(serving_windows.c.run_id == run_id)).scalar()
+                new = [dict(w, run_id=run_id) for w in window_rows if stored is None or w["i"] > stored]
+                if new:
+                    conn.execute(insert(serving_windows), new)
         self._run(write)
 
     def save_progress(self, run_id: str, run_fields: dict[str, Any], component_rows: Sequence[dict[str, Any]],
                       sample_rows: Sequence[dict[str, Any]], phase_rows: Sequence[dict[str, Any]] = (),
-                      value_rows: Sequence[dict[str, Any]] = ()) -> None:
+                      value_rows: Sequence[dict[str, Any]] = (), window_rows: Sequence[dict[str, Any]] = ()) -> None:
         """Measured rows, then derived rows. A failure of the second leaves the first stored."""
         self.save_measured(run_id, run_fields, component_rows, sample_rows)
-        self.save_derived(run_id, phase_rows, value_rows)
+        self.save_derived(run_id, phase_rows, value_rows, window_rows)
 
     def rollup_samples(self, run_id: str, interval_s: float, since_t_s: float = 0.0) -> int:
         """Merge this run's older samples into coarser ones (store/rollup.py); returns rows removed.
@@ -324,7 +331,7 @@ class Store:
         self.create_run(row)
         fields = {k: v for k, v in row.items() if k != "id"}
         self.save_progress(run_id, fields, payload.get("components", []), new, payload.get("phases", []),
-                           payload.get("values", []))
+                           payload.get("values", []), payload.get("windows", []))
         return run_id, len(new)
 
     def mark_dead_runs(self) -> int:
@@ -380,12 +387,13 @@ class Store:
     def records(self, rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Full records of these run rows, with their components, phases and values (3 queries)."""
         ids = [r["id"] for r in rows]
-        tables = getattr(self, "_tables", {"components", "phases", "run_values"})
+        tables = getattr(self, "_tables", {"components", "phases", "run_values", "samples", "serving_windows"})
 
         def read(conn: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
-            by: dict[str, dict[str, list[dict[str, Any]]]] = {i: {"c": [], "p": [], "v": []} for i in ids}
+            by: dict[str, dict[str, list[dict[str, Any]]]] = {i: {"c": [], "p": [], "v": [], "w": []} for i in ids}
             for key, table, order in (("c", components, (components.c.kind, components.c.key)),
-                                      ("p", phases, (phases.c.path,)), ("v", run_values, (run_values.c.name,))):
+                                      ("p", phases, (phases.c.path,)), ("v", run_values, (run_values.c.name,)),
+                                      ("w", serving_windows, (serving_windows.c.i,))):
                 if table.name not in tables:  # a store from before that table existed
                     continue
                 for r in conn.execute(select(table).where(table.c.run_id.in_(ids)).order_by(*order)):
@@ -394,7 +402,7 @@ class Store:
         parts = self._run(read, write=False)
         for r in rows:
             p = parts[r["id"]]
-            yield to_record(r, p["c"], p["p"], p["v"])
+            yield to_record(r, p["c"], p["p"], p["v"], p["w"])
 
     # -- distributed jobs ---------------------------------------------------------------------
     def _has_jobs(self) -> bool:
@@ -456,7 +464,7 @@ class Store:
 
     def payloads(self) -> Iterator[dict[str, Any]]:
         """Every run as raw rows (the spool-file shape `import_rows` takes), for `mlfootprint merge`."""
-        tables = getattr(self, "_tables", {"components", "phases", "run_values"})
+        tables = getattr(self, "_tables", {"components", "phases", "run_values", "samples", "serving_windows"})
         offset = 0
         while True:
             def read(conn: Any, offset: int = offset) -> list[dict[str, Any]]:
@@ -465,8 +473,8 @@ class Store:
                 ids = [r["id"] for r in rows]
                 parts: dict[str, dict[str, list[dict[str, Any]]]] = {i: {} for i in ids}
                 for name, table in (("components", components), ("phases", phases), ("values", run_values),
-                                    ("samples", samples)):
-                    if table.name not in tables and name != "samples":
+                                    ("samples", samples), ("windows", serving_windows)):
+                    if table.name not in tables:
                         continue
                     cols = [c for c in table.c if c.name not in ("id", "run_id")]
                     if name == "samples":

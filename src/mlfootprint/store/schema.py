@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 # 2: phases and run_values tables; 3: runs.impact_json; 4: run_values.value nullable (a metric logged as NaN);
-# 5: runs.job_id, job_rank, job_json (a distributed job's ranks) and samples rolled up with age (samples.span_s)
+# 5: runs.job_id, job_rank, job_json (a distributed job's ranks), samples rolled up with age (samples.span_s),
+#    serving_windows (a served model's requests and energy per time window)
 SCHEMA_VERSION = 5
 
 metadata = MetaData()
@@ -94,4 +95,15 @@ run_values = Table(
     Column("kind", String(16), primary_key=True),  # "metric" (log_metrics), "count" (count) or "forecast"
     Column("name", String(200), primary_key=True),
     Column("value", Float),  # NULL: logged, but not a finite number (a diverged loss)
+)
+
+serving_windows = Table(
+    "serving_windows", metadata,  # `mlfootprint serve`: what a server answered in each time window
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("i", Integer, primary_key=True),  # window number, from 0
+    Column("t_s", Float, nullable=False),  # end of the window, seconds since the run started
+    Column("duration_s", Float, nullable=False),
+    Column("energy_j", Float, nullable=False),  # IT energy measured in the window
+    Column("requests", Float, nullable=False),  # counter increase over the window
+    Column("tokens", Float),  # NULL: no token counter named
 )

@@ -1,0 +1,76 @@
+"""Serving: energy per request and per token of a running model server (`mlfootprint serve`).
+
+`scrape.py` reads the server's Prometheus counters, `windows.py` pairs their increase with the
+energy measured over the same time window, and `summarize_windows` turns the windows into the
+figures `show` prints. Definitions (stated in the record too):
+
+* idle included: all the energy of the run / all requests — what a request costs on this server
+  as it was used, idle time between requests included;
+* idle excluded: the energy of the windows that served at least one request / requests;
+* above idle: (energy − idle power × duration) / requests, where idle power is the median power of
+  the windows that served nothing — the marginal energy of a request; only when such windows exist;
+* idle share: the energy of windows that served nothing / all the energy;
+* per-window J/request (windows that served requests): p50 and p95 over the windows.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from ..constants import J_PER_KWH
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
+
+
+def summarize_windows(windows: list[dict[str, Any]], co2e_kg_per_j: float,
+                      config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The serving figures of a run from its windows (t_s, duration_s, energy_j, requests, tokens)."""
+    energy = sum(w["energy_j"] for w in windows)
+    duration = sum(w["duration_s"] for w in windows)
+    requests = sum(w["requests"] for w in windows)
+    with_tokens = [w for w in windows if w.get("tokens") is not None]
+    tokens = sum(w["tokens"] for w in with_tokens) if with_tokens else None
+    busy = [w for w in windows if w["requests"] > 0]
+    idle = [w for w in windows if w["requests"] <= 0]
+    busy_energy = sum(w["energy_j"] for w in busy)
+    idle_energy = sum(w["energy_j"] for w in idle)
+    idle_power = statistics.median(w["energy_j"] / w["duration_s"] for w in idle if w["duration_s"] > 0) \
+        if any(w["duration_s"] > 0 for w in idle) else None
+    per_window = [w["energy_j"] / w["requests"] for w in busy]
+    per_window_tokens = [w["energy_j"] / w["tokens"] for w in busy if w.get("tokens")]
+
+    def per(amount: float | None, of: float) -> float | None:
+        return amount / of if amount is not None and of else None
+
+    above_idle = (energy - idle_power * duration) if idle_power is not None else None
+    return {
+        "method": "measured energy of each window / the increase of the server's request counter over it",
+        "counters": config or {},
+        "windows": len(windows),
+        "window_s": statistics.median(w["duration_s"] for w in windows) if windows else None,
+        "duration_s": duration,
+        "energy_j": energy,
+        "requests": requests,
+        "tokens": tokens,
+        "requests_per_s": per(requests, duration),
+        "energy_per_request_j": {"idle_included": per(energy, requests), "idle_excluded": per(busy_energy, requests),
+                                 "above_idle": per(above_idle, requests),
+                                 "p50": _quantile(per_window, 0.5), "p95": _quantile(per_window, 0.95)},
+        "energy_per_token_j": None if tokens is None else {
+            "idle_included": per(energy, tokens), "idle_excluded": per(busy_energy, tokens),
+            "above_idle": per(above_idle, tokens),
+            "p50": _quantile(per_window_tokens, 0.5), "p95": _quantile(per_window_tokens, 0.95)},
+        "idle_power_w": idle_power,
+        "idle_share": per(idle_energy, energy),
+        "requests_per_kwh": per(requests * J_PER_KWH, energy),
+        # operational CO2e at the run's grid intensity and PUE, idle included
+        "co2e_per_1000_requests_kg": per(energy * co2e_kg_per_j * 1000, requests),
+        "series": [{k: w.get(k) for k in ("i", "t_s", "duration_s", "energy_j", "requests", "tokens")} for w in windows],
+    }
