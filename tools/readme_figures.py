@@ -148,7 +148,7 @@ def rows() -> list[tuple[str, str, str, str]]:
     out.append(("tracker CPU while the program sleeps (interval 1 s), alone / rank measuring the host / rank "
                 "measuring nothing", "2-vCPU VM", f"{cpu[0]} / {cpu[1]} / {cpu[2]} of one core (target: 1 %)",
                 "job_scale.txt"))
-    kept, raw = grab("job_scale.txt", r"for a week at interval_s=1 \(store/rollup.py\): ([\d,]+) instead of ([\d,]+)")
+    kept, raw = grab("job_scale.txt", r"for a week at interval_s=1 \(store/rollup.py\): ([\d,]*\d) instead of ([\d,]*\d)")
     out.append(("samples kept per channel for a week-long run at 1 s (older samples rolled up, energy summed)", "-",
                 f"{kept} rows instead of {raw}", "job_scale.txt"))
     return out

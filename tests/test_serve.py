@@ -1,0 +1,202 @@
+"""`mlfootprint serve` and the ASGI middleware, on real servers: the FastAPI example under concurrent
+load, and a process exposing real Prometheus counters with vLLM's names. Loopback only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mlfootprint.serving import summarize_windows
+from mlfootprint.serving.scrape import Selector, read_counters
+from mlfootprint.serving.windows import WindowCounter
+
+ROOT = Path(__file__).resolve().parents[1]
+MLFOOTPRINT = [sys.executable, "-m", "mlfootprint"]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(url: str, timeout_s: float = 60.0) -> None:
+    end = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1.0).read()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise AssertionError(f"{url} did not come up")
+            time.sleep(0.2)
+
+
+def _load(port: int, requests: int, concurrency: int, shutdown: bool = False) -> str:
+    args = [sys.executable, str(ROOT / "examples" / "load_digits.py"), "--port", str(port), "--requests",
+            str(requests), "--concurrency", str(concurrency)] + (["--shutdown"] if shutdown else [])
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _records(store: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    from mlfootprint.store import open_store
+
+    db = open_store(str(store))
+    return {r["project"]: db.get_run(r["id"]) for r in db.list_runs()}
+
+
+# -- counters, windows, figures --------------------------------------------------------------------------
+def test_counters_are_read_from_a_real_exposition() -> None:
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    reg = CollectorRegistry()
+    ok = Counter("vllm:request_success", "requests", ["finished_reason"], registry=reg)
+    ok.labels("stop").inc(7)
+    ok.labels("length").inc(3)
+    tokens = Histogram("tgi_request_generated_tokens", "tokens", registry=reg, buckets=(10, 100))
+    for n in (5, 50, 500):
+        tokens.observe(n)
+    text = generate_latest(reg).decode()
+    sels = [Selector.parse("vllm:request_success_total"), Selector.parse('vllm:request_success{finished_reason="stop"}'),
+            Selector.parse("tgi_request_generated_tokens_sum"), Selector.parse("absent_total")]
+    assert read_counters(text, sels) == [10.0, 7.0, 555.0, None]
+
+
+@pytest.mark.parametrize("bad", ["", "1abc", "name{x=unquoted}", 'name{x="a" y="b"}', "name with space"])
+def test_bad_counter_names_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="counter"):
+        Selector.parse(bad)
+
+
+def test_windows_count_increases_and_survive_a_server_restart() -> None:
+    c = WindowCounter()
+    assert c.observe(0.0, 0.0, [None, None]) is None  # server not up: no baseline yet
+    w1 = c.observe(10.0, 100.0, [50.0, None])  # first seen: its past is not ours
+    w2 = c.observe(20.0, 300.0, [80.0, None])
+    w3 = c.observe(30.0, 400.0, [5.0, None])  # restarted: counting starts over at the new process's value
+    assert [(w["requests"], w["energy_j"]) for w in (w1, w2, w3)] == [(0.0, 100.0), (30.0, 200.0), (5.0, 100.0)]
+    assert c.restarts == 1
+
+
+def test_serving_figures_follow_their_definitions() -> None:
+    # 4 windows of 10 s: two busy (100 and 300 requests), two idle at 20 W; a token counter too
+    windows = [{"i": 0, "t_s": 10, "duration_s": 10.0, "energy_j": 200.0, "requests": 0.0, "tokens": 0.0},
+               {"i": 1, "t_s": 20, "duration_s": 10.0, "energy_j": 1200.0, "requests": 100.0, "tokens": 1000.0},
+               {"i": 2, "t_s": 30, "duration_s": 10.0, "energy_j": 2200.0, "requests": 300.0, "tokens": 2000.0},
+               {"i": 3, "t_s": 40, "duration_s": 10.0, "energy_j": 200.0, "requests": 0.0, "tokens": 0.0}]
+    s = summarize_windows(windows, co2e_kg_per_j=1e-7)
+    per = s["energy_per_request_j"]
+    assert per["idle_included"] == pytest.approx(3800 / 400)
+    assert per["idle_excluded"] == pytest.approx(3400 / 400)
+    assert s["idle_power_w"] == pytest.approx(20.0)
+    assert per["above_idle"] == pytest.approx((3800 - 20 * 40) / 400)
+    assert per["p50"] == pytest.approx((12 + 2200 / 300) / 2)
+    assert s["idle_share"] == pytest.approx(400 / 3800)
+    assert s["energy_per_token_j"]["idle_included"] == pytest.approx(3800 / 3000)
+    assert s["co2e_per_1000_requests_kg"] == pytest.approx(3800 * 1e-7 * 1000 / 400)
+    assert s["requests_per_kwh"] == pytest.approx(400 * 3.6e6 / 3800)
+    busy_only = summarize_windows(windows[1:3], co2e_kg_per_j=0.0)
+    assert busy_only["idle_power_w"] is None and busy_only["energy_per_request_j"]["above_idle"] is None
+
+
+# -- the FastAPI example under concurrent load -------------------------------------------------------------
+@pytest.mark.parametrize("batching", [False, True])
+def test_serve_measures_the_fastapi_example_under_concurrent_load(tmp_path: Path, batching: bool) -> None:
+    pytest.importorskip("fastapi")
+    store, port = tmp_path / "runs.db", _port()
+    env = dict(os.environ, MLFOOTPRINT_STORE=str(store))
+    server = subprocess.Popen(
+        [*MLFOOTPRINT, "serve", "--project", "outside", "--window", "1", "--metrics-url",
+         f"http://127.0.0.1:{port}/metrics", "--requests-counter", "digits_requests_total", "--tokens-counter",
+         "digits_images_total", "--", sys.executable, str(ROOT / "examples" / "serve_fastapi.py"), "--port", str(port),
+         "--epochs", "1", "--project", "inside", *(["--batching"] if batching else [])],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/metrics")
+        time.sleep(1.5)  # an idle window first
+        _load(port, 120, 8)
+        time.sleep(2.5)  # let a counter read see the last requests
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/shutdown", data=b"{}"), timeout=5)
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert server.returncode == 0, stderr
+    assert "serving ·" in stderr and "idle share" in stderr  # the summary printed at the end
+    records = _records(store)
+    outside, inside = records["outside"], records["inside"]
+    serving = outside["serving"]
+    assert serving["requests"] == 120 and serving["tokens"] == 120  # one image per request
+    assert serving["counters"]["requests_counter"] == "digits_requests_total"
+    assert serving["idle_share"] is not None and 0 < serving["idle_share"] < 1
+    per = serving["energy_per_request_j"]
+    assert per["idle_included"] > per["idle_excluded"] > 0
+    assert sum(w["energy_j"] for w in serving["series"]) <= outside["energy_j"] + 1e-9
+    # inside the server: every request is a phase with one item, split into the endpoint's phases,
+    # and the phases add up to the run's energy
+    phases = {p["phase"]: p for p in inside["phases"]}
+    assert phases["request"]["items"] == inside["counts"]["requests"] >= 120
+    assert {"request/preprocess", "request/inference", "request/postprocess"} <= set(phases)
+    exclusive = sum(p["exclusive_energy_j"] for p in inside["phases"])
+    assert exclusive == pytest.approx(inside["energy_j"], rel=1e-6)
+
+
+def test_serve_attaches_to_a_running_server_by_pid_and_leaves_it_running(tmp_path: Path) -> None:
+    """A process exposing real Prometheus counters under vLLM's names, measured with --preset vllm."""
+    port = _port()
+    fake = tmp_path / "counters.py"
+    fake.write_text(textwrap.dedent(f"""
+        import time
+        from prometheus_client import Counter, start_http_server
+        requests = Counter("vllm:request_success", "requests", ["finished_reason"])
+        tokens = Counter("vllm:generation_tokens", "tokens")
+        start_http_server({port}, addr="127.0.0.1")
+        while True:
+            time.sleep(0.1)
+            requests.labels("stop").inc(2)
+            tokens.inc(50)
+    """))
+    server = subprocess.Popen([sys.executable, str(fake)])
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/metrics")
+        env = dict(os.environ, MLFOOTPRINT_STORE=str(tmp_path / "runs.db"))
+        done = subprocess.run([*MLFOOTPRINT, "serve", "--preset", "vllm", "--metrics-url",
+                               f"http://127.0.0.1:{port}/metrics", "--pid", str(server.pid), "--window", "1",
+                               "--duration", "3.5", "--project", "attached", "--scope", "process"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert server.poll() is None  # attached: the server is not ours to stop
+    finally:
+        server.kill()
+    record = _records(tmp_path / "runs.db")["attached"]
+    serving = record["serving"]
+    assert serving["counters"]["requests_counter"] == "vllm:request_success_total"
+    assert serving["counters"]["attached_pid"] == server.pid
+    assert 30 <= serving["requests"] <= 80  # 20 per second for ~3 s of windows
+    assert serving["tokens"] == pytest.approx(serving["requests"] * 25)
+    assert record["scope"] == "process"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--", "true"], "no metrics endpoint"),
+    (["--metrics-url", "ftp://x/metrics", "--requests-counter", "r", "--", "true"], "not an http"),
+    (["--metrics-url", "http://127.0.0.1:9/metrics", "--requests-counter", "bad name", "--", "true"], "counter"),
+    (["--metrics-url", "http://127.0.0.1:9/metrics", "--requests-counter", "r"], "--pid"),
+    (["--metrics-url", "http://127.0.0.1:9/metrics", "--requests-counter", "r", "--pid", "1", "--", "true"], "not both"),
+    (["--preset", "vllm", "--window", "0", "--", "true"], "--window"),
+])
+def test_bad_serve_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    env = dict(os.environ, MLFOOTPRINT_STORE=str(tmp_path / "runs.db"))
+    done = subprocess.run([*MLFOOTPRINT, "serve", *args], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+    assert done.stdout == ""
