@@ -8,7 +8,8 @@ POST /predict  {"images": [[64 pixel values 0-16], ...]}  →  {"labels": [...],
 GET  /footprint  the run's live record (energy per request so far)
 POST /shutdown   stop serving; the footprint is printed and stored
 
-The server is single-threaded on purpose: phase markers follow one thread (see mlfootprint.phases).
+The server answers one request at a time (the standard library's HTTPServer); examples/serve_fastapi.py
+answers many at once, with the same phases (each thread and task keeps its own, see mlfootprint.phases).
 """
 
 from __future__ import annotations

@@ -200,3 +200,30 @@ def test_bad_serve_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str],
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
     assert done.stdout == ""
+
+
+def test_the_inference_estimate_sits_beside_the_measurement() -> None:
+    from mlfootprint.hardware import get, mfu_defaults
+
+    windows = [{"i": 0, "t_s": 10, "duration_s": 10.0, "energy_j": 1000.0, "requests": 100.0, "tokens": None}]
+    s = summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm", "tokens_per_request": 50})
+    est = s["estimate"]
+    h100 = get("h100-sxm")
+    expected_j = 2 * 8e9 * 5000 / (h100.peak_flops("bf16") * mfu_defaults()[h100.family].value) / 3600 \
+        * h100.tdp_w * 3600
+    assert est["tokens"] == 5000 and est["energy_j"] == pytest.approx(expected_j)
+    assert est["measured_to_estimate"] == pytest.approx(1000.0 / expected_j)
+    assert summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm"})["estimate"]["error"]
+    assert summarize_windows(windows, 0.0, {})["estimate"] is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model-params", "8e9"], "both --model-params and --hardware"),
+    (["--model-params", "8e9", "--hardware", "no-such-gpu"], "unknown hardware"),
+    (["--model-params", "-1", "--hardware", "h100-sxm"], "--model-params"),
+])
+def test_bad_estimate_options(tmp_path: Path, args: list[str], message: str) -> None:
+    env = dict(os.environ, MLFOOTPRINT_STORE=str(tmp_path / "runs.db"))
+    done = subprocess.run([*MLFOOTPRINT, "serve", "--preset", "vllm", *args, "--", "true"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr

@@ -43,6 +43,13 @@ def serve(
     requests_counter: Annotated[Optional[str], typer.Option(metavar="NAME", help="Counter of requests answered, e.g. "
                                                             "vllm:request_success_total or name{label=\"v\"}.")] = None,
     tokens_counter: Annotated[Optional[str], typer.Option(metavar="NAME", help="Counter of tokens generated.")] = None,
+    model_params: Annotated[Optional[float], typer.Option(metavar="N", help="The served model's parameters (e.g. "
+                                                          "8e9): the record then shows the inference estimate beside "
+                                                          "the measurement (needs --hardware).")] = None,
+    hardware: Annotated[Optional[str], typer.Option(metavar="KEY", help="The accelerator it runs on, for the estimate "
+                                                    "(mlfootprint estimate --list-hardware).")] = None,
+    tokens_per_request: Annotated[Optional[float], typer.Option(metavar="N", help="Tokens per request, for the "
+                                                                "estimate when no token counter is read.")] = None,
     pid: Annotated[Optional[int], typer.Option(metavar="PID", help="Attach to a running server instead of running "
                                                "COMMAND (process scope charges its process tree).")] = None,
     window: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds per window (1-3600).")] = 10.0,
@@ -86,6 +93,16 @@ def serve(
             selectors.append(Selector.parse(token_name))
     except ValueError as exc:
         raise MlfootprintError(str(exc)) from None
+    if (model_params is None) != (hardware is None):
+        raise MlfootprintError("the inference estimate needs both --model-params and --hardware")
+    if model_params is not None:
+        from ..hardware import get
+
+        if not model_params > 0:
+            raise MlfootprintError(f"--model-params must be a positive number, got {model_params:g}")
+        get(hardware or "")  # an unknown accelerator is refused now, with the known ones listed
+    if tokens_per_request is not None and not tokens_per_request > 0:
+        raise MlfootprintError(f"--tokens-per-request must be a positive number, got {tokens_per_request:g}")
     if pid is not None:
         import psutil
 
@@ -99,7 +116,8 @@ def serve(
     config = {"metrics_url": url, "requests_counter": str(selectors[0]),
               "tokens_counter": str(selectors[1]) if len(selectors) > 1 else None,
               "preset": preset.value if preset else None, "window_s": window,
-              "attached_pid": pid}
+              "attached_pid": pid, "model_params": model_params, "hardware": hardware,
+              "tokens_per_request": tokens_per_request}
     tracker = Tracker(project=project or "serve", country=country, region=region, pue=pue, interval_s=interval,
                       scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
                       command=shlex.join(command) if command else f"(attached to pid {pid})",

@@ -245,6 +245,12 @@ def serving_table(serving: dict[str, Any]) -> Table:
         f" · {fmt_count(serving['requests_per_kwh'])} requests per kWh" if serving.get("requests_per_kwh") else "") + (
         f" · CO2e per 1,000 requests {fmt_co2e(serving['co2e_per_1000_requests_kg'])}"
         if serving.get("co2e_per_1000_requests_kg") is not None else "")
+    est = serving.get("estimate")
+    if est and est.get("error"):
+        table.caption += f" · no estimate: {plain(est['error'])}"
+    elif est:
+        table.caption += (f" · estimate on {est['hardware']}: {fmt_energy(est['energy_per_token_j'])} per token, "
+                          f"measured/estimate x{est['measured_to_estimate']:.3g} (idle excluded)")
     table.caption_justify = "left"
     return table
 

@@ -73,4 +73,34 @@ def summarize_windows(windows: list[dict[str, Any]], co2e_kg_per_j: float,
         # operational CO2e at the run's grid intensity and PUE, idle included
         "co2e_per_1000_requests_kg": per(energy * co2e_kg_per_j * 1000, requests),
         "series": [{k: w.get(k) for k in ("i", "t_s", "duration_s", "energy_j", "requests", "tokens")} for w in windows],
+        "estimate": inference_estimate(config or {}, requests, tokens, busy_energy),
     }
+
+
+def inference_estimate(config: dict[str, Any], requests: float, tokens: float | None,
+                       measured_j: float) -> dict[str, Any] | None:
+    """The estimator's figure for the same model, hardware and tokens, beside the measured energy
+    (idle excluded), when `serve` was given --model-params and --hardware."""
+    if not config.get("model_params") or not config.get("hardware"):
+        return None
+    n_tokens = tokens if tokens else (requests * config["tokens_per_request"] if config.get("tokens_per_request")
+                                      else None)
+    if not n_tokens:
+        return {"error": "no tokens counted: give --tokens-counter or --tokens-per-request"}
+    from ..errors import ConfigError
+    from ..estimate.estimator import Workload, estimate
+    from ..impact import Place
+
+    place = Place(1.0, "-", 0.0, "-", 0.0, "-", 0.0, "-")  # only the IT energy is compared
+    try:
+        est = estimate(Workload(hardware=config["hardware"], params=float(config["model_params"]), tokens=n_tokens,
+                                inference=True), place)
+    except ConfigError as exc:
+        return {"error": str(exc)}
+    return {"method": "estimated: 2 x params FLOPs per token at the accelerator's peak x its default MFU, at its "
+                      "TDP (estimate/estimator.py)",
+            "hardware": est["hardware"], "tokens": n_tokens, "energy_j": est["energy_j"],
+            "energy_per_token_j": est["energy_j"] / n_tokens,
+            "energy_per_request_j": est["energy_j"] / requests if requests else None,
+            "measured_to_estimate": measured_j / est["energy_j"] if est["energy_j"] else None,
+            "assumptions": est["assumptions"]}
