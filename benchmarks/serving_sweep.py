@@ -1,6 +1,6 @@
 """How many requests per kWh, at which concurrency, with and without dynamic batching.
 
-    python benchmarks/serving_sweep.py [--concurrency 1 4 16] [--requests 400] [--out benchmarks/results/serving_sweep.txt]
+    python benchmarks/serving_sweep.py [--concurrency 1 4 16] [--requests 3000] [--out benchmarks/results/serving_sweep.txt]
 
 For each setting, runs examples/serve_fastapi.py under `mlfootprint serve` (its Prometheus counters,
 2 s windows), waits through an idle window, sends `--requests` requests from `--concurrency` loopback
@@ -89,7 +89,7 @@ def one(concurrency: int, batching: bool, requests: int, store: str) -> dict:  #
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serving_sweep.txt"))
     args = parser.parse_args()
     store = str(Path(tempfile.mkdtemp()) / "sweep.db")

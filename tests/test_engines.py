@@ -109,3 +109,27 @@ def test_srun_two_tasks_under_the_cli_wrapper_is_one_job(tmp_path: Path) -> None
     owners = [r for r in job["rank_runs"] if "host" in r["owns"]]
     assert len(owners) == 1 and job["energy_j"] == pytest.approx(owners[0]["energy_j"])
     assert job["counts"]["samples"] == TRAIN_SAMPLES
+
+
+def test_sbatch_script_with_srun_is_one_job(tmp_path: Path) -> None:
+    """The README's batch-script shape: sbatch runs a script whose srun step wraps each task."""
+    why = _slurm_ready()
+    if why:
+        pytest.skip(why)
+    store, project = _store(tmp_path), f"sbatch-{uuid.uuid4().hex[:8]}"
+    mlfootprint = str(Path(sys.executable).parent / "mlfootprint")
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/bash\n#SBATCH --ntasks=2 --time=5\n"
+                      f"srun {mlfootprint} track --quiet --project {project} -- {sys.executable} -c "
+                      "'import time; t=time.time()\nwhile time.time()-t<1: pass'\n")
+    done = subprocess.run(["sbatch", "--wait", "--output", str(tmp_path / "out.txt"), str(script)], env=_env(store),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr + (tmp_path / "out.txt").read_text()
+    slurm_id = done.stdout.strip().split()[-1]
+    db = open_store(store)
+    runs = db.list_runs(project=project)
+    assert len(runs) == 2 and len({r["job_id"] for r in runs}) == 1
+    assert runs[0]["job_id"].startswith("slurm:") and runs[0]["job_id"].endswith(f":{slurm_id}")
+    job = summarize(runs[0]["job_id"], db.job_records(runs[0]["job_id"]))
+    assert job["status"] == "completed" and sorted(r["rank"] for r in job["rank_runs"]) == [0, 1]
+    assert len([r for r in job["rank_runs"] if "host" in r["owns"]]) == 1

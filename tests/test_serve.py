@@ -148,6 +148,13 @@ def test_serve_measures_the_fastapi_example_under_concurrent_load(tmp_path: Path
     assert {"request/preprocess", "request/inference", "request/postprocess"} <= set(phases)
     exclusive = sum(p["exclusive_energy_j"] for p in inside["phases"])
     assert exclusive == pytest.approx(inside["energy_j"], rel=1e-6)
+    exported = subprocess.run([*MLFOOTPRINT, "export", "--format", "csv"], env=env, capture_output=True, text=True)
+    import csv
+    import io
+
+    rows = {r["project"]: r for r in csv.DictReader(io.StringIO(exported.stdout))}
+    assert float(rows["outside"]["serving_requests"]) == 120
+    assert float(rows["outside"]["energy_per_request_idle_included_j"]) == pytest.approx(per["idle_included"])
 
 
 def test_serve_attaches_to_a_running_server_by_pid_and_leaves_it_running(tmp_path: Path) -> None:

@@ -151,6 +151,22 @@ def rows() -> list[tuple[str, str, str, str]]:
     kept, raw = grab("job_scale.txt", r"for a week at interval_s=1 \(store/rollup.py\): ([\d,]*\d) instead of ([\d,]*\d)")
     out.append(("samples kept per channel for a week-long run at 1 s (older samples rolled up, energy summed)", "-",
                 f"{kept} rows instead of {raw}", "job_scale.txt"))
+
+    sweep = {}
+    for batching, conc, per_kwh, p50, idle in re.findall(
+            r"^(on|off)\s+(\d+)\s+\d+\s+([\d,]+)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s+(\d+)%",
+            (RESULTS / "serving_sweep.txt").read_text(encoding="utf-8"), re.M):
+        sweep[(batching, int(conc))] = (num(per_kwh), num(p50), idle)
+    if not sweep:
+        raise SystemExit("serving_sweep.txt: no rows: rerun benchmarks/serving_sweep.py")
+    lo, hi = min(c for _, c in sweep), max(c for _, c in sweep)
+    out.append((f"`mlfootprint serve` on the FastAPI digits server, requests per kWh (idle excluded) at concurrency "
+                f"{lo} / {hi}", "2-vCPU VM (modelled CPU)",
+                f"no batching {sweep[('off', lo)][0] / 1e6:,.0f}M / {sweep[('off', hi)][0] / 1e6:,.0f}M; dynamic "
+                f"batching {sweep[('on', lo)][0] / 1e6:,.0f}M / {sweep[('on', hi)][0] / 1e6:,.0f}M (batching "
+                f"{'saves' if sweep[('on', lo)][0] > sweep[('off', lo)][0] else 'costs'} energy at {lo}, "
+                f"{'saves' if sweep[('on', hi)][0] > sweep[('off', hi)][0] else 'costs'} at {hi}); J/request p50 {sweep[('off', hi)][1] * 1000:.1f} mJ vs "
+                f"{sweep[('on', hi)][1] * 1000:.1f} mJ at {hi}", "serving_sweep.txt"))
     return out
 
 

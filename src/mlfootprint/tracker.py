@@ -35,7 +35,7 @@ from .forecast import Forecast
 from .grid import Location, resolve_location
 from .meter import Meter
 from .ownership import Claims
-from .phases import Marker, PhaseAccount, PhaseRecorder, within
+from .phases import PhaseAccount, PhaseRecorder, within
 from .record import dumps, finite, now_iso, to_record
 from .recorder import EXIT_WAIT_S, RunRecorder
 from .sensors import Sensor, discover_sensors

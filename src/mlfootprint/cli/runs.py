@@ -16,9 +16,9 @@ import typer
 
 from ..errors import MlfootprintError, StoreMissingError
 from . import StoreOpt, app, err, fail, out
+from .process import (SignalRelay, background_left, become_subreaper, check_interpreter, die_with_parent, terminate,
+                      why_not_run)
 
-# Signals the wrapper passes on to the command instead of dying of them (and leaving it orphaned).
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
 class ExportFormat(str, Enum):
@@ -89,20 +89,20 @@ def track(
                       progress_bar=(epochs is not None and not quiet) or None, wue=wue, price_per_kwh=price_per_kwh,
                       currency=currency, instance_price_per_hour=instance_price_per_hour,
                       renewable_share=renewable_share, intensity_csv=intensity_csv, job=job, command=shlex.join(command))
-    _check_interpreter(command[0])
+    check_interpreter(command[0])
     run = tracker.start()
     progress_dir = tempfile.mkdtemp(prefix="mlfootprint-")
     progress_file = os.path.join(progress_dir, "progress")
-    _become_subreaper()  # orphaned grandchildren come back to us, so we can tell they outlived the command
-    relay = _SignalRelay()  # installed before the command starts: no signal may kill us before it is passed on
+    become_subreaper()  # orphaned grandchildren come back to us, so we can tell they outlived the command
+    relay = SignalRelay()  # installed before the command starts: no signal may kill us before it is passed on
     try:
         try:
             child = subprocess.Popen(command, env=dict(os.environ, **{ENV_VAR: progress_file}),
-                                     preexec_fn=_die_with_parent())
+                                     preexec_fn=die_with_parent())
         except OSError as exc:
             relay.restore()
             tracker.stop("failed", 127)
-            raise MlfootprintError(f"cannot run {command[0]!r}: {_why_not_run(exc, command[0])}") from None
+            raise MlfootprintError(f"cannot run {command[0]!r}: {why_not_run(exc, command[0])}") from None
 
         def relay_progress(_run: Any = None) -> None:
             reported = read_progress(progress_file)
@@ -110,14 +110,14 @@ def track(
                 run.progress(reported[0], reported[1] or epochs)
 
         run.add_tick_callback(relay_progress)
-        run.on_over_budget(lambda: _terminate(child))
+        run.on_over_budget(lambda: terminate(child))
         rc = relay.wait(child)
         relay_progress()  # the last report may have landed after the last tick
     finally:
         shutil.rmtree(progress_dir, ignore_errors=True)
     exit_code = rc if rc >= 0 else 128 - rc
     killed = rc in (-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
-    left = _background_left()
+    left = background_left()
     if left:
         run.warnings.append(f"{len(left)} background process(es) started by the command outlived it (pids "
                             f"{', '.join(map(str, left[:5]))}): they were measured only until the command ended")
@@ -135,122 +135,6 @@ def track(
         err.print(f"mlfootprint: could not print the run's summary ({type(exc).__name__}); run id {run.id}",
                   markup=False)
     raise typer.Exit(exit_code)
-
-
-def _check_interpreter(program: str) -> None:
-    """A script whose #! interpreter is missing: refused before anything starts (exec would only say ENOENT)."""
-    path = shutil.which(program) or program
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(256)
-    except OSError:
-        return
-    if first.startswith(b"#!"):
-        parts = first[2:].strip().split()
-        if parts and not os.path.exists(parts[0].decode(errors="replace")):
-            raise MlfootprintError(f"cannot run {program!r}: its interpreter {parts[0].decode(errors='replace')!r} "
-                                   "(the #! line) was not found")
-
-
-def _why_not_run(exc: OSError, program: str) -> str:
-    """An OSError from exec, in words: a script whose #! interpreter is missing says ENOENT too."""
-    import errno
-
-    if exc.errno == errno.ENOENT and os.path.exists(shutil.which(program) or program):
-        return "its interpreter (the #! line) was not found"
-    if exc.errno == errno.ENOEXEC:
-        return "it is not an executable program (no #! line?)"
-    return exc.strerror or str(exc)
-
-
-def _die_with_parent() -> Any:
-    """A preexec function asking Linux to SIGTERM the command if this wrapper dies (even by SIGKILL).
-
-    Resolved before fork: in the child it only makes one system call (no import, no lock)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
-    return lambda: prctl(pr_set_pdeathsig, sigterm, 0, 0, 0)
-
-
-def _become_subreaper() -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-        except (OSError, AttributeError):
-            pass
-
-
-def _background_left() -> list[int]:
-    """Processes of the command's tree still running after it exited (reparented to us)."""
-    import psutil
-
-    try:
-        return [p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
-    except psutil.Error:
-        return []
-
-
-def _terminate(child: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    """SIGTERM now, SIGKILL after `grace_s` if it is still running (from a timer thread)."""
-    import threading
-
-    try:
-        child.terminate()
-    except ProcessLookupError:
-        return
-    timer = threading.Timer(grace_s, lambda: child.poll() is None and child.kill())
-    timer.daemon = True
-    timer.start()
-
-
-class _SignalRelay:
-    """Passes signals on to the command (SIGINT only when no terminal already sent it to it); those
-    that arrive before it has started are delivered once it has."""
-
-    def __init__(self) -> None:
-        self.child: subprocess.Popen[bytes] | None = None
-        self.early: list[int] = []
-        self.previous = {s: signal.signal(s, self._forward) for s in FORWARDED}
-
-    def _forward(self, signum: int, _frame: Any) -> None:
-        if signum == signal.SIGINT and _terminal_sends_sigint_to_child():
-            return
-        if self.child is None:
-            self.early.append(signum)
-            return
-        try:
-            self.child.send_signal(signum)
-        except ProcessLookupError:
-            pass
-
-    def wait(self, child: subprocess.Popen[bytes]) -> int:
-        self.child = child
-        for signum in self.early:
-            self._forward(signum, None)
-        try:
-            return child.wait()
-        finally:
-            self.restore()
-
-    def restore(self) -> None:
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-
-
-def _terminal_sends_sigint_to_child() -> bool:
-    try:
-        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except OSError:
-        return False
 
 
 def _reader(store: str | None) -> Any:

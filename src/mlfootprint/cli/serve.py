@@ -23,7 +23,8 @@ import typer
 
 from ..errors import MlfootprintError
 from . import StoreOpt, app, err
-from .runs import Scope, _become_subreaper, _check_interpreter, _die_with_parent, _SignalRelay, _terminate, _why_not_run
+from .process import SignalRelay, become_subreaper, check_interpreter, die_with_parent, terminate, why_not_run
+from .runs import Scope
 
 
 class Preset(str, Enum):
@@ -111,7 +112,7 @@ def serve(
     else:
         if os.sep not in command[0] and shutil.which(command[0]) is None:
             raise MlfootprintError(f"cannot run {command[0]!r}: no such command on PATH")
-        _check_interpreter(command[0])
+        check_interpreter(command[0])
 
     config = {"metrics_url": url, "requests_counter": str(selectors[0]),
               "tokens_counter": str(selectors[1]) if len(selectors) > 1 else None,
@@ -128,19 +129,19 @@ def serve(
     relay = None
     try:
         if command:
-            _become_subreaper()
-            relay = _SignalRelay()
+            become_subreaper()
+            relay = SignalRelay()
             try:
-                child = subprocess.Popen(command, preexec_fn=_die_with_parent())
+                child = subprocess.Popen(command, preexec_fn=die_with_parent())
             except OSError as exc:
                 relay.restore()
                 tracker.stop("failed", 127)
-                raise MlfootprintError(f"cannot run {command[0]!r}: {_why_not_run(exc, command[0])}") from None
+                raise MlfootprintError(f"cannot run {command[0]!r}: {why_not_run(exc, command[0])}") from None
             relay.child = child
         stopping = _watch(run, selectors, url, window, duration, child, pid)
         if child is not None:
             if stopping:
-                _terminate(child)
+                terminate(child)
             rc = child.wait()
             # stopped by us (--duration) or by SIGINT/SIGTERM passed on to it: a server's normal end
             exit_code = 0 if rc in (-signal.SIGTERM, -signal.SIGINT) else (rc if rc >= 0 else 128 - rc)

@@ -18,7 +18,8 @@ CSV_COLUMNS = ["id", "project", "status", "started_at", "ended_at", "duration_s"
                "intensity_g_per_kwh", "intensity_source", "scope", "host", "command", "exit_code",
                "gpu_energy_j", "cpu_energy_j", "ram_energy_j", "methods", "co2e_market_kg", "co2e_embodied_kg",
                "co2e_total_kg", "water_l", "electricity_cost", "currency", "job_id", "job_rank", "job_launcher",
-               "job_owns"]
+               "job_owns", "serving_requests", "serving_tokens", "energy_per_request_idle_included_j",
+               "energy_per_request_idle_excluded_j", "serving_idle_share"]
 IMPACT_COLUMNS = ("co2e_market_kg", "co2e_embodied_kg", "co2e_total_kg", "water_l", "electricity_cost")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -43,6 +44,12 @@ def flat(record: dict[str, Any]) -> dict[str, Any]:
     job = record.get("job") or {}  # the distributed job this run is a rank of
     row.update(job_id=job.get("id"), job_rank=job.get("rank"), job_launcher=job.get("launcher"),
                job_owns=";".join(job.get("owns", [])) or None)
+    serving = record.get("serving") or {}  # a served model (`mlfootprint serve`)
+    per_request = serving.get("energy_per_request_j") or {}
+    row.update(serving_requests=serving.get("requests"), serving_tokens=serving.get("tokens"),
+               energy_per_request_idle_included_j=per_request.get("idle_included"),
+               energy_per_request_idle_excluded_j=per_request.get("idle_excluded"),
+               serving_idle_share=serving.get("idle_share"))
     return {k: safe_cell(row.get(k)) for k in CSV_COLUMNS}
 
 
