@@ -51,7 +51,8 @@ def rows() -> list[tuple[str, str, str, str]]:
     cpu = {k: grab("overhead_cpu_2vcpu.txt", rf"^\s+{k}\s+median.*ratio to untracked ([\d.]+)")[0]
            for k in ("tracked", "instrumented", "codecarbon")}
     spread = grab("overhead_cpu_2vcpu.txt", r"^\s+untracked\s+median\s+([\d.]+) s\s+\(min ([\d.]+), max ([\d.]+)\)")
-    out.append(("tracked / untracked, digits CNN on CPU (10 alternated rounds)", "2-vCPU VM",
+    rounds, = grab("overhead_cpu_2vcpu.txt", r"(\d+) rounds alternated")
+    out.append((f"tracked / untracked, digits CNN on CPU ({rounds} alternated rounds)", "2-vCPU VM",
                 f"{cpu['tracked']} (markers {cpu['instrumented']}; CodeCarbon {cpu['codecarbon']}); untracked "
                 f"rounds alone spread {num(spread[1]):.2f}-{num(spread[2]):.2f} s: within that noise",
                 "overhead_cpu_2vcpu.txt"))
