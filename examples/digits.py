@@ -162,6 +162,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--country", default=None, help="ISO code where this runs, e.g. FR (default: MLFOOTPRINT_COUNTRY)")
     parser.add_argument("--project", default="digits-demo")
+    parser.add_argument("--report", default="footprint-report.html", help="HTML report to write ('' for none)")
     args = parser.parse_args()
 
     print(f"training a CNN on scikit-learn digits for {args.epochs} epochs on {torch.get_num_threads()} CPU threads…")
@@ -173,6 +174,16 @@ def main() -> None:
     store = os.environ.get("MLFOOTPRINT_STORE")
     where = f" --store {store}" if store else ""
     print(f"stored as run {run.id}: `mlfootprint show {run.id}{where}` (add --json for the full record)")
+    if args.report:
+        from pathlib import Path
+
+        from mlfootprint.cli.share import write_report
+        from mlfootprint.store import open_store
+
+        run.wait_stored(30)
+        path = write_report(open_store(run.store_url), run.id, Path(args.report))
+        print(f"report: {path} — open it in a browser (file://{path.resolve()}); "
+              f"all runs: `mlfootprint dashboard{where}`, then http://127.0.0.1:8765/")
 
 
 if __name__ == "__main__":

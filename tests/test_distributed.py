@@ -439,7 +439,8 @@ def test_a_version_4_store_is_read_as_it_is_and_migrated_by_a_writer(monkeypatch
     _run_rank(monkeypatch, job_id, 0)
     con = sqlite3.connect(isolated_env)  # make it look like a store written by schema 4
     con.execute("DROP INDEX ix_runs_job")
-    for table, column in (("runs", "job_id"), ("runs", "job_rank"), ("runs", "job_json"), ("samples", "span_s")):
+    for table, column in (("runs", "job_id"), ("runs", "job_rank"), ("runs", "job_json"), ("samples", "span_s"),
+                          ("samples", "phase")):
         con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     con.execute("UPDATE mlfootprint_meta SET value='4' WHERE key='schema_version'")
     con.commit()

@@ -247,7 +247,7 @@ def test_reduce_cli(isolated_env: Path, tmp_path: Path) -> None:
                       "from digits import train_trial, evaluate\n")
     env = dict(os.environ, COLUMNS="120")
     run = subprocess.run([sys.executable, "-m", "mlfootprint", "reduce", str(script), "--strategies", "batch,region:SE",
-                          "--target", "accuracy=0.5", "--repeats", "1", "--json", str(tmp_path / "r.json"),
+                          "--target", "accuracy=0.5", "--repeats", "1", "--json-file", str(tmp_path / "r.json"),
                           "--plot", str(tmp_path / "p.png")], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "batch 512" in run.stdout and "run in SE" in run.stdout

@@ -56,6 +56,7 @@ class Settings:
     renewable_share: float | None = None
     intensity_csv: str | None = None
     job: str | None = None
+    outputs: tuple[str, ...] = ()
 
     @classmethod
     def names(cls) -> list[str]:
@@ -163,6 +164,23 @@ def _series(v: Any) -> str | None:
     return text
 
 
+def _outputs(v: Any) -> tuple[str, ...]:
+    items = v.split(",") if isinstance(v, str) else v
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise _Invalid("must be a list of outputs, or text with outputs separated by commas")
+    from .outputs import parse  # the names only: no output's library is imported here
+
+    out = []
+    for item in (i.strip() for i in items):
+        if item:
+            try:
+                parse(item)
+            except ValueError as exc:
+                raise _Invalid(str(exc)) from None
+            out.append(item)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Spec:
     """One setting: how to parse it, and a line for the docs (README's table comes from these)."""
@@ -216,6 +234,8 @@ SETTINGS: dict[str, Spec] = {s.name: s for s in (
     Spec("intensity_csv", _series, "hourly intensity CSV: each sample is charged at the intensity of its hour"),
     Spec("job", _text(128), "id grouping the runs of a distributed job's ranks; `off` measures the process alone",
          "detected from torchrun, Slurm, Open MPI or PMI variables"),
+    Spec("outputs", _outputs, "where figures go besides the store, comma-separated: `prometheus[:HOST:PORT]`, "
+         "`textfile:PATH`, `mlflow`, `wandb`, `json:PATH`, `codecarbon:PATH`, `html:PATH`", "none"),
 )}
 assert list(SETTINGS) == Settings.names(), "SETTINGS and Settings must list the same settings in the same order"
 

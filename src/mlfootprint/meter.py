@@ -33,6 +33,7 @@ class Sample:
     key: str
     energy_j: float
     power_w: float
+    phase: str | None = None  # the phase that held most of the interval (for power-over-time plots)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ChannelState:
     last_t: float | None = None
     last_counter_j: float | None = None
     last_power_w: float | None = None
+    interval_power_w: float | None = None  # mean attributed power over the last interval (live outputs)
     failed_reads: int = 0
     first_error: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -185,7 +187,14 @@ class Meter:
             state.energy_j += attributed
             if self.phases is not None:
                 self.phases.charge(durations, state.channel.kind, attributed)
-            self._pending.append(Sample(t, state.channel.key, attributed, attributed / dt))
+            state.interval_power_w = attributed / dt
+            self._pending.append(Sample(t, state.channel.key, attributed, attributed / dt, self._dominant(durations)))
+
+    def _dominant(self, durations: dict[int, float]) -> str | None:
+        if not durations or self.phases is None:
+            return None
+        pid = max(durations, key=durations.__getitem__)
+        return self.phases.recorder.paths[pid] or None
 
     def _shares(self) -> dict[str, float]:
         """Per kind (or per channel key) share of machine energy charged to the tracked scope."""

@@ -42,8 +42,9 @@ class RunRecorder:
     with the meter (the host side peeks at them for a spool file; only the writer takes them)."""
 
     def __init__(self, run_id: str, url: str, static_row: dict[str, Any], snapshot: Callable[[bool], Rows],
-                 flush_interval_s: float) -> None:
+                 flush_interval_s: float, after_flush: Callable[[], None] | None = None) -> None:
         self.run_id, self.url, self.flush_interval_s = run_id, url, flush_interval_s
+        self._after_flush = after_flush  # the other outputs' flush (outputs/): the store sets the cadence
         self._static_row = static_row
         self._snapshot = snapshot
         self._wake = threading.Event()
@@ -118,6 +119,8 @@ class RunRecorder:
                 if self._final_requested:
                     break
                 self._save(final=False)
+                if self._after_flush is not None:
+                    self._after_flush()  # Outputs never raise
             self._save(final=True, retry_until=time.monotonic() + EXIT_WAIT_S)
         except Exception as exc:  # never let the writer die silently with data in memory
             self._fail(f"{type(exc).__name__}: {exc}")

@@ -107,7 +107,11 @@ class Run:
         self._failed: set[str] = set()
         self._logical_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         self._tick_callbacks: list[Callable[[Run], None]] = []
-        self.recorder = RunRecorder(self.id, store_url, self._static_row(), self._rows, settings.flush_interval_s)
+        from .outputs import Outputs, build
+
+        self.outputs = Outputs(build(settings.outputs))  # a bad output spec was refused by load_settings
+        self.recorder = RunRecorder(self.id, store_url, self._static_row(), self._rows, settings.flush_interval_s,
+                                    after_flush=lambda: self.outputs.flush(self))
 
     # -- phases, counts and quality ---------------------------------------------------------
     def phase(self, name: str, items: float | None = None) -> AbstractContextManager[Any]:
@@ -306,7 +310,7 @@ class Run:
         fields, comps = self._snapshot()
         return {"run": fields, "components": comps, "phases": self._phase_rows(), "values": self._value_rows(),
                 "windows": list(self.windows),
-                "samples": [{"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w}
+                "samples": [{"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w, "phase": s.phase}
                             for s in samples]}
 
     def _snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -390,6 +394,8 @@ class Run:
         self.meter.start()
         _open_runs.add(self)
         _writers.add(self.recorder)
+        if self.outputs.outputs:
+            self.outputs.start(self)
         self.recorder.start()  # last: its first job, loading the database layer, need not slow the start
 
     def _finish(self, status: str, exit_code: int | None = None) -> None:
@@ -405,6 +411,8 @@ class Run:
         self.status, self.exit_code, self.ended_at = status, exit_code, now_iso()
         try:
             self.recorder.finish()
+            if self.outputs.outputs:
+                self.outputs.end(self, self.record)
         finally:
             self.meter.close()
             self.claims.release()
@@ -450,6 +458,7 @@ class track:
                  progress_bar: bool | None = None, wue: float | None = None, price_per_kwh: float | None = None,
                  currency: str | None = None, instance_price_per_hour: float | None = None,
                  renewable_share: float | None = None, intensity_csv: str | None = None, job: str | None = None,
+                 outputs: Sequence[str] | None = None,
                  command: str | None = None, sensors: Sequence[Sensor] | None = None, pid: int | None = None,
                  extra: dict[str, Any] | None = None) -> None:
         self._fn: Callable[..., Any] | None = None

@@ -10,12 +10,21 @@ from __future__ import annotations
 import importlib
 import sys
 from types import ModuleType
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+import typer.core
 from rich.console import Console
 
 from ..errors import MlfootprintError
+
+def _argument_type(self: Any, ctx: Any) -> str | None:
+    """An argument with a metavar (RUN_ID, SCRIPT) is shown by it alone, as options are, not "RUN_ID <str>"."""
+    return None if self.metavar else _plain_argument_type(self, ctx)
+
+
+_plain_argument_type = typer.core.TyperArgument.display_type_rich
+typer.core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Measure the energy, carbon and other footprints of machine-learning runs.")
@@ -27,6 +36,20 @@ StoreOpt = Annotated[Optional[str], typer.Option("--store", metavar="PATH|URL",
                                                       "(default: MLFOOTPRINT_STORE, else the user data dir).")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"mlfootprint {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Measure the energy, carbon and other footprints of machine-learning runs."""
+
+
 def fail(message: str) -> None:
     """One line on stderr, exit 2: what every refused input gets."""
     from ..report.terminal import plain
@@ -35,7 +58,7 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-from . import runs, serve, reduce, grid, estimate  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
+from . import runs, serve, share, dashboard, reduce, grid, estimate  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
 
 
 def _click_exceptions() -> list[ModuleType]:

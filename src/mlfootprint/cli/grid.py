@@ -13,13 +13,13 @@ from . import app, err, out
 
 @app.command()
 def when(
-    duration: Annotated[str, typer.Option(help="How long the job runs: 6h, 90m, 1h30m.")],
-    within: Annotated[str, typer.Option(help="Latest start, from now: 24h, 48h.")] = "24h",
-    region: Annotated[Optional[str], typer.Option(help="GB for the GB Carbon Intensity API (no key).")] = None,
-    zone: Annotated[Optional[str], typer.Option(help="An Electricity Maps zone (needs ELECTRICITYMAPS_TOKEN).")] = None,
-    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="A forecast CSV: time, intensity_g_per_kwh.")] = None,
-    energy_kwh: Annotated[Optional[float], typer.Option(help="The job's facility energy, for the saving in kg.")] = None,
-    now: Annotated[Optional[str], typer.Option(help="Treat this ISO time as now (default: the clock).")] = None,
+    duration: Annotated[str, typer.Option(metavar="6h|90m", help="How long the job runs: 6h, 90m, 1h30m.")],
+    within: Annotated[str, typer.Option(metavar="24h", help="Latest start, from now: 24h, 48h.")] = "24h",
+    region: Annotated[Optional[str], typer.Option(metavar="GB", help="GB for the GB Carbon Intensity API (no key).")] = None,
+    zone: Annotated[Optional[str], typer.Option(metavar="ZONE", help="An Electricity Maps zone (needs ELECTRICITYMAPS_TOKEN).")] = None,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", metavar="CSV", help="A forecast CSV: time, intensity_g_per_kwh.")] = None,
+    energy_kwh: Annotated[Optional[float], typer.Option(metavar="KWH", help="The job's facility energy, for the saving in kg.")] = None,
+    now: Annotated[Optional[str], typer.Option(metavar="ISO-TIME", help="Treat this ISO time as now (default: the clock).")] = None,
 ) -> None:
     """The cleanest time to start a job of DURATION, and what it saves against starting now."""
     from datetime import datetime, timezone
@@ -53,9 +53,9 @@ def when(
 
 @app.command()
 def where(
-    energy_kwh: Annotated[float, typer.Option(help="The job's IT energy in kWh.")],
-    candidates: Annotated[str, typer.Option(help="Comma-separated countries or regions: FR,DE,US-CA,gcp:europe-north1.")],
-    here: Annotated[Optional[str], typer.Option(help="Where it would run otherwise (default: the first candidate).")] = None,
+    energy_kwh: Annotated[float, typer.Option(metavar="KWH", help="The job's IT energy in kWh.")],
+    candidates: Annotated[str, typer.Option(metavar="LIST", help="Comma-separated countries or regions: FR,DE,US-CA,gcp:europe-north1.")],
+    here: Annotated[Optional[str], typer.Option(metavar="ZONE", help="Where it would run otherwise (default: the first candidate).")] = None,
     pue: Annotated[Optional[float], typer.Option(metavar="1.0-3.0", help="PUE applied everywhere (default: the "
                                                  "configured PUE, else the cited industry average).")] = None,
 ) -> None:
@@ -93,7 +93,7 @@ def where(
 
 @app.command()
 def locations(
-    search: Annotated[Optional[str], typer.Argument(help="Filter by code or name.")] = None,
+    search: Annotated[Optional[str], typer.Argument(metavar="SEARCH", help="Filter by code or name.")] = None,
 ) -> None:
     """Known countries, zones and cloud regions with their grid intensity and source."""
     from rich.table import Table

@@ -72,17 +72,24 @@ def _split_regions(args: str) -> list[str]:
 
 @app.command()
 def reduce(
-    script: Annotated[Path, typer.Argument(help="Python file defining train_trial(setup), evaluate(model) "
-                                                "and optionally predict(model).")],
-    strategies: Annotated[str, typer.Option(help="Comma-separated: " + ", ".join(STRATEGY_NAMES)
+    script: Annotated[Path, typer.Argument(metavar="SCRIPT", help="Python file defining train_trial(setup), "
+                                           "evaluate(model) and optionally predict(model).")],
+    strategies: Annotated[str, typer.Option(metavar="LIST", help="Comma-separated: " + ", ".join(STRATEGY_NAMES)
                                             + ", region:FR:SE (baseline is always included).")] = "amp,batch,optimizer",
-    target: Annotated[Optional[str], typer.Option(help="Quality to reach, e.g. accuracy=0.95.")] = None,
-    tolerance: Annotated[Optional[str], typer.Option(help="Largest acceptable quality loss, e.g. accuracy=0.01.")] = None,
-    repeats: Annotated[int, typer.Option(help="Repeats of every strategy, for the spread.")] = 3,
-    budget: Annotated[float, typer.Option("--budget", help="Seconds for the whole experiment.")] = 600.0,
-    plot: Annotated[Optional[Path], typer.Option(help="Write the energy–quality Pareto plot (PNG) here.")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write per-strategy results as JSON here.")] = None,
-    country: Annotated[Optional[str], typer.Option(help="Where the trials run (ISO code).")] = None,
+    target: Annotated[Optional[str], typer.Option(metavar="METRIC=VALUE", help="Quality to reach, e.g. "
+                                                  "accuracy=0.95.")] = None,
+    tolerance: Annotated[Optional[str], typer.Option(metavar="METRIC=VALUE", help="Largest acceptable quality "
+                                                     "loss, e.g. accuracy=0.01.")] = None,
+    repeats: Annotated[int, typer.Option(metavar="N", help="Repeats of every strategy, for the spread.")] = 3,
+    budget: Annotated[float, typer.Option("--budget", metavar="SECONDS", help="Seconds for the whole "
+                                          "experiment.")] = 600.0,
+    plot: Annotated[Optional[Path], typer.Option(metavar="PNG", help="Write the energy–quality Pareto plot "
+                                                 "here.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json-file", metavar="FILE", help="Write per-strategy "
+                                                     "results as JSON here (--json prints them instead).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the per-strategy results as JSON on stdout, as "
+                                          "show --json and estimate --json do.")] = False,
+    country: Annotated[Optional[str], typer.Option(metavar="CODE", help="Where the trials run (ISO code).")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Measure energy-saving strategies on your own training script and recommend what pays.
@@ -129,15 +136,18 @@ def reduce(
     result = experiment.run(chosen, progress=progress)
     if skipped:
         err.print(f"  … {skipped} more trial(s) skipped: the experiment budget of {budget:g} s was spent", markup=False)
-    result.table(out)
-    out.print(result.recommendation(), highlight=False, markup=False)
-    if plot:
-        out.print(f"Pareto plot: {result.pareto_plot(str(plot))}", markup=False)
-    if json_out:
-        from ..record import dumps
+    from ..record import dumps
 
+    shown = err if as_json else out  # with --json, stdout holds the JSON alone
+    result.table(shown)
+    shown.print(result.recommendation(), highlight=False, markup=False)
+    if plot:
+        shown.print(f"Pareto plot: {result.pareto_plot(str(plot))}", markup=False)
+    if as_json:
+        typer.echo(dumps(result.records(), indent=2, default=str))
+    if json_out:
         json_out.write_text(dumps(result.records(), indent=2, default=str))
-        out.print(f"results: {json_out}", markup=False)
+        shown.print(f"results: {json_out}", markup=False)
     ran = [t for t in result.trials if t.status in ("ok", "contaminated")]
     if not ran:
         reasons = sorted({t.reason or t.status for t in result.trials})

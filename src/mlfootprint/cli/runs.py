@@ -24,6 +24,7 @@ from .process import (SignalRelay, background_left, become_subreaper, check_inte
 class ExportFormat(str, Enum):
     csv = "csv"
     json = "json"
+    codecarbon = "codecarbon"
 
 
 class Scope(str, Enum):
@@ -60,6 +61,11 @@ def track(
                                                              "adds a market-based CO2e.")] = None,
     intensity_csv: Annotated[Optional[str], typer.Option(metavar="CSV", help="Hourly intensity CSV (time, intensity_g_per_kwh): "
                                                          "each sample is charged at its own hour.")] = None,
+    prometheus: Annotated[Optional[str], typer.Option(metavar="[HOST:]PORT", help="Serve live metrics for Prometheus "
+                                                      "at this address while the command runs (e.g. :9464).")] = None,
+    outputs: Annotated[Optional[str], typer.Option("--outputs", metavar="LIST", help="Where figures go besides the "
+                                                   "store: prometheus[:PORT], textfile:PATH, mlflow, wandb, json:PATH, "
+                                                   "codecarbon:PATH, html:PATH (comma-separated).")] = None,
     job: Annotated[Optional[str], typer.Option(metavar="ID", help="Job id grouping the ranks of a distributed job "
                                                "(default: from torchrun/Slurm/MPI variables; 'off' to measure alone).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")] = False,
@@ -88,7 +94,8 @@ def track(
                       budget_kwh=budget_kwh, budget_co2e_kg=budget_co2e_kg, stop_over_budget=stop_over_budget or None,
                       progress_bar=(epochs is not None and not quiet) or None, wue=wue, price_per_kwh=price_per_kwh,
                       currency=currency, instance_price_per_hour=instance_price_per_hour,
-                      renewable_share=renewable_share, intensity_csv=intensity_csv, job=job, command=shlex.join(command))
+                      renewable_share=renewable_share, intensity_csv=intensity_csv, job=job,
+                      outputs=_outputs(outputs, prometheus), command=shlex.join(command))
     check_interpreter(command[0])
     run = tracker.start()
     progress_dir = tempfile.mkdtemp(prefix="mlfootprint-")
@@ -137,6 +144,14 @@ def track(
     raise typer.Exit(exit_code)
 
 
+def _outputs(given: str | None, prometheus: str | None) -> list[str] | None:
+    """--outputs plus --prometheus, as the `outputs` setting (None: leave it to the environment/config)."""
+    items = [i for i in (given or "").split(",") if i.strip()]
+    if prometheus is not None:
+        items.append(f"prometheus:{prometheus.lstrip(':')}" if prometheus.strip(":") else "prometheus")
+    return items or None
+
+
 def _reader(store: str | None) -> Any:
     """The store, opened read-only. A store that does not exist yet is not created."""
     from ..store import open_store
@@ -182,35 +197,42 @@ def show(
 ) -> None:
     """One run (energy per component, where each number came from, CO2e), or one distributed job
     (totals, energy by node and GPU, phases across ranks, stragglers)."""
-    from ..errors import RunNotFoundError
     from ..record import dumps
 
     db = _reader(store)
-    job_id = db.find_job(run_id) if run_id and ":" in run_id else None  # job ids carry their launcher
-    if job_id is None:
-        try:
-            record = db.get_run(run_id)
-        except RunNotFoundError:
-            job_id = db.find_job(run_id)
-            if job_id is None:
-                raise RunNotFoundError(f"no run or job with id {run_id!r} in {db.display_url}; 'mlfootprint runs' "
-                                       "and 'mlfootprint jobs' list them") from None
-    if job_id is not None:
-        from ..jobs import summarize
+    kind, found = resolve_id(db, run_id)
+    if kind == "job":
         from ..report.job_view import print_job
 
-        job = summarize(job_id, db.job_records(job_id))
         if as_json:
-            typer.echo(dumps(job, indent=2))
+            typer.echo(dumps(found, indent=2))
         else:
-            print_job(job, out, every_row=every_row)
+            print_job(found, out, every_row=every_row)
         return
     from ..report.terminal import print_run
 
     if as_json:
-        typer.echo(dumps(record, indent=2))
+        typer.echo(dumps(found, indent=2))
     else:
-        print_run(record, out)
+        print_run(found, out)
+
+
+def resolve_id(db: Any, given: str) -> tuple[str, dict[str, Any]]:
+    """("job", the job's summary) or ("run", the run's record) for an id or unique prefix."""
+    from ..errors import RunNotFoundError
+
+    job_id = db.find_job(given) if given and ":" in given else None  # job ids carry their launcher
+    if job_id is None:
+        try:
+            return "run", db.get_run(given)
+        except RunNotFoundError:
+            job_id = db.find_job(given)
+            if job_id is None:
+                raise RunNotFoundError(f"no run or job with id {given!r} in {db.display_url}; 'mlfootprint runs' "
+                                       "and 'mlfootprint jobs' list them") from None
+    from ..jobs import summarize
+
+    return "job", summarize(job_id, db.job_records(job_id))
 
 
 @app.command()
@@ -238,17 +260,19 @@ def jobs(
 
 @app.command()
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or json.")] = ExportFormat.csv,
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv, json, or codecarbon (its emissions.csv "
+                                              "columns and units).")] = ExportFormat.csv,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
                                                    help="File to write (default: stdout).")] = None,
     project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only this project.")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """All runs as CSV (one row per run) or JSON (full records), streamed."""
+    """All runs as CSV (one row per run), JSON (full records) or CodeCarbon's emissions.csv columns, streamed."""
+    from ..outputs.files import write_codecarbon
     from ..report.files import write_csv, write_json
 
     db = _reader(store)
-    writer = write_csv if fmt is ExportFormat.csv else write_json
+    writer = {ExportFormat.csv: write_csv, ExportFormat.json: write_json, ExportFormat.codecarbon: write_codecarbon}[fmt]
     if output is None:
         writer(db.iter_records(project), sys.stdout)
         return

@@ -175,7 +175,7 @@ class Store:
             self._values_nullable(conn)
         if version < 5:
             self._add_columns(conn, "runs", {"job_id": "VARCHAR(128)", "job_rank": "INTEGER", "job_json": "TEXT"})
-            self._add_columns(conn, "samples", {"span_s": "FLOAT"})
+            self._add_columns(conn, "samples", {"span_s": "FLOAT", "phase": "VARCHAR(255)"})
             conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_job ON runs (job_id)"))
         if version < SCHEMA_VERSION:
             conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
@@ -233,6 +233,8 @@ class Store:
                                        f"this mlfootprint understands ({SCHEMA_VERSION}); upgrade mlfootprint")
             self._tables = tables
             self._run_columns = [runs.c[c["name"]] for c in inspect(conn).get_columns("runs") if c["name"] in runs.c]
+            self._sample_columns = [samples.c[c["name"]] for c in inspect(conn).get_columns("samples")
+                                    if c["name"] in samples.c]
 
     def _run(self, fn: Any, *args: Any, write: bool = True) -> Any:
         try:
@@ -491,8 +493,10 @@ class Store:
             offset += len(batch)
 
     def samples(self, run_id: str) -> list[dict[str, Any]]:
+        have = {c.name for c in getattr(self, "_sample_columns", samples.c)}
         return self._run(lambda c: [dict(r._mapping) for r in c.execute(
-            select(samples.c.t_s, samples.c.key, samples.c.energy_j, samples.c.power_w)
+            select(samples.c.t_s, samples.c.key, samples.c.energy_j, samples.c.power_w,
+                   *([samples.c.phase] if "phase" in have else []))
             .where(samples.c.run_id == run_id).order_by(samples.c.t_s, samples.c.key))], write=False)
 
     def close(self) -> None:

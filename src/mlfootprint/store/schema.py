@@ -73,6 +73,7 @@ samples = Table(
     Column("energy_j", Float, nullable=False),
     Column("power_w", Float, nullable=False),
     Column("span_s", Float),  # seconds the sample covers, once rolled up (NULL: one sampling interval)
+    Column("phase", String(255)),  # the phase that held most of the interval (NULL: none, or rolled up)
 )
 Index("ix_samples_run", samples.c.run_id, samples.c.t_s)
 

@@ -1,0 +1,39 @@
+"""`mlfootprint dashboard`: the web app over the store (mlfootprint/dashboard.py), on this machine only
+unless told otherwise."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import MlfootprintError
+from . import StoreOpt, app, err
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on (127.0.0.1: this machine "
+                                      "only; 0.0.0.0 exposes the store's runs, commands and hosts to the network).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port (1-65535).")] = 8765,
+    store: StoreOpt = None,
+) -> None:
+    """A local web app over the store: runs and jobs with filters, totals per project over time, run
+    reports, two runs compared. Read-only on the store."""
+    if not 1 <= port <= 65535:
+        raise MlfootprintError(f"--port must be between 1 and 65535, got {port}")
+    try:
+        import uvicorn
+
+        from ..dashboard import create_app
+    except ImportError as exc:
+        raise MlfootprintError(f"the dashboard needs {exc.name}: pip install 'mlfootprint[dashboard]'") from None
+    from ..store import open_store
+
+    open_store(store)  # a missing or foreign store is one line now, not an error page later
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"mlfootprint: the dashboard listens on {host}: anyone who can reach it can read the runs "
+                  "(commands, hosts, settings)", markup=False)
+    err.print(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)", markup=False)
+    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")

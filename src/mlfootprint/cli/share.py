@@ -1,0 +1,108 @@
+"""Sharing a footprint: an HTML report, a paper statement, and what this machine can measure."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import MlfootprintError
+from . import StoreOpt, app, err, out
+from .runs import _reader, resolve_id
+
+DEFAULT_REPORT = "footprint-report.html"
+
+
+def write_report(db: Any, given: str, output: Path) -> Path:
+    """Render the run or job `given` to `output`; returns the file written."""
+    from ..report.html import job_report, run_report
+
+    kind, found = resolve_id(db, given)
+    page = job_report(found) if kind == "job" else run_report(found, db.samples(found["id"]))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise MlfootprintError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return output
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID", help="Run id or job id (a unique prefix is enough).")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="HTML file to write.")] = Path(DEFAULT_REPORT),
+    store: StoreOpt = None,
+) -> None:
+    """One self-contained HTML file: power over time with phases, energy by phase and component,
+    impact with ranges and sources, quality, forecast vs actual. Opens offline."""
+    path = write_report(_reader(store), run_id, output)
+    err.print(f"wrote {path} — open it in a browser: file://{path.resolve()}", markup=False, highlight=False)
+
+
+@app.command()
+def statement(
+    run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID", help="Run id or job id (a unique prefix is enough).")],
+    store: StoreOpt = None,
+) -> None:
+    """A paragraph a paper can quote: hardware, hours, energy and how it was obtained, PUE, grid
+    intensity, CO2e with its range, embodied CO2e, water, each with its source."""
+    from ..report.statement import statement as make
+
+    kind, found = resolve_id(_reader(store), run_id)
+    typer.echo(make(found, job=kind == "job"))
+
+
+@app.command()
+def doctor() -> None:
+    """Which sensors this machine would use and why; what is missing and how to fix it."""
+    from ..config import load_settings
+    from ..jobenv import detect
+    from ..sensors import amd_driver_present, discover_sensors, nvidia_driver_present
+    from ..sensors.rapl import POWERCAP_ROOT
+    from ..store.urls import display_url, to_url
+
+    settings, origins = load_settings()
+    sensors, warnings, _ = discover_sensors(gpu=settings.gpu)
+    out.print(f"mlfootprint {_version()} · Python {sys.version.split()[0]} · {sys.platform}", markup=False)
+    out.print("sensors that a run here would use:", markup=False)
+    for sensor in sensors:
+        for ch in sensor.channels():
+            out.print(f"  {ch.key:<16} {ch.kind:<4} {ch.method:<9} {ch.source} ({ch.name})", markup=False)
+    advice = []
+    if not nvidia_driver_present():
+        advice.append("no NVIDIA driver found (/dev/nvidiactl, /proc/driver/nvidia): NVIDIA GPUs are not read")
+    else:
+        try:
+            import pynvml  # noqa: F401
+        except ImportError:
+            advice.append("NVIDIA driver present but nvidia-ml-py is not installed: pip install nvidia-ml-py")
+    if not amd_driver_present():
+        advice.append("no amdgpu driver (/dev/kfd): AMD GPUs are not read")
+    if not any(getattr(s, "channels", lambda: [])() and s.channels()[0].source.startswith("rapl") for s in sensors):
+        if not POWERCAP_ROOT.exists():
+            advice.append(f"no {POWERCAP_ROOT}: CPU energy is modelled from utilization (a VM or non-Linux host)")
+        else:
+            advice.append(f"{POWERCAP_ROOT} is there but not readable: CPU energy is modelled; to measure it, "
+                          "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj (or a udev rule)")
+    for line in warnings + advice:
+        out.print(f"  note: {line}", markup=False)
+    job = detect(override=settings.job)
+    out.print(f"distributed job: {job.job_id} (rank {job.rank}, from {job.detected_from})" if job else
+              "distributed job: none detected (no torchrun, Slurm or MPI variables)", markup=False)
+    out.print(f"store: {display_url(to_url(settings.store))} (from {origins.get('store', 'default')})", markup=False)
+    out.print(f"location: {settings.region or settings.country or 'not set: the world average is used'}",
+              markup=False)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+__all__ = ["DEFAULT_REPORT", "doctor", "report", "statement", "write_report"]

@@ -1,0 +1,111 @@
+"""Outputs written at a run's end: the JSON record, a CodeCarbon emissions.csv row, the HTML report."""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from ..constants import J_PER_KWH
+from ..record import dumps
+
+# CodeCarbon 3.x emissions.csv, column for column (codecarbon/output_methods/emissions_data.py), so a
+# notebook or dashboard built on CodeCarbon's file reads ours. Units as CodeCarbon's: kg, kWh, W, s, L.
+CODECARBON_COLUMNS = [
+    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions", "emissions_rate",
+    "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed",
+    "water_consumed", "country_name", "country_iso_code", "region", "cloud_provider", "cloud_region", "os",
+    "python_version", "codecarbon_version", "cpu_count", "cpu_model", "gpu_count", "gpu_model", "longitude",
+    "latitude", "ram_total_size", "tracking_mode", "cpu_utilization_percent", "gpu_utilization_percent",
+    "ram_utilization_percent", "ram_used_gb", "on_cloud", "pue", "wue"]
+
+
+def codecarbon_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One record in CodeCarbon's columns. CodeCarbon's `emissions` and `energy_consumed` include the
+    PUE (it scales power by it); so do ours here: facility energy, operational CO2e."""
+    from ..report.files import safe_cell
+
+    duration = record["duration_s"] or 0.0
+    by_kind = {k: sum(c["energy_j"] for c in record["components"] if c["kind"] == k) for k in ("cpu", "gpu", "ram")}
+    names = {k: sorted({c["name"] for c in record["components"] if c["kind"] == k}) for k in ("cpu", "gpu")}
+    impact = record.get("impact") or {}
+    region = record["location"].get("region") or ""
+    pue = record["pue"]
+    row = {
+        "timestamp": record.get("ended_at") or record["started_at"], "project_name": record["project"],
+        "run_id": record["id"], "experiment_id": (record.get("job") or {}).get("id", ""), "duration": duration,
+        "emissions": record["co2e_kg"], "emissions_rate": record["co2e_kg"] / duration if duration else 0.0,
+        "cpu_power": by_kind["cpu"] / duration * pue if duration else 0.0,
+        "gpu_power": by_kind["gpu"] / duration * pue if duration else 0.0,
+        "ram_power": by_kind["ram"] / duration * pue if duration else 0.0,
+        "cpu_energy": by_kind["cpu"] * pue / J_PER_KWH, "gpu_energy": by_kind["gpu"] * pue / J_PER_KWH,
+        "ram_energy": by_kind["ram"] * pue / J_PER_KWH, "energy_consumed": record["facility_energy_j"] / J_PER_KWH,
+        "water_consumed": (impact.get("water_l") or {}).get("value", 0.0),
+        "country_name": "", "country_iso_code": record["location"].get("country") or "",
+        "region": "", "cloud_provider": region.split(":")[0] if region else "",
+        "cloud_region": region.split(":", 1)[1] if region else "", "os": platform.platform(),
+        "python_version": platform.python_version(), "codecarbon_version": "",
+        "cpu_count": os.cpu_count() or 0, "cpu_model": ", ".join(names["cpu"]),
+        "gpu_count": sum(1 for c in record["components"] if c["kind"] == "gpu"), "gpu_model": ", ".join(names["gpu"]),
+        "longitude": "", "latitude": "", "ram_total_size": "", "tracking_mode": record["scope"],
+        "cpu_utilization_percent": "", "gpu_utilization_percent": "", "ram_utilization_percent": "",
+        "ram_used_gb": "", "on_cloud": "Y" if region else "N", "pue": pue,
+        "wue": "",
+    }
+    return {k: safe_cell(v) for k, v in row.items()}
+
+
+def write_codecarbon(records: Any, out: Any) -> int:
+    writer = csv.DictWriter(out, fieldnames=CODECARBON_COLUMNS)
+    writer.writeheader()
+    n = 0
+    for n, record in enumerate(records, 1):
+        writer.writerow(codecarbon_row(record))
+    return n
+
+
+class JsonOutput:
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def start(self, run: Any) -> None:
+        pass
+
+    def flush(self, run: Any) -> None:
+        pass
+
+    def end(self, run: Any, record: dict[str, Any]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(dumps(record, indent=2), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+class CodecarbonOutput(JsonOutput):
+    def end(self, run: Any, record: dict[str, Any]) -> None:
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with self.path.open("a", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CODECARBON_COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerow(codecarbon_row(record))
+
+
+class HtmlOutput(JsonOutput):
+    def end(self, run: Any, record: dict[str, Any]) -> None:
+        """The report, once the run's samples are in the store (its power curve reads them)."""
+        from ..report.html import run_report
+
+        samples: list[dict[str, Any]] = []
+        if run.wait_stored(10):
+            from ..store import open_store
+
+            samples = open_store(run.store_url).samples(run.id)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(run_report(record, samples), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+__all__ = ["CODECARBON_COLUMNS", "CodecarbonOutput", "HtmlOutput", "JsonOutput", "codecarbon_row",
+           "write_codecarbon"]

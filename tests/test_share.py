@@ -1,0 +1,295 @@
+"""Sharing: the HTML report and the dashboard in a real headless browser (Debian's chromium through
+chromedriver), the Prometheus endpoint scraped by a real Prometheus server, MLflow and W&B outputs,
+CodeCarbon's CSV, the paper statement, doctor and --version. Screenshots go to out/screenshots/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import mlfootprint
+from mlfootprint.sensors import ScriptedSensor
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "out" / "screenshots"
+MLFOOTPRINT = [sys.executable, "-m", "mlfootprint"]
+HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, timeout_s: float = 30.0) -> None:
+    end = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1.0).read()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise AssertionError(f"{url} did not answer")
+            time.sleep(0.2)
+
+
+def _run(project: str, *, watts: float = 50.0, metrics: bool = True, **kwargs: object) -> mlfootprint.Run:
+    sensor = ScriptedSensor([(0.0, watts), (1.0, watts * 2), (1e6, watts * 2)], time.monotonic, signal="energy-counter")
+    with mlfootprint.track(project=project, sensors=[sensor], interval_s=0.05, flush_interval_s=0.1, **kwargs) as run:
+        for step in range(4):
+            with run.phase("forward"):
+                time.sleep(0.15)
+            with run.phase("backward"):
+                time.sleep(0.1)
+            run.progress(step + 1, 4)
+        run.count(samples=300)
+        if metrics:
+            run.log_metrics(accuracy=0.93, train_accuracy=0.97)
+    assert run.wait_stored(10)
+    return run
+
+
+# -- the browser ---------------------------------------------------------------------------------------------
+def _browser():  # type: ignore[no-untyped-def]
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not binary or not driver:
+        pytest.skip("chromium and chromedriver not installed (.ci/run installs Debian's chromium, chromium-driver)")
+    options = Options()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1800"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def _errors(browser) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+    return [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    b = _browser()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield b
+    b.quit()
+
+
+def test_the_html_report_renders_offline_with_its_plots(browser, isolated_env: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    run = _run(HOSTILE)
+    page = tmp_path / "report.html"
+    done = subprocess.run([*MLFOOTPRINT, "report", run.id, "-o", str(page)], capture_output=True, text=True,
+                          env=dict(os.environ, MLFOOTPRINT_STORE=str(isolated_env)))
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert "http://" not in html.split("<svg", 1)[0] and "<script" not in html.lower().replace("&lt;script", "")
+    browser.get(page.as_uri())
+    assert browser.find_element(By.ID, "title").text.startswith(HOSTILE)  # shown as text, not run as markup
+    for plot in ("power-plot", "component-plot", "phase-plot"):
+        assert browser.find_element(By.ID, plot).find_elements(By.TAG_NAME, "svg"), plot
+    phases = browser.find_element(By.ID, "phases").text
+    assert "forward" in phases and "backward" in phases
+    assert "accuracy" in browser.find_element(By.ID, "quality").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#impact tr")) >= 5
+    assert browser.find_element(By.ID, "forecast")
+    assert _errors(browser) == []
+    browser.save_screenshot(str(SHOTS / "report.png"))
+
+
+def test_the_dashboard_lists_filters_reports_and_compares(browser, isolated_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    a = _run("vision", watts=40.0)
+    b = _run("vision", watts=80.0)
+    _run(HOSTILE, metrics=False)
+    for rank in (0, 1):  # a small distributed job
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        _run("ddp", job="test:dash")
+    port = _port()
+    server = subprocess.Popen([*MLFOOTPRINT, "dashboard", "--port", str(port), "--store", str(isolated_env)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(base + "/")
+        browser.get(base + "/")
+        rows = browser.find_elements(By.CSS_SELECTOR, "#runs tr")
+        assert len(rows) == 1 + 5 and HOSTILE in browser.find_element(By.ID, "runs").text
+        browser.save_screenshot(str(SHOTS / "dashboard-runs.png"))
+        browser.get(base + "/?project=vision")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tr")) == 1 + 2
+        browser.get(base + "/projects")
+        assert browser.find_element(By.ID, "projects-plot").find_elements(By.TAG_NAME, "svg")
+        assert "vision" in browser.find_element(By.ID, "projects").text
+        browser.save_screenshot(str(SHOTS / "dashboard-projects.png"))
+        browser.get(base + "/jobs")
+        assert "test:dash" in browser.find_element(By.ID, "jobs").text
+        browser.get(base + "/job/" + urllib.parse.quote("test:dash"))
+        assert browser.find_element(By.ID, "title").text == "job test:dash"
+        browser.save_screenshot(str(SHOTS / "dashboard-job.png"))
+        browser.get(f"{base}/run/{a.id}")
+        assert browser.find_element(By.ID, "power-plot").find_elements(By.TAG_NAME, "svg")
+        browser.get(f"{base}/compare?a={a.id}&b={b.id}")
+        table = browser.find_element(By.ID, "comparison").text
+        assert "energy" in table and "accuracy" in table
+        browser.save_screenshot(str(SHOTS / "dashboard-compare.png"))
+        browser.get(f"{base}/run/nosuchrun")
+        assert "no run" in browser.find_element(By.ID, "error").text
+        errors = _errors(browser)  # the log is read once: reading empties it
+        assert errors and all("404" in e["message"] for e in errors)  # the missing run's 404, nothing else
+        # read-only: the dashboard never writes the store
+        before = isolated_env.stat().st_mtime_ns
+        for path in ("/", "/jobs", "/projects", f"/run/{a.id}"):
+            urllib.request.urlopen(base + path, timeout=10).read()
+        assert isolated_env.stat().st_mtime_ns == before
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_dashboard_binds_to_this_machine_by_default() -> None:
+    done = subprocess.run([*MLFOOTPRINT, "dashboard", "--help"], capture_output=True, text=True)
+    assert "127.0.0.1" in done.stdout
+    bad = subprocess.run([*MLFOOTPRINT, "dashboard", "--port", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+# -- Prometheus, scraped by a real server ------------------------------------------------------------------
+def test_a_real_prometheus_scrapes_a_live_run(tmp_path: Path, isolated_env: Path) -> None:
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        pytest.skip("prometheus not installed (.ci/run installs Debian's prometheus)")
+    target, web = _port(), _port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(f"global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mlfootprint\n"
+                      f"    static_configs:\n      - targets: ['127.0.0.1:{target}']\n")
+    server = subprocess.Popen([prometheus, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                               f"--web.listen-address=127.0.0.1:{web}"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        _wait(f"http://127.0.0.1:{web}/-/ready")
+        run = subprocess.Popen([*MLFOOTPRINT, "track", "--quiet", "--project", "scraped", "--prometheus",
+                                f":{target}", "--", sys.executable, "-c",
+                                "import time\nt=time.time()\nwhile time.time()-t<8: pass"],
+                               env=dict(os.environ, MLFOOTPRINT_STORE=str(isolated_env)))
+        found: list[dict] = []  # type: ignore[type-arg]
+        deadline = time.monotonic() + 7
+        while time.monotonic() < deadline and not found:
+            time.sleep(1)
+            query = urllib.parse.quote('mlfootprint_energy_joules_total{project="scraped"}')
+            answer = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={query}",
+                                                       timeout=5).read())
+            found = [r for r in answer["data"]["result"] if float(r["value"][1]) > 0]
+        run.wait(timeout=60)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert found, "Prometheus never stored a positive mlfootprint_energy_joules_total"
+    assert {r["metric"]["kind"] for r in found} >= {"cpu"}
+
+
+def test_the_exposition_follows_prometheus_conventions(isolated_env: Path, tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    prom = tmp_path / "node.prom"
+    run = _run("textfile", outputs=[f"textfile:{prom}"])
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    assert families["mlfootprint_energy_joules"].type == "counter"
+    assert families["mlfootprint_power_watts"].type == "gauge"
+    energy = sum(s.value for s in families["mlfootprint_energy_joules"].samples if s.name.endswith("_total"))
+    assert energy == pytest.approx(run.energy_j)
+    phases = {s.labels["phase"] for s in families["mlfootprint_phase_energy_joules"].samples}
+    assert {"forward", "backward"} <= phases
+
+
+# -- experiment trackers -----------------------------------------------------------------------------------
+def test_mlflow_gets_metrics_at_flushes_and_the_record_at_the_end(isolated_env: Path, tmp_path: Path,
+                                                                  monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())  # a local file store
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps it, in maintenance mode
+    run = _run("tracked", outputs=["mlflow"])
+    client = mlflow.tracking.MlflowClient()
+    found = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    assert len(found) == 1 and found[0].data.tags["mlfootprint.run_id"] == run.id
+    history = client.get_metric_history(found[0].info.run_id, "mlfootprint/energy_j")
+    assert len(history) >= 2  # flushes, then the total
+    assert history[-1].value == pytest.approx(run.energy_j)
+    assert "mlfootprint/phase_energy_j/forward" in found[0].data.metrics
+    local = client.download_artifacts(found[0].info.run_id, "mlfootprint/record.json", str(tmp_path))
+    assert json.loads(Path(local).read_text())["id"] == run.id
+
+
+def test_wandb_offline_gets_the_same(isolated_env: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run = _run("wandb-tracked", outputs=["wandb"])
+    runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+    log = runs[0].read_bytes()  # W&B's offline log (protobuf records): keys and JSON-encoded values
+    assert b"mlfootprint/energy_j" in log and b"mlfootprint/phase_energy_j/forward" in log
+    assert json.dumps(run.energy_j).encode() in log  # the total, as logged at the end
+    assert f"mlfootprint-{run.id}".encode() in log  # the record, as an artifact
+
+
+# -- files, statement, doctor ------------------------------------------------------------------------------
+def test_codecarbon_csv_has_its_columns_and_units(isolated_env: Path) -> None:
+    from mlfootprint.outputs.files import CODECARBON_COLUMNS
+
+    run = _run("cc", pue=1.5)
+    done = subprocess.run([*MLFOOTPRINT, "export", "--format", "codecarbon"], capture_output=True, text=True,
+                          env=dict(os.environ, MLFOOTPRINT_STORE=str(isolated_env)))
+    reader = csv.DictReader(io.StringIO(done.stdout))
+    assert reader.fieldnames == CODECARBON_COLUMNS
+    row = next(reader)
+    assert row["run_id"] == run.id and row["project_name"] == "cc"
+    assert float(row["energy_consumed"]) == pytest.approx(run.energy_j * 1.5 / 3.6e6)  # kWh, PUE included
+    assert float(row["emissions"]) == pytest.approx(run.co2e_kg)  # kg
+    assert float(row["duration"]) == pytest.approx(run.duration_s)
+
+
+def test_the_statement_cites_every_figure_and_names_what_is_estimated(isolated_env: Path) -> None:
+    run = _run("paper", pue=1.2, country="FR")
+    done = subprocess.run([*MLFOOTPRINT, "statement", run.id], capture_output=True, text=True,
+                          env=dict(os.environ, MLFOOTPRINT_STORE=str(isolated_env)))
+    text = done.stdout
+    assert done.returncode == 0 and run.id in text and "PUE of 1.2 [1]" in text
+    assert "kWh" in text or " J " in text
+    assert "Estimated or modelled rather than measured" in text and "embodied CO2e" in text
+    refs = [line for line in text.splitlines() if line.startswith("[")]
+    assert len(refs) >= 4 and any("Ember" in r for r in refs)
+
+
+def test_doctor_and_version() -> None:
+    version = subprocess.run([*MLFOOTPRINT, "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.strip() == f"mlfootprint {mlfootprint.__version__}"
+    doctor = subprocess.run([*MLFOOTPRINT, "doctor"], capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"))
+    assert doctor.returncode == 0 and "sensors that a run here would use" in doctor.stdout
+    assert "cpu" in doctor.stdout and "store:" in doctor.stdout
+
+
+def test_a_bad_output_is_refused_before_the_run() -> None:
+    done = subprocess.run([*MLFOOTPRINT, "track", "--outputs", "carrier-pigeon", "--", "true"], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "unknown output" in done.stderr and len(done.stderr.strip().splitlines()) == 1
