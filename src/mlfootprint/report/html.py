@@ -52,13 +52,18 @@ def power_plot(samples: list[dict[str, Any]], title: str) -> str | None:
     keys = sorted({s["key"] for s in samples})
     for i, key in enumerate(keys):
         pts = [(s["t_s"], s["power_w"]) for s in samples if s["key"] == key]
-        ax.step([p[0] for p in pts], [p[1] for p in pts], where="pre", label=key, color=PALETTE[i % len(PALETTE)],
-                linewidth=1.2)
+        # each sample is the mean power over the interval that ends at its time: draw it over that interval
+        starts = [0.0] + [t for t, _ in pts[:-1]]
+        ax.step(starts + [pts[-1][0]], [p for _, p in pts] + [pts[-1][1]], where="post", label=key,
+                color=PALETTE[i % len(PALETTE)], linewidth=1.2)
     spans = _phase_spans(samples, keys[0])
     phases = sorted({p for _, _, p in spans if p})
+    labelled: set[str] = set()
     for a, b, phase in spans:
         if phase:
-            ax.axvspan(a, b, color=PALETTE[(phases.index(phase) + 3) % len(PALETTE)], alpha=0.12, linewidth=0)
+            ax.axvspan(a, b, color=PALETTE[(phases.index(phase) + 3) % len(PALETTE)], alpha=0.14, linewidth=0,
+                       label=None if phase in labelled else f"phase: {phase}")
+            labelled.add(phase)
     ax.set_xlabel("seconds since the start")
     ax.set_ylabel("W")
     ax.set_title(title, fontsize=10)
@@ -185,7 +190,7 @@ TEMPLATE = """<!doctype html>
 <td class="n">{% if p.share is not none %}{{ "%.0f"|format(p.share * 100) }} %{% endif %}</td><td class="n">{% if p.energy_per_item_j %}{{ fmt_energy(p.energy_per_item_j) }}{% endif %}</td></tr>{% endfor %}
 </table>{% endif %}
 {% if metrics %}<h2>Quality beside energy</h2><table id="quality"><tr><th>metric</th><th>value</th></tr>
-{% for k, v in metrics.items() %}<tr><td>{{ k }}</td><td class="n">{{ v if v is not none else "not a number" }}</td></tr>{% endfor %}
+{% for k, v in metrics.items() %}<tr><td>{{ k }}</td><td class="n">{{ "%.4g"|format(v) if v is not none else "not a number" }}</td></tr>{% endfor %}
 {% for k, v in gaps.items() %}<tr><td>generalization gap: {{ k }}</td><td class="n">{{ "%.4f"|format(v) }}</td></tr>{% endfor %}
 </table>{% endif %}
 {% if forecast %}<h2>Forecast vs actual</h2><table id="forecast"><tr><th></th><th>forecast (last)</th><th>actual</th></tr>
