@@ -201,7 +201,7 @@ def reduce_script(tmp: Path, body: str, name: str = "s.py") -> Path:
 
 
 @pytest.mark.parametrize("extra,expected", [
-    (["--json", "/nonexistent/x.json"], "cannot write /nonexistent/x.json"),
+    (["--json-file", "/nonexistent/x.json"], "cannot write /nonexistent/x.json"),
     (["--plot", "/nonexistent/p.png"], "cannot write /nonexistent/p.png"),
     (["--country", "XX"], "unknown country 'XX'"),
     (["--store", "/etc/passwd"], "cannot open run store"),

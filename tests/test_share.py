@@ -293,3 +293,25 @@ def test_a_bad_output_is_refused_before_the_run() -> None:
     done = subprocess.run([*MLFOOTPRINT, "track", "--outputs", "carrier-pigeon", "--", "true"], capture_output=True,
                           text=True)
     assert done.returncode == 2 and "unknown output" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_report_pages_for_a_reduce_result_and_an_estimate_sweep(tmp_path: Path) -> None:
+    reduce_json = tmp_path / "reduce.json"
+    reduce_json.write_text(json.dumps([
+        {"strategy": "baseline", "energy_j": 100.0, "quality": {"accuracy": 0.95}, "recommended": False, "verdict": "-"},
+        {"strategy": "<b>bf16</b>", "energy_j": 60.0, "quality": {"accuracy": 0.949}, "recommended": True,
+         "verdict": "saves 40 %"}]))
+    out = tmp_path / "reduce.html"
+    done = subprocess.run([*MLFOOTPRINT, "report", str(reduce_json), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    assert 'id="pareto-plot"' in page and "<svg" in page and "&lt;b&gt;bf16&lt;/b&gt;" in page
+    sweep = subprocess.run([*MLFOOTPRINT, "estimate", "--params", "1e8:1e10", "--tokens", "20x", "--hardware",
+                            "h100-sxm", "--points", "3", "--json"], capture_output=True, text=True)
+    (tmp_path / "sweep.json").write_text(sweep.stdout)
+    done = subprocess.run([*MLFOOTPRINT, "report", str(tmp_path / "sweep.json"), "-o", str(tmp_path / "s.html")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and 'id="sweep-plot"' in (tmp_path / "s.html").read_text()
+    (tmp_path / "other.json").write_text("{}")
+    bad = subprocess.run([*MLFOOTPRINT, "report", str(tmp_path / "other.json")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a reduce result" in bad.stderr

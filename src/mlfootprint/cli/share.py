@@ -34,14 +34,35 @@ def write_report(db: Any, given: str, output: Path) -> Path:
 
 @app.command()
 def report(
-    run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID", help="Run id or job id (a unique prefix is enough).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID|FILE.json", help="Run id or job id (a unique prefix "
+                                          "is enough), or a reduce --json-file result or estimate --json sweep.")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="HTML file to write.")] = Path(DEFAULT_REPORT),
     store: StoreOpt = None,
 ) -> None:
     """One self-contained HTML file: power over time with phases, energy by phase and component,
-    impact with ranges and sources, quality, forecast vs actual. Opens offline."""
-    path = write_report(_reader(store), run_id, output)
+    impact with ranges and sources, quality, forecast vs actual; for a reduce result the Pareto plot,
+    for an estimate sweep the footprint against model size. Opens offline."""
+    if run_id.endswith(".json") and Path(run_id).is_file():
+        path = _result_page(Path(run_id), output)
+    else:
+        path = write_report(_reader(store), run_id, output)
     err.print(f"wrote {path} — open it in a browser: file://{path.resolve()}", markup=False, highlight=False)
+
+
+def _result_page(source: Path, output: Path) -> Path:
+    import json
+
+    from ..report.html import result_report
+
+    try:
+        page = result_report(json.loads(source.read_text(encoding="utf-8")))
+    except (ValueError, OSError) as exc:
+        raise MlfootprintError(f"cannot make a report of {source}: {exc}") from None
+    try:
+        output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise MlfootprintError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return output
 
 
 @app.command()

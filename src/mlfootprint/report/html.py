@@ -237,3 +237,71 @@ def run_report(record: dict[str, Any], samples: list[dict[str, Any]]) -> str:
 
 def job_report(job: dict[str, Any]) -> str:
     return render(job_context(job))
+
+
+def pareto_plot(records: list[dict[str, Any]], metric: str) -> str | None:
+    """Energy against quality per strategy (median of repeats): the frontier is what pays."""
+    pts = [(r["strategy"], r["energy_j"], r["quality"].get(metric), r.get("recommended")) for r in records
+           if r.get("energy_j") and r.get("quality", {}).get(metric) is not None]
+    if not pts:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name, energy, quality, ok in pts:
+        ax.scatter([energy], [quality], color=PALETTE[2] if ok else PALETTE[0], s=40)
+        ax.annotate(name, (energy, quality), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("training energy (J, median of repeats)")
+    ax.set_ylabel(metric)
+    ax.set_title("strategies: energy against quality (green: recommended)", fontsize=10)
+    return _svg(fig)
+
+
+def sweep_plot(sweep: list[dict[str, Any]]) -> str | None:
+    if not sweep:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    params = [r["params"] for r in sweep]
+    ax.loglog(params, [r["energy_kwh"] for r in sweep], "o-", label="IT energy (kWh)", color=PALETTE[0])
+    ax.loglog(params, [r["co2e_total_kg"] for r in sweep], "s-", label="CO2e total (kg)", color=PALETTE[1])
+    ax.set_xlabel("parameters")
+    ax.set_title("estimated training footprint against model size (estimated, not measured)", fontsize=10)
+    ax.legend(fontsize=8)
+    return _svg(fig)
+
+
+RESULT_TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ title }} · mlfootprint</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f7f9} main{max-width:1000px;margin:0 auto;padding:24px}
+table{border-collapse:collapse;background:#fff;width:100%} th,td{border-bottom:1px solid #e4e8ee;padding:4px 8px;text-align:left}
+td.n{text-align:right} figure{background:#fff;border:1px solid #dde2e8;border-radius:8px;margin:12px 0;padding:8px} figure svg{width:100%;height:auto}</style>
+</head><body><main><h1 id="title">{{ title }}</h1>
+{% if svg %}<figure id="{{ plot_id }}">{{ svg|safe }}</figure>{% endif %}
+<table id="results"><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}</table>
+<p>{{ note }}</p></main></body></html>"""
+
+
+def result_report(data: Any) -> str:
+    """The page for a `reduce --json-file` result (the Pareto plot) or an `estimate --json` sweep."""
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True)
+    if isinstance(data, dict) and isinstance(data.get("sweep"), list):
+        sweep = data["sweep"]
+        rows = [[f"{r['params']:.3g}", f"{r['tokens']:.3g}", f"{r['accelerator_hours']:,.0f}", fmt_energy(r["energy_j"]),
+                 fmt_co2e(r["co2e_total_kg"])] for r in sweep]
+        return env.from_string(RESULT_TEMPLATE).render(
+            title="estimate: footprint against model size", svg=sweep_plot(sweep), plot_id="sweep-plot",
+            headers=["params", "tokens", "accelerator-hours", "IT energy", "CO2e total"], rows=rows,
+            note="Estimated from the estimator's assumptions (mlfootprint estimate --json lists each with its source).")
+    if isinstance(data, list) and data and all(isinstance(r, dict) and "strategy" in r for r in data):
+        metrics = sorted({m for r in data for m in (r.get("quality") or {})})
+        metric = metrics[0] if metrics else ""
+        rows = [[r["strategy"], fmt_energy(r["energy_j"]) if r.get("energy_j") else "-",
+                 f"{(r.get('quality') or {}).get(metric, float('nan')):.4g}" if metric else "-",
+                 "yes" if r.get("recommended") else "no", r.get("verdict") or ""] for r in data]
+        return env.from_string(RESULT_TEMPLATE).render(
+            title="reduce: strategies on your workload", svg=pareto_plot(data, metric) if metric else None,
+            plot_id="pareto-plot", headers=["strategy", "energy", metric or "quality", "recommended", "verdict"],
+            rows=rows, note="Measured trials; the verdicts say why a strategy is or is not recommended.")
+    raise ValueError("not a reduce result (reduce --json-file) or an estimate sweep (estimate --json)")
