@@ -33,8 +33,8 @@ def test_flop_counts() -> None:
     assert inference_flops(7e9, 500) == pytest.approx(2 * 7e9 * 500)
 
 
-def test_hours_from_flops_use_the_family_mfu_and_the_datasheet_peak() -> None:
-    est = estimate(Workload(hardware="a100-80gb", params=70e9, tokens=2e12, count=2048),
+def test_peak_utilization_uses_the_family_mfu_and_the_datasheet_peak() -> None:
+    est = estimate(Workload(hardware="a100-80gb", params=70e9, tokens=2e12, count=2048, utilization="peak"),
                    published_place(1.1, 0.385))
     hours = 6 * 70e9 * 2e12 / (312e12 * 0.421) / 3600
     assert est["accelerator_hours"] == pytest.approx(hours)
@@ -63,7 +63,8 @@ def test_validation_against_published_training_footprints(capsys: pytest.Capture
 @pytest.mark.parametrize("workload,message", [
     (Workload(hardware="a100-80gb", params=7e9, tokens=1e12, mfu=1.2), r"MFU must be in \(0, 1\]"),
     (Workload(hardware="a100-80gb", params=7e9, tokens=-1), "tokens must be a positive number"),
-    (Workload(hardware="tpu-v5e", params=7e9, tokens=1e12), "no cited MFU for the tpu-v5e family"),
+    (Workload(hardware="tpu-v5e", params=7e9, tokens=1e12, utilization="peak"), "no cited MFU for the tpu-v5e family"),
+    (Workload(hardware="a100-80gb", params=7e9, tokens=1e12, utilization="best"), "unknown utilization 'best'"),
     (Workload(hardware="tpu-v4", params=7e9, tokens=1e12), "no published TDP for tpu-v4"),
     (Workload(hardware="v100-sxm2", params=7e9, tokens=1e12, precision="fp8"), "no published dense fp8 peak"),
     (Workload(hardware="zz-9"), "unknown hardware 'zz-9'.*a100-80gb"),
@@ -120,7 +121,12 @@ def test_cli_sweep_writes_a_plot(tmp_path: Path) -> None:
     data = json.loads(cli("--params", "1e8:1e11", "--tokens", "20x", "--hardware", "h100-sxm", "--points", "4",
                           "--plot", str(plot), "--json").stdout)
     energies = [r["energy_j"] for r in data["sweep"]]
-    assert energies == sorted(energies) and energies[-1] / energies[0] == pytest.approx(1e6, rel=1e-6)  # ~ N^2
+    from mlfootprint.estimate.utilization import effective_utilization
+
+    # FLOPs grow as N^2 (20 tokens per parameter); the fitted utilization grows with N too
+    u_small, u_large = (effective_utilization("hopper", n).value for n in (1e8, 1e11))
+    assert energies == sorted(energies)
+    assert energies[-1] / energies[0] == pytest.approx(1e6 * u_small / u_large, rel=1e-6)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -138,3 +144,36 @@ def test_cli_bad_input_exits_2_with_one_line(args: tuple[str, ...], message: str
     assert result.returncode == 2, result.stdout
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert message in result.stderr
+
+
+def test_the_utilization_fit_recovers_a_known_answer() -> None:
+    """Synthetic runs whose utilization follows log u = a[family] + b log10(N / 1e9) exactly."""
+    import math
+
+    from mlfootprint.estimate.utilization import PublishedRun, fit, loo_residuals, validate
+
+    truth = {"ampere": math.log(0.40), "hopper": math.log(0.20)}
+    slope = 0.15
+    runs = [PublishedRun(f"m{i}", fam, "a100-80gb" if fam == "ampere" else "h100-sxm", n, 1e12,
+                         hours=0.0, utilization=math.exp(truth[fam] + slope * (math.log10(n) - 9)), source="synthetic")
+            for i, (fam, n) in enumerate([(f, n) for f in truth for n in (1e9, 7e9, 3e10, 7e10, 4e11)])]
+    peak = {"ampere": 312e12, "hopper": 989.4e12}
+    runs = [PublishedRun(r.model, r.family, r.hardware, r.active_params, r.tokens,
+                         6 * r.active_params * r.tokens / (peak[r.family] * r.utilization) / 3600, r.utilization,
+                         r.source) for r in runs]
+    f = fit(runs)
+    assert f.slope == pytest.approx(slope) and f.intercepts == pytest.approx(truth)
+    assert max(abs(x) for x in loo_residuals(runs)) < 1e-9
+    assert all(abs(c.error) < 1e-9 for c in validate(runs))
+    # a family without runs gets the pooled line, and says so
+    log_u, known = f.log_u("blackwell", 1e10)
+    assert not known and math.isfinite(log_u)
+
+
+def test_effective_utilization_is_validated_out_of_sample() -> None:
+    from mlfootprint.estimate.utilization import published_runs, validate
+
+    checks = validate()
+    assert len(checks) == len(published_runs()) >= 10
+    # each prediction comes from a fit without that run: removing a run changes its own prediction
+    assert all(c.low_hours < c.predicted_hours < c.high_hours for c in checks)

@@ -45,7 +45,11 @@ def estimate(
     gpu_hours: Annotated[Optional[float], typer.Option(metavar="HOURS", help="Accelerator-hours, instead of params x tokens.")] = None,
     power_w: Annotated[Optional[float], typer.Option(metavar="WATTS", help="Average watts per accelerator (default: TDP).")] = None,
     host_w: Annotated[float, typer.Option(metavar="WATTS", help="Host watts per accelerator (CPUs, RAM, network).")] = 0.0,
-    mfu: Annotated[Optional[float], typer.Option(metavar="0-1", help="Model FLOPs utilization, 0-1 (default: cited, by family).")] = None,
+    mfu: Annotated[Optional[float], typer.Option(metavar="0-1", help="Model FLOPs utilization, 0-1, if you know "
+                                                 "yours (overrides --utilization).")] = None,
+    utilization: Annotated[str, typer.Option(metavar="effective|peak", help="effective: fitted to published runs, "
+                                             "every hour the accelerators were held; peak: papers' steady-state MFU "
+                                             "by family.")] = "effective",
     precision: Annotated[str, typer.Option(metavar="fp32|tf32|bf16|fp8", help="Peak used: fp32, tf32, bf16 or fp8.")] = "bf16",
     active_params: Annotated[Optional[str], typer.Option(metavar="N", help="Mixture of experts: parameters active per token.")] = None,
     layers: Annotated[Optional[int], typer.Option(metavar="N", help="Layers (adds the attention FLOPs with --d-model, --seq-len).")] = None,
@@ -83,8 +87,8 @@ def estimate(
         count=count if count is not None else (spec.accelerators if spec and same_hw else None),
         active_params=_number(active_params, "--active-params") if active_params else (spec.active_params if spec else None),
         layers=layers or (spec.layers if spec else None), d_model=d_model or (spec.d_model if spec else None),
-        seq_len=seq_len or (spec.seq_len if spec else None), inference=inference, mfu=mfu, precision=precision,
-        power_w=power_w, host_w=host_w, accelerator_hours=gpu_hours)
+        seq_len=seq_len or (spec.seq_len if spec else None), inference=inference, mfu=mfu,
+        utilization=utilization.strip().lower(), precision=precision, power_w=power_w, host_w=host_w, accelerator_hours=gpu_hours)
     if inference:
         if tokens_per_request is None or requests is None:
             if tokens is None:

@@ -37,6 +37,9 @@ class Workload:
     inference: bool = False
     accelerator_hours: float | None = None
     mfu: float | None = None
+    # "effective": fitted to published runs (every hour held, see utilization.py); "peak": papers'
+    # steady-state MFU by family (data/mfu.csv), for users who know they run at that throughput
+    utilization: str = "effective"
     precision: str = "bf16"
     power_w: float | None = None  # per accelerator, instead of the TDP
     host_w: float = 0.0  # per accelerator: host CPUs, memory, network (not in the published figures)
@@ -62,6 +65,9 @@ def _check(w: Workload) -> None:
         raise ConfigError(f"MFU must be in (0, 1], the fraction of peak FLOP/s a run achieves; got {w.mfu:g}")
     if w.active_params and w.params and w.active_params > w.params:
         raise ConfigError(f"active-params ({w.active_params:g}) cannot exceed params ({w.params:g})")
+    if w.utilization not in ("effective", "peak"):
+        raise ConfigError(f"unknown utilization {w.utilization!r}: expected effective (fitted to published runs) "
+                          "or peak (papers' steady-state MFU)")
     if w.precision not in hardware.PRECISIONS:
         raise ConfigError(f"unknown precision {w.precision!r}: expected one of {', '.join(hardware.PRECISIONS)} "
                           "(fp16 counts as bf16)")
@@ -101,6 +107,12 @@ def estimate(w: Workload, place: Place) -> dict[str, Any]:
         if w.mfu is not None:
             mfu, mfu_lo, mfu_hi = w.mfu, w.mfu, w.mfu
             assume("mfu", w.mfu, "fraction", "given")
+        elif w.utilization == "effective" and not w.inference:
+            from .utilization import effective_utilization
+
+            eff = effective_utilization(acc.family, w.active_params or w.params)
+            mfu, mfu_lo, mfu_hi = eff.value, eff.low, eff.high
+            assume("utilization", round(mfu, 4), "fraction", f"{eff.source}; range {mfu_lo:.3g}-{mfu_hi:.3g}")
         else:
             cited = hardware.mfu_defaults().get(acc.family)
             if cited is None:
