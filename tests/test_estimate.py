@@ -177,3 +177,24 @@ def test_effective_utilization_is_validated_out_of_sample() -> None:
     assert len(checks) == len(published_runs()) >= 10
     # each prediction comes from a fit without that run: removing a run changes its own prediction
     assert all(c.low_hours < c.predicted_hours < c.high_hours for c in checks)
+
+
+def test_every_published_run_is_a_model_with_its_place_and_figures() -> None:
+    from mlfootprint.estimate.models import catalogue
+    from mlfootprint.estimate.utilization import DATA
+    from mlfootprint.data import rows
+
+    names = {spec.name for spec in catalogue().values()}
+    assert {r["model"] for r in rows(DATA)} <= names
+    # T5 ran on TPU v3 (no datasheet TDP): the published power and place are used, the published CO2e shown
+    r = json.loads(cli("--model", "t5-11b", "--json").stdout)
+    assert r["accelerator_hours"] == 245760
+    assert r["published"]["co2e_kg"] == 46700 and abs(r["published"]["co2e_difference"]) < 0.01
+    # with the hours and size published, the estimate from parameters and tokens is printed beside them
+    shown = cli("--model", "llama-3.1-405b")
+    assert "published: 30,840,000 accelerator-hours" in shown.stdout.replace("\n", " ")
+    assert "from parameters and tokens alone" in shown.stdout.replace("\n", " ")
+    assert "no PUE or grid intensity" in shown.stdout.replace("\n", " ")
+    # a place you give wins over the published one
+    us = json.loads(cli("--model", "llama-2-70b", "--country", "FR", "--json").stdout)
+    assert us["published"]["co2e_difference"] < -0.5  # France's grid, not Meta's 385 g/kWh

@@ -79,7 +79,7 @@ def estimate(
             raise MlfootprintError(f"{name} must be a finite number, got {value}")
 
     spec = get_model(model) if model else None
-    if spec is not None and spec.tokens is None and tokens is None and gpu_hours is None:
+    if spec is not None and spec.tokens is None and tokens is None and gpu_hours is None and not spec.hours:
         raise MlfootprintError(f"{spec.name}: training tokens are not published; give --tokens or --gpu-hours")
     same_hw = hardware is None or (spec is not None and hardware.strip().lower() == spec.hardware)
     base: dict[str, Any] = dict(
@@ -88,7 +88,8 @@ def estimate(
         active_params=_number(active_params, "--active-params") if active_params else (spec.active_params if spec else None),
         layers=layers or (spec.layers if spec else None), d_model=d_model or (spec.d_model if spec else None),
         seq_len=seq_len or (spec.seq_len if spec else None), inference=inference, mfu=mfu,
-        utilization=utilization.strip().lower(), precision=precision, power_w=power_w, host_w=host_w, accelerator_hours=gpu_hours)
+        utilization=utilization.strip().lower(), precision=precision, host_w=host_w, accelerator_hours=gpu_hours,
+        power_w=power_w if power_w is not None else (spec.power_w if spec and same_hw else None))
     if inference:
         if tokens_per_request is None or requests is None:
             if tokens is None:
@@ -98,6 +99,8 @@ def estimate(
         if spec is not None and tokens is None:
             raise MlfootprintError("--inference with --model needs --tokens-per-request and --requests")
     place = _place(country, region, pue, intensity, wue, price_per_kwh, currency)
+    if spec is not None and same_hw and not (country or region or pue is not None or intensity is not None):
+        place = _published_place(place, spec)  # where it ran, as published, unless you say otherwise
 
     if params and ":" in params:
         if tokens is None:
@@ -120,10 +123,53 @@ def estimate(
     result = run_estimate(Workload(params=n, tokens=d, label=spec.name if spec else None, **base), place)
     if spec is not None:
         result["model_source"] = spec.source
+        result["published"] = _published_beside(spec, result, base, n, d, place, same_hw and not inference)
     if as_json:
         typer.echo(dumps(result, indent=2))
     else:
         _print_one(result)
+
+
+def _published_place(place: Any, spec: Any) -> Any:
+    from dataclasses import replace
+
+    if spec.pue is not None:
+        place = replace(place, pue=spec.pue, pue_source=f"published with {spec.name} ({spec.source})")
+    if spec.intensity_g_per_kwh is not None:
+        place = replace(place, intensity_g_per_kwh=spec.intensity_g_per_kwh,
+                        intensity_source=f"published with {spec.name} ({spec.source})")
+    return place
+
+
+def _published_beside(spec: Any, result: dict[str, Any], base: dict[str, Any], n: float | None, d: float | None,
+                      place: Any, comparable: bool) -> dict[str, Any] | None:
+    """The model's published figures, the estimate from its parameters and tokens alone, and the
+    differences: what `--model` prints under the estimate."""
+    from ..estimate import Workload, estimate as run_estimate
+
+    if not comparable:
+        return None
+    from_size = None
+    if n and d and spec.hardware:
+        fields = dict(base, accelerator_hours=None)
+        try:
+            from_size = run_estimate(Workload(params=n, tokens=d, **fields), place)
+        except Exception:  # e.g. no peak or TDP for this hardware: the published figures still stand
+            from_size = None
+
+    def diff(estimated: float | None, published: float | None) -> float | None:
+        return None if estimated is None or not published else (estimated - published) / published
+
+    return {
+        "accelerator_hours": spec.hours, "co2e_kg": spec.published_co2e_kg, "energy_j": spec.published_energy_j,
+        "source": spec.source,
+        "from_params_and_tokens": None if from_size is None else {
+            "accelerator_hours": from_size["accelerator_hours"], "range": from_size["accelerator_hours_range"],
+            "co2e_kg": from_size["co2e_kg"], "hours_difference": diff(from_size["accelerator_hours"], spec.hours),
+            "co2e_difference": diff(from_size["co2e_kg"], spec.published_co2e_kg)},
+        "co2e_difference": diff(result["co2e_kg"], spec.published_co2e_kg),
+        "place_published": spec.pue is not None and spec.intensity_g_per_kwh is not None,
+    }
 
 
 def _place(country: str | None, region: str | None, pue: float | None, intensity: float | None, wue: float | None,
@@ -169,7 +215,31 @@ def _print_one(result: dict[str, Any]) -> None:
     if result["wall_time_s"]:
         table.add_row("wall time", f"{result['wall_time_s'] / 86400:,.1f} days", "")
     table.add_row("[b]IT energy[/]", f"[b]{fmt_energy(result['energy_j'])}[/]", "")
-    out.print(Group(table, impact_table(result["impact"], cite), cite.notes()))
+    parts: list[Any] = [table, impact_table(result["impact"], cite)]
+    pub = result.get("published")
+    if pub:
+        from rich.text import Text
+
+        from ..report.terminal import fmt_co2e
+
+        segments = []
+        if pub["accelerator_hours"]:
+            segments.append(f"{pub['accelerator_hours']:,.0f} accelerator-hours")
+        if pub["co2e_kg"]:
+            note = "" if pub["place_published"] else (", at our default place: the publication gives no PUE or grid "
+                                                     "intensity")
+            segments.append(f"{fmt_co2e(pub['co2e_kg'])} CO2e" + (
+                f" (this estimate {pub['co2e_difference']:+.0%}{note})" if pub["co2e_difference"] is not None else ""))
+        size = pub.get("from_params_and_tokens")
+        if size:
+            segments.append(f"from parameters and tokens alone: {size['accelerator_hours']:,.0f} h "
+                            f"({size['range'][0]:,.0f}-{size['range'][1]:,.0f})" + (
+                                f", {size['hours_difference']:+.0%} against the published hours"
+                                if size["hours_difference"] is not None else ""))
+        line = Text("published: ", style="bold") + Text("; ".join(segments))
+        parts.append(line)
+        parts.append(Text(f"source: {pub['source']}", style="dim"))
+    out.print(Group(*parts, cite.notes()))
 
 
 def _print_sweep(results: list[dict[str, Any]], plot: Path) -> None:

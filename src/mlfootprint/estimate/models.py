@@ -1,8 +1,14 @@
-"""Published specifications of well-known models (data/models.csv), for `estimate --model`."""
+"""Published specifications of well-known models, for `estimate --model`.
+
+data/models.csv holds models with their shapes (layers, d_model); every run of the published set
+(data/published_training.csv, a copy of shared/data/) is a model too, with the place it ran in
+(PUE, grid intensity) and the footprint it published, so `estimate --model` can print the published
+figure beside the estimate and their difference."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ..errors import ConfigError
@@ -23,6 +29,16 @@ class ModelSpec:
     d_model: int | None
     seq_len: int | None
     source: str
+    pue: float | None = None  # where it ran, as published
+    intensity_g_per_kwh: float | None = None
+    published_co2e_kg: float | None = None
+    published_energy_j: float | None = None
+    power_w: float | None = None  # per accelerator, as published (measured or the TDP they charged)
+
+
+def slug(name: str) -> str:
+    """'Llama 3.1 405B' -> 'llama-3.1-405b'."""
+    return re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-")
 
 
 @lru_cache(maxsize=1)
@@ -30,10 +46,27 @@ def catalogue() -> dict[str, ModelSpec]:
     def opt_int(text: str) -> int | None:
         return int(float(text)) if text.strip() else None
 
-    return {r["key"]: ModelSpec(r["key"], r["name"], float(r["params"]), number(r["active_params"]), number(r["tokens"]),
-                                r["hardware"] or None, opt_int(r["accelerators"]), number(r["hours"]),
-                                opt_int(r["layers"]), opt_int(r["d_model"]), opt_int(r["seq_len"]), r["source"])
-            for r in rows("models.csv")}
+    table = {r["key"]: ModelSpec(r["key"], r["name"], float(r["params"]), number(r["active_params"]),
+                                 number(r["tokens"]), r["hardware"] or None, opt_int(r["accelerators"]),
+                                 number(r["hours"]), opt_int(r["layers"]), opt_int(r["d_model"]), opt_int(r["seq_len"]),
+                                 r["source"])
+             for r in rows("models.csv")}
+    by_name = {spec.name: key for key, spec in table.items()}
+    for r in rows("published_training.csv"):
+        intensity = number(r["intensity_kg_per_kwh"])
+        energy = number(r["energy_mwh"])
+        published = dict(pue=number(r["pue"]), intensity_g_per_kwh=intensity * 1000 if intensity else None,
+                         published_co2e_kg=(number(r["co2e_t"]) or 0) * 1000 or None,
+                         published_energy_j=energy * 3.6e9 if energy else None,
+                         power_w=number(r["power_w_per_accelerator"]))
+        key = by_name.get(r["model"], slug(r["model"]))
+        if key in table:
+            table[key] = replace(table[key], **published)
+        else:
+            table[key] = ModelSpec(key, r["model"], float(r["params"]), number(r["active_params"]),
+                                   number(r["tokens"]), r["hardware"] or None, opt_int(r["accelerators"]),
+                                   number(r["accelerator_hours"]), None, None, None, r["source"], **published)
+    return table
 
 
 def get(key: str) -> ModelSpec:
