@@ -198,3 +198,24 @@ def test_every_published_run_is_a_model_with_its_place_and_figures() -> None:
     # a place you give wins over the published one
     us = json.loads(cli("--model", "llama-2-70b", "--country", "FR", "--json").stdout)
     assert us["published"]["co2e_difference"] < -0.5  # France's grid, not Meta's 385 g/kWh
+
+
+@pytest.mark.parametrize("key, device_name, bf16_tflops, tdp_w", [
+    ("h800", "NVIDIA H800", 989.4, 700), ("a800", "NVIDIA A800-SXM4-80GB", 312, 400), ("h20", "NVIDIA H20", 148, 400),
+    ("gh200", "NVIDIA GH200 480GB", 989.4, None), ("b100", "NVIDIA B100", 1750, 700), ("gb200", "NVIDIA GB200", 2500, None),
+    ("mi325x", "AMD Instinct MI325X", 1307.4, 1000), ("gaudi2", "Intel Gaudi 2", 432, 600),
+    ("gaudi3", "Intel Gaudi 3", 1835, 900), ("tpu-v6e", "TPU v6e", 918, None),
+])
+def test_the_hardware_the_field_uses_is_catalogued(key: str, device_name: str, bf16_tflops: float,
+                                                   tdp_w: float | None) -> None:
+    from mlfootprint.hardware import get, match_device
+
+    acc = get(key)
+    assert acc.peak_flops("bf16") == pytest.approx(bf16_tflops * 1e12) and acc.tdp_w == tdp_w
+    assert match_device(device_name) is acc  # a measured run on it gets its embodied figure and name
+    w = Workload(hardware=key, params=7e9, tokens=1e12)
+    if tdp_w is None:  # module power includes a CPU, or is not published: asked, never guessed
+        with pytest.raises(ConfigError, match="give --power-w"):
+            estimate(w, published_place(1.1, 0.4))
+        w = Workload(hardware=key, params=7e9, tokens=1e12, power_w=800)
+    assert estimate(w, published_place(1.1, 0.4))["accelerator_hours"] > 0

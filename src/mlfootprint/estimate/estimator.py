@@ -98,12 +98,16 @@ def estimate(w: Workload, place: Place) -> dict[str, Any]:
         flops = count_fn(w.params, w.tokens, active_params=w.active_params, layers=w.layers, d_model=w.d_model, **extra)
         assume("flops", flops, "FLOP", ("2 x active params x tokens" if w.inference else "6 x active params x tokens")
                + (" + attention term" if w.layers and w.d_model and w.seq_len else "") + " (see estimate/flops.py)")
-        peak = acc.peak_flops(w.precision)
-        if peak is None:
+        fitted = w.mfu is None and w.utilization == "effective" and not w.inference
+        precision = "bf16" if fitted and acc.peak_flops("bf16") else w.precision
+        peak = acc.peak_flops(precision)
+        if peak is None or acc.peak_flops(w.precision) is None:  # a precision the chip lacks is refused either way
             have = [p for p in hardware.PRECISIONS if acc.peak_flops(p)]
             raise ConfigError(f"no published dense {w.precision} peak for {acc.key}: use --precision "
                               f"{' or '.join(have) or '?'}, or give --gpu-hours")
-        assume("peak_flops_per_s", peak, "FLOP/s", f"{acc.name}, dense {w.precision}: {acc.source}")
+        note = (f"; the fitted utilization is measured against the bf16 peak (fp8-trained runs included), so "
+                f"--precision {w.precision} applies with --utilization peak or --mfu" if precision != w.precision else "")
+        assume("peak_flops_per_s", peak, "FLOP/s", f"{acc.name}, dense {precision}: {acc.source}{note}")
         if w.mfu is not None:
             mfu, mfu_lo, mfu_hi = w.mfu, w.mfu, w.mfu
             assume("mfu", w.mfu, "fraction", "given")
