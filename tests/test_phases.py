@@ -226,3 +226,16 @@ def test_threads_and_asyncio_tasks_keep_their_own_phases() -> None:
     account = PhaseAccount(rec)
     account.split(0.0, time.monotonic() + 1)
     assert account._n_leaves == 0 and not account._open  # every frame entered was left
+
+
+def test_a_long_phase_name_is_clipped_in_the_measured_samples_too() -> None:
+    """Samples carry their interval's phase: a name longer than the column must not fail the measured
+    write (PostgreSQL enforces VARCHAR(255); found by CI)."""
+    long = "p" * 300
+    sensor = ScriptedSensor([(0.0, 10.0), (1e6, 10.0)], time.monotonic)
+    with mlfootprint.track(project="long", sensors=[sensor], interval_s=0.02) as run:
+        with run.phase(long):
+            time.sleep(0.1)
+        rows = run._rows(drain=False)["samples"]
+    assert rows and all(r["phase"] is None or len(r["phase"]) <= 255 for r in rows)
+    assert any(r["phase"] and r["phase"].startswith("ppp") for r in rows)

@@ -36,7 +36,7 @@ from .grid import Location, resolve_location
 from .meter import Meter
 from .ownership import Claims
 from .phases import PhaseAccount, PhaseRecorder, within
-from .record import dumps, finite, now_iso, to_record
+from .record import MAX_PATH, clip, dumps, finite, now_iso, to_record
 from .recorder import EXIT_WAIT_S, RunRecorder
 from .sensors import Sensor, discover_sensors
 from .store.spool import hostname
@@ -310,7 +310,9 @@ class Run:
         fields, comps = self._snapshot()
         return {"run": fields, "components": comps, "phases": self._phase_rows(), "values": self._value_rows(),
                 "windows": list(self.windows),
-                "samples": [{"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w, "phase": s.phase}
+                # the phase label is clipped to its column here: a long name must never fail a measured write
+                "samples": [{"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w,
+                             "phase": clip(s.phase, MAX_PATH) if s.phase else None}
                             for s in samples]}
 
     def _snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
