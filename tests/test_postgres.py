@@ -69,7 +69,14 @@ def test_sigkilled_run_is_interrupted_on_postgres() -> None:
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     run_id = child.stdout.readline().strip()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20  # killed once its first flush is in (the writer opens the store in the
+    while time.monotonic() < deadline:  # background: on a loaded machine that can take more than a second)
+        try:
+            if open_store(PG_URL).get_run(run_id)["energy_j"] > 0:
+                break
+        except Exception:
+            pass
+        time.sleep(0.1)
     child.send_signal(signal.SIGKILL)
     child.wait()
     record = open_store(PG_URL).get_run(run_id)

@@ -173,11 +173,10 @@ class Store:
             conn.execute(text("ALTER TABLE runs ADD COLUMN impact_json TEXT"))
         if version < 4:
             self._values_nullable(conn)
-        # schema 5's columns, added whatever the version says (idempotent: a store written by a
-        # development build of version 5 may lack some of them)
-        self._add_columns(conn, "runs", {"job_id": "VARCHAR(128)", "job_rank": "INTEGER", "job_json": "TEXT"})
-        self._add_columns(conn, "samples", {"span_s": "FLOAT", "phase": "VARCHAR(255)"})
-        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_job ON runs (job_id)"))
+        if version < 5:
+            self._add_columns(conn, "runs", {"job_id": "VARCHAR(128)", "job_rank": "INTEGER", "job_json": "TEXT"})
+            self._add_columns(conn, "samples", {"span_s": "FLOAT", "phase": "VARCHAR(255)"})
+            conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_job ON runs (job_id)"))
         if version < SCHEMA_VERSION:
             conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
