@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -17,6 +16,7 @@ import pytest
 
 from mlfootprint.jobs import summarize
 from mlfootprint.store import open_store
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ddp_digits.py"
@@ -25,12 +25,6 @@ TRAIN_SAMPLES = 1437  # 80 % of scikit-learn's 1,797 digits (examples/digits.py 
 
 def _store(tmp_path: Path) -> str:
     return os.environ.get("MLFOOTPRINT_TEST_POSTGRES_URL") or str(tmp_path / "runs.db")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(store: str) -> dict[str, str]:
@@ -63,7 +57,7 @@ def test_torchrun_two_nodes_of_two_processes_is_one_job(tmp_path: Path) -> None:
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     if torchrun is None:
         pytest.skip("torchrun not installed")
-    store, project, port = _store(tmp_path), f"ddp-{uuid.uuid4().hex[:8]}", _free_port()
+    store, project, port = _store(tmp_path), f"ddp-{uuid.uuid4().hex[:8]}", free_port()
     # no --rdzv-id: the ranks agree on a job id through torchrun's own rendezvous store
     launches = [subprocess.Popen([torchrun, "--nnodes", "2", "--node-rank", str(node), "--nproc-per-node", "2",
                                   "--rdzv-endpoint", f"127.0.0.1:{port}", str(EXAMPLE), "--epochs", "2",

@@ -260,7 +260,7 @@ def test_a_run_on_the_fake_nvml_with_modelled_cpu_is_labelled_modelled_not_measu
     FakeNvml([FakeGpu("NVIDIA H100 80GB HBM3", "GPU-1", 300.0)]).install(monkeypatch)
     from mlfootprint.sensors import nvml
 
-    monkeypatch.setattr(nvml, "_initialized", {})
+    monkeypatch.setattr(nvml._initialized, "modules", {})
     with mlfootprint.track(country="FR", interval_s=0.02) as run:
         time.sleep(0.1)
     imp = run.record["impact"]

@@ -4,7 +4,6 @@ load, and a process exposing real Prometheus counters with vLLM's names. Loopbac
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,26 +17,10 @@ from mlfootprint.serving import summarize_windows
 from mlfootprint.serving.scrape import Selector, read_counters
 from mlfootprint.serving.windows import WindowCounter
 
+from tests.net import free_port, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 MLFOOTPRINT = [sys.executable, "-m", "mlfootprint"]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(url: str, timeout_s: float = 60.0) -> None:
-    end = time.monotonic() + timeout_s
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1.0).read()
-            return
-        except OSError:
-            if time.monotonic() > end:
-                raise AssertionError(f"{url} did not come up")
-            time.sleep(0.2)
 
 
 def _load(port: int, requests: int, concurrency: int, shutdown: bool = False) -> str:
@@ -113,7 +96,7 @@ def test_serving_figures_follow_their_definitions() -> None:
 @pytest.mark.parametrize("batching", [False, True])
 def test_serve_measures_the_fastapi_example_under_concurrent_load(tmp_path: Path, batching: bool) -> None:
     pytest.importorskip("fastapi")
-    store, port = tmp_path / "runs.db", _port()
+    store, port = tmp_path / "runs.db", free_port()
     env = dict(os.environ, MLFOOTPRINT_STORE=str(store))
     server = subprocess.Popen(
         [*MLFOOTPRINT, "serve", "--project", "outside", "--window", "1", "--metrics-url",
@@ -122,7 +105,7 @@ def test_serve_measures_the_fastapi_example_under_concurrent_load(tmp_path: Path
          "--epochs", "1", "--project", "inside", *(["--batching"] if batching else [])],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/metrics")
+        wait_for(f"http://127.0.0.1:{port}/metrics")
         time.sleep(1.5)  # an idle window first
         _load(port, 120, 8)
         time.sleep(2.5)  # let a counter read see the last requests
@@ -159,7 +142,7 @@ def test_serve_measures_the_fastapi_example_under_concurrent_load(tmp_path: Path
 
 def test_serve_attaches_to_a_running_server_by_pid_and_leaves_it_running(tmp_path: Path) -> None:
     """A process exposing real Prometheus counters under vLLM's names, measured with --preset vllm."""
-    port = _port()
+    port = free_port()
     fake = tmp_path / "counters.py"
     fake.write_text(textwrap.dedent(f"""
         import time
@@ -174,7 +157,7 @@ def test_serve_attaches_to_a_running_server_by_pid_and_leaves_it_running(tmp_pat
     """))
     server = subprocess.Popen([sys.executable, str(fake)])
     try:
-        _wait_for(f"http://127.0.0.1:{port}/metrics")
+        wait_for(f"http://127.0.0.1:{port}/metrics")
         env = dict(os.environ, MLFOOTPRINT_STORE=str(tmp_path / "runs.db"))
         done = subprocess.run([*MLFOOTPRINT, "serve", "--preset", "vllm", "--metrics-url",
                                f"http://127.0.0.1:{port}/metrics", "--pid", str(server.pid), "--window", "1",

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,29 +20,12 @@ import pytest
 
 import mlfootprint
 from mlfootprint.sensors import ScriptedSensor
+from tests.net import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "out" / "screenshots"
 MLFOOTPRINT = [sys.executable, "-m", "mlfootprint"]
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, timeout_s: float = 30.0) -> None:
-    end = time.monotonic() + timeout_s
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1.0).read()
-            return
-        except OSError:
-            if time.monotonic() > end:
-                raise AssertionError(f"{url} did not answer")
-            time.sleep(0.2)
 
 
 def _run(project: str, *, watts: float = 50.0, metrics: bool = True, **kwargs: object) -> mlfootprint.Run:
@@ -125,12 +107,12 @@ def test_the_dashboard_lists_filters_reports_and_compares(browser, isolated_env:
         monkeypatch.setenv("RANK", str(rank))
         monkeypatch.setenv("WORLD_SIZE", "2")
         _run("ddp", job="test:dash")
-    port = _port()
+    port = free_port()
     server = subprocess.Popen([*MLFOOTPRINT, "dashboard", "--port", str(port), "--store", str(isolated_env)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(base + "/")
+        wait_for(base + "/")
         browser.get(base + "/")
         rows = browser.find_elements(By.CSS_SELECTOR, "#runs tr")
         assert len(rows) == 1 + 5 and HOSTILE in browser.find_element(By.ID, "runs").text
@@ -178,7 +160,7 @@ def test_a_real_prometheus_scrapes_a_live_run(tmp_path: Path, isolated_env: Path
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         pytest.skip("prometheus not installed (.ci/run installs Debian's prometheus)")
-    target, web = _port(), _port()
+    target, web = free_port(), free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(f"global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mlfootprint\n"
                       f"    static_configs:\n      - targets: ['127.0.0.1:{target}']\n")
@@ -186,7 +168,7 @@ def test_a_real_prometheus_scrapes_a_live_run(tmp_path: Path, isolated_env: Path
                                f"--web.listen-address=127.0.0.1:{web}"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        _wait(f"http://127.0.0.1:{web}/-/ready")
+        wait_for(f"http://127.0.0.1:{web}/-/ready")
         run = subprocess.Popen([*MLFOOTPRINT, "track", "--quiet", "--project", "scraped", "--prometheus",
                                 f":{target}", "--", sys.executable, "-c",
                                 "import time\nt=time.time()\nwhile time.time()-t<8: pass"],

@@ -141,14 +141,15 @@ class Meter:
         if self.phases is not None:
             # phase markers carry the raw clock, so the interval is given on that clock too
             durations = self.phases.split(previous, now)
+        phase = self._dominant(durations)  # once per interval, for every channel's sample
         for reading in readings:
             state = self.states.get(reading.key)
             if state is not None:
                 self._integrate(state, reading, t, shares.get(state.channel.key, shares.get(state.channel.kind, 1.0)),
-                                durations)
+                                durations, phase)
 
     def _integrate(self, state: ChannelState, reading: Reading, t: float, share: float,
-                   durations: dict[int, float]) -> None:
+                   durations: dict[int, float], phase: str | None) -> None:
         value = reading.energy_j if reading.energy_j is not None else reading.power_w
         if reading.error is None and (value is None or not math.isfinite(value)):
             reading = Reading(reading.key, error=f"the sensor returned {value!r}, not a finite number")
@@ -188,7 +189,7 @@ class Meter:
             if self.phases is not None:
                 self.phases.charge(durations, state.channel.kind, attributed)
             state.interval_power_w = attributed / dt
-            self._pending.append(Sample(t, state.channel.key, attributed, attributed / dt, self._dominant(durations)))
+            self._pending.append(Sample(t, state.channel.key, attributed, attributed / dt, phase))
 
     def _dominant(self, durations: dict[int, float]) -> str | None:
         if not durations or self.phases is None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .atomic import write_atomic
+
 ENV_VAR = "MLFOOTPRINT_PROGRESS_FILE"
 
 
@@ -20,10 +22,8 @@ def report_progress(step: float, total: float | None = None) -> None:
     path = os.environ.get(ENV_VAR)
     if not path:
         return
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        Path(tmp).write_text(f"{step} {total if total else ''}".strip())
-        os.replace(tmp, path)  # atomic: the reader never sees half a line
+        write_atomic(path, f"{step} {total if total else ''}".strip())  # the reader never sees half a line
     except OSError:
         pass  # progress is a nicety: never break the training loop over it
 

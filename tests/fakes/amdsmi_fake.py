@@ -104,5 +104,5 @@ class FakeAmdSmi:
         monkeypatch.setitem(sys.modules, "amdsmi", module)
         from mlfootprint.sensors import amdsmi as sensor
 
-        monkeypatch.setattr(sensor, "_initialized", {})
+        monkeypatch.setattr(sensor._initialized, "modules", {})
         return self

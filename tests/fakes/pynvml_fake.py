@@ -141,5 +141,5 @@ class FakeNvml:
                 setattr(module, name, getattr(self, name))
         monkeypatch.setitem(sys.modules, "pynvml", module)
         from mlfootprint.sensors import nvml as sensor  # NVML is initialised once per module object: a new
-        monkeypatch.setattr(sensor, "_initialized", {})  # fake must not inherit an old one's id
+        monkeypatch.setattr(sensor._initialized, "modules", {})  # fake must not inherit an old one's id
         return self

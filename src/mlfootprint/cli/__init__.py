@@ -36,6 +36,18 @@ StoreOpt = Annotated[Optional[str], typer.Option("--store", metavar="PATH|URL",
                                                       "(default: MLFOOTPRINT_STORE, else the user data dir).")]
 
 
+# Options that `track` and `serve` (the commands that start a run) share.
+ProjectOpt = Annotated[Optional[str], typer.Option(metavar="NAME", help="Project name to file the run under.")]
+CountryOpt = Annotated[Optional[str], typer.Option(metavar="CODE", help="ISO 3166 code (FR, FRA) or zone (US-CA).")]
+RegionOpt = Annotated[Optional[str], typer.Option(metavar="PROVIDER:REGION",
+                                                  help="Cloud region, e.g. gcp:europe-west1, aws:us-east-1.")]
+PueOpt = Annotated[Optional[float], typer.Option(metavar="1.0-3.0", help="Power usage effectiveness of the facility.")]
+IntervalOpt = Annotated[Optional[float], typer.Option("--interval", metavar="SECONDS",
+                                                      help="Seconds between sensor reads.")]
+NoGpuOpt = Annotated[bool, typer.Option("--no-gpu", help="Do not read GPUs.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")]
+
+
 def _print_version(value: bool) -> None:
     if value:
         from .. import __version__

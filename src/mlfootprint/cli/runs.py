@@ -15,7 +15,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import MlfootprintError, StoreMissingError
-from . import StoreOpt, app, err, fail, out
+from . import (CountryOpt, IntervalOpt, NoGpuOpt, ProjectOpt, PueOpt, QuietOpt, RegionOpt, StoreOpt, app, err, fail,
+               out)
 from .process import (SignalRelay, background_left, become_subreaper, check_interpreter, die_with_parent, terminate,
                       why_not_run)
 
@@ -36,16 +37,15 @@ class Scope(str, Enum):
 def track(
     command: Annotated[list[str], typer.Argument(help="The command to run, after --.", show_default=False,
                                                  metavar="-- COMMAND [ARGS]...")],
-    project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Project name to file the run under.")] = None,
-    country: Annotated[Optional[str], typer.Option(metavar="CODE", help="ISO 3166 code (FR, FRA) or zone (US-CA).")] = None,
-    region: Annotated[Optional[str], typer.Option(metavar="PROVIDER:REGION",
-                                                  help="Cloud region, e.g. gcp:europe-west1, aws:us-east-1.")] = None,
-    pue: Annotated[Optional[float], typer.Option(metavar="1.0-3.0", help="Power usage effectiveness of the facility.")] = None,
-    interval: Annotated[Optional[float], typer.Option("--interval", metavar="SECONDS", help="Seconds between sensor reads.")] = None,
+    project: ProjectOpt = None,
+    country: CountryOpt = None,
+    region: RegionOpt = None,
+    pue: PueOpt = None,
+    interval: IntervalOpt = None,
     scope: Annotated[Optional[Scope], typer.Option(help="Charge the whole machine, or only the command's "
                                                    "process tree (CPU-time and memory share).")] = None,
     store: StoreOpt = None,
-    no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not read GPUs.")] = False,
+    no_gpu: NoGpuOpt = False,
     epochs: Annotated[Optional[int], typer.Option(metavar="N", help="Total epochs/steps; the command reports progress with "
                                                   "mlfootprint.report_progress(step). Shows a progress bar and forecast.")] = None,
     budget_kwh: Annotated[Optional[float], typer.Option(metavar="KWH", help="Warn when the forecast facility energy exceeds this.")] = None,
@@ -68,7 +68,7 @@ def track(
                                                    "codecarbon:PATH, html:PATH (comma-separated).")] = None,
     job: Annotated[Optional[str], typer.Option(metavar="ID", help="Job id grouping the ranks of a distributed job "
                                                "(default: from torchrun/Slurm/MPI variables; 'off' to measure alone).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run COMMAND under the meter; stream its output; exit with its exit code.
 
@@ -129,9 +129,16 @@ def track(
         run.warnings.append(f"{len(left)} background process(es) started by the command outlived it (pids "
                             f"{', '.join(map(str, left[:5]))}): they were measured only until the command ended")
     tracker.stop("completed" if rc == 0 else "interrupted" if killed else "failed", exit_code)
-    try:  # the command's exit code is the answer: nothing printed after it may replace it
-        if left:
-            err.print(f"mlfootprint: note: {run.warnings[-1]}", markup=False)
+    print_summary(run, quiet, note=run.warnings[-1] if left else None)
+    raise typer.Exit(exit_code)
+
+
+def print_summary(run: Any, quiet: bool, note: str | None = None) -> None:
+    """The run's table (or only its id) on stderr after a wrapped command. Never raises: the
+    command's exit code is the answer, and nothing printed after it may replace it."""
+    try:
+        if note:
+            err.print(f"mlfootprint: note: {note}", markup=False)
         if quiet:
             err.print(run.id, markup=False)
         else:
@@ -141,7 +148,6 @@ def track(
     except Exception as exc:
         err.print(f"mlfootprint: could not print the run's summary ({type(exc).__name__}); run id {run.id}",
                   markup=False)
-    raise typer.Exit(exit_code)
 
 
 def _outputs(given: str | None, prometheus: str | None) -> list[str] | None:

@@ -22,9 +22,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import MlfootprintError
-from . import StoreOpt, app, err
+from . import CountryOpt, IntervalOpt, NoGpuOpt, ProjectOpt, PueOpt, QuietOpt, RegionOpt, StoreOpt, app, err
 from .process import SignalRelay, become_subreaper, check_interpreter, die_with_parent, terminate, why_not_run
-from .runs import Scope
+from .runs import Scope, print_summary
 
 
 class Preset(str, Enum):
@@ -56,15 +56,15 @@ def serve(
     window: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds per window (1-3600).")] = 10.0,
     duration: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="Stop after this long (a server we "
                                                       "started gets SIGTERM).")] = None,
-    project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Project name to file the run under.")] = None,
-    country: Annotated[Optional[str], typer.Option(metavar="CODE", help="ISO 3166 code or zone where it runs.")] = None,
-    region: Annotated[Optional[str], typer.Option(metavar="PROVIDER:REGION", help="Cloud region.")] = None,
-    pue: Annotated[Optional[float], typer.Option(metavar="1.0-3.0", help="Power usage effectiveness.")] = None,
-    interval: Annotated[Optional[float], typer.Option("--interval", metavar="SECONDS", help="Seconds between sensor reads.")] = None,
+    project: ProjectOpt = None,
+    country: CountryOpt = None,
+    region: RegionOpt = None,
+    pue: PueOpt = None,
+    interval: IntervalOpt = None,
     scope: Annotated[Optional[Scope], typer.Option(help="Charge the whole machine, or the server's process tree.")] = None,
     store: StoreOpt = None,
-    no_gpu: Annotated[bool, typer.Option("--no-gpu", help="Do not read GPUs.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id at the end.")] = False,
+    no_gpu: NoGpuOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Measure a model server: energy per request and per token, idle included and excluded."""
     from ..serving.scrape import PRESETS, Selector
@@ -150,7 +150,7 @@ def serve(
             relay.restore()
     status = "completed" if exit_code == 0 else "failed"
     tracker.stop(status, exit_code if command else None)
-    _report(run, quiet)
+    print_summary(run, quiet)
     raise typer.Exit(exit_code)
 
 
@@ -224,16 +224,3 @@ def _warn_once(run: Any, message: str) -> None:
     if message not in run.warnings:
         run.warnings.append(message)
         err.print(f"mlfootprint: {message}", markup=False)
-
-
-def _report(run: Any, quiet: bool) -> None:
-    try:
-        if quiet:
-            err.print(run.id, markup=False)
-            return
-        from ..report.terminal import print_run
-
-        print_run(run.record, err, show_warnings=False)
-    except Exception as exc:
-        err.print(f"mlfootprint: could not print the run's summary ({type(exc).__name__}); run id {run.id}",
-                  markup=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,12 +20,15 @@ def write_report(db: Any, given: str, output: Path) -> Path:
     from ..report.html import job_report, run_report
 
     kind, found = resolve_id(db, given)
-    page = job_report(found) if kind == "job" else run_report(found, db.samples(found["id"]))
+    return _write_page(job_report(found) if kind == "job" else run_report(found, db.samples(found["id"])), output)
+
+
+def _write_page(page: str, output: Path) -> Path:
+    from ..atomic import write_atomic
+
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, output)
+        write_atomic(output, page)
     except OSError as exc:
         raise MlfootprintError(f"cannot write {output}: {exc.strerror or exc}") from None
     return output
@@ -58,11 +60,7 @@ def _result_page(source: Path, output: Path) -> Path:
         page = result_report(json.loads(source.read_text(encoding="utf-8")))
     except (ValueError, OSError) as exc:
         raise MlfootprintError(f"cannot make a report of {source}: {exc}") from None
-    try:
-        output.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise MlfootprintError(f"cannot write {output}: {exc.strerror or exc}") from None
-    return output
+    return _write_page(page, output)
 
 
 @app.command()
@@ -84,7 +82,7 @@ def doctor() -> None:
     from ..config import load_settings
     from ..jobenv import detect
     from ..sensors import amd_driver_present, discover_sensors, nvidia_driver_present
-    from ..sensors.rapl import POWERCAP_ROOT
+    from ..sensors.rapl import POWERCAP_ROOT, RaplSensor
     from ..store.urls import display_url, to_url
 
     settings, origins = load_settings()
@@ -104,7 +102,7 @@ def doctor() -> None:
             advice.append("NVIDIA driver present but nvidia-ml-py is not installed: pip install nvidia-ml-py")
     if not amd_driver_present():
         advice.append("no amdgpu driver (/dev/kfd): AMD GPUs are not read")
-    if not any(getattr(s, "channels", lambda: [])() and s.channels()[0].source.startswith("rapl") for s in sensors):
+    if not any(isinstance(s, RaplSensor) for s in sensors):
         if not POWERCAP_ROOT.exists():
             advice.append(f"no {POWERCAP_ROOT}: CPU energy is modelled from utilization (a VM or non-Linux host)")
         else:

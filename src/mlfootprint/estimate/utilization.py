@@ -119,14 +119,19 @@ class Utilization:
     source: str
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1)
+def _shipped() -> tuple[Fit, float, float]:
+    """The fit on every published run, and its range (log-space quantiles of leave-one-out errors)."""
+    runs = list(published_runs())
+    residuals = loo_residuals(runs)
+    return fit(runs), _quantile(residuals, RANGE_QUANTILES[0]), _quantile(residuals, RANGE_QUANTILES[1])
+
+
 def effective_utilization(family: str, active_params: float) -> Utilization:
     """The default utilization for a model of this size on this hardware family, with its range."""
-    runs = list(published_runs())
-    f = fit(runs)
+    runs = published_runs()
+    f, lo, hi = _shipped()
     log_u, known = f.log_u(family, active_params)
-    residuals = loo_residuals(runs)
-    lo, hi = (_quantile(residuals, q) for q in RANGE_QUANTILES)
     fams = sorted({r.family for r in runs})
     n_family = sum(1 for r in runs if r.family == family)
     where = (f"{n_family} published run(s) on {family}" if known else

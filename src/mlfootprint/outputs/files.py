@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomic
 from ..constants import J_PER_KWH
 from ..record import dumps
 
@@ -58,12 +59,9 @@ def codecarbon_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_codecarbon(records: Any, out: Any) -> int:
-    writer = csv.DictWriter(out, fieldnames=CODECARBON_COLUMNS)
-    writer.writeheader()
-    n = 0
-    for n, record in enumerate(records, 1):
-        writer.writerow(codecarbon_row(record))
-    return n
+    from ..report.files import write_csv
+
+    return write_csv(records, out, CODECARBON_COLUMNS, codecarbon_row)
 
 
 class JsonOutput:
@@ -77,9 +75,7 @@ class JsonOutput:
         pass
 
     def end(self, run: Any, record: dict[str, Any]) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(dumps(record, indent=2), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, dumps(record, indent=2))
 
 
 class CodecarbonOutput(JsonOutput):
@@ -102,9 +98,7 @@ class HtmlOutput(JsonOutput):
             from ..store import open_store
 
             samples = open_store(run.store_url).samples(run.id)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(run_report(record, samples), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, run_report(record, samples))
 
 
 __all__ = ["CODECARBON_COLUMNS", "CodecarbonOutput", "HtmlOutput", "JsonOutput", "codecarbon_row",

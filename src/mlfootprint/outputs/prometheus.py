@@ -17,6 +17,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from ..atomic import write_atomic
+
 DEFAULT_ADDRESS = ("127.0.0.1", 9464)
 
 
@@ -117,10 +119,7 @@ class TextfileOutput:
         self.path = path
 
     def _write(self, run: Any) -> None:
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(exposition(run))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, exposition(run))
 
     def start(self, run: Any) -> None:
         self._write(run)

@@ -8,9 +8,10 @@ offline mode unless WANDB_MODE says otherwise), so nothing is sent anywhere unle
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 import time
 from typing import Any
 
@@ -39,6 +40,16 @@ def _final(record: dict[str, Any]) -> dict[str, float]:
         name = "".join(c if c.isalnum() or c in "_-./ " else "_" for c in p["phase"])
         out[f"mlfootprint/phase_energy_j/{name}"] = p["energy_j"]
     return out
+
+
+@contextmanager
+def _record_file(record: dict[str, Any]) -> Iterator[str]:
+    """The record as `record.json` in a temporary folder, for a tracker to copy as an artifact."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "record.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(dumps(record, indent=2))
+        yield path
 
 
 class MlflowOutput:
@@ -75,10 +86,7 @@ class MlflowOutput:
 
     def end(self, run: Any, record: dict[str, Any]) -> None:
         self._log(_final(record), self._step + 1)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "record.json")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(dumps(record, indent=2))
+        with _record_file(record) as path:
             self._client.log_artifact(self._run_id, path, artifact_path="mlfootprint")
         if self._started:
             import mlflow
@@ -113,13 +121,11 @@ class WandbOutput:
     def end(self, run: Any, record: dict[str, Any]) -> None:
         import wandb
 
-        self._run.log(_final(record), step=self._step + 1)
-        for key, value in _final(record).items():
+        final = _final(record)
+        self._run.log(final, step=self._step + 1)
+        for key, value in final.items():
             self._run.summary[key] = value
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "record.json")
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(json.loads(dumps(record)), f, indent=2)
+        with _record_file(record) as path:
             artifact = wandb.Artifact(f"mlfootprint-{run.id}", type="mlfootprint-record")
             artifact.add_file(path, name="record.json")
             self._run.log_artifact(artifact)

@@ -8,7 +8,7 @@ return) are prefixed with a quote: a project name or command is data, never a fo
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from ..record import dumps
@@ -53,12 +53,14 @@ def flat(record: dict[str, Any]) -> dict[str, Any]:
     return {k: safe_cell(row.get(k)) for k in CSV_COLUMNS}
 
 
-def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> int:
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+def write_csv(records: Iterable[dict[str, Any]], out: TextIO, columns: list[str] = CSV_COLUMNS,
+              row: Callable[[dict[str, Any]], dict[str, Any]] = flat) -> int:
+    """One row per record (`row` flattens it into `columns`), streamed; returns how many."""
+    writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     n = 0
     for n, record in enumerate(records, 1):
-        writer.writerow(flat(record))
+        writer.writerow(row(record))
     return n
 
 

@@ -133,15 +133,13 @@ def job_view(job: dict[str, Any], limit: int | None = LIST_LIMIT) -> Group:
 
 def _ranges(values: list[int]) -> str:
     """[0, 1, 2, 5] -> "0-2, 5"."""
-    out: list[str] = []
+    spans: list[list[int]] = []  # [first, last] of each run of consecutive values
     for v in values:
-        if out and "-" not in out[-1].lstrip("-") and int(out[-1]) == v - 1:
-            out[-1] = f"{out[-1]}-{v}"
-        elif out and "-" in out[-1].lstrip("-") and int(out[-1].rsplit("-", 1)[1]) == v - 1:
-            out[-1] = f"{out[-1].rsplit('-', 1)[0]}-{v}"
+        if spans and spans[-1][1] == v - 1:
+            spans[-1][1] = v
         else:
-            out.append(str(v))
-    return ", ".join(out)
+            spans.append([v, v])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 def print_job(job: dict[str, Any], console: Console | None = None, *, every_row: bool = False) -> None:

@@ -13,42 +13,22 @@ therefore measured once, on whichever GCD carries it.
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from ..constants import UNCERTAINTY_MEASURED
 from .base import Channel, Reading
+from .library import Initialized
 from .nvml import visible_indices
 
 log = logging.getLogger("mlfootprint")
 
-_initialized: dict[int, ModuleType] = {}
-_init_lock = threading.Lock()
-
-
-def _ensure_init(smi: ModuleType) -> None:
-    with _init_lock:
-        if id(smi) not in _initialized:
-            smi.amdsmi_init()
-            if not _initialized:
-                atexit.register(_shutdown_all)
-            _initialized[id(smi)] = smi
-
-
-def _shutdown_all() -> None:
-    with _init_lock:
-        for smi in _initialized.values():
-            try:
-                smi.amdsmi_shut_down()
-            except Exception:
-                pass
-        _initialized.clear()
+_initialized = Initialized("amdsmi_init", "amdsmi_shut_down")  # once per process (library.py)
+_ensure_init = _initialized.ensure
 
 
 @dataclass

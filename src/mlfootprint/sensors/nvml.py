@@ -9,40 +9,22 @@ only with `CUDA_DEVICE_ORDER=PCI_BUS_ID`; UUIDs are unambiguous and recommended 
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from ..constants import UNCERTAINTY_MEASURED
 from .base import Channel, Reading
+from .library import Initialized
 
 log = logging.getLogger("mlfootprint")
 
-# nvmlInit costs tens of milliseconds; NVML counts inits, so we initialize a module once per process
-# and shut it down at exit instead of paying for it at every run's start and stop.
-_initialized: dict[int, ModuleType] = {}
-_init_lock = threading.Lock()
-
-
-def _ensure_init(nvml: ModuleType) -> None:
-    with _init_lock:
-        if id(nvml) not in _initialized:
-            nvml.nvmlInit()
-            if not _initialized:
-                atexit.register(_shutdown_all)
-            _initialized[id(nvml)] = nvml
-
-
-def _shutdown_all() -> None:
-    with _init_lock:
-        for nvml in _initialized.values():
-            _shutdown(nvml)
-        _initialized.clear()
+# nvmlInit costs tens of milliseconds: once per process, shut down at exit (library.py)
+_initialized = Initialized("nvmlInit", "nvmlShutdown")
+_ensure_init = _initialized.ensure
 
 
 @dataclass
@@ -189,9 +171,3 @@ def _has_counter(nvml: ModuleType, handle: Any) -> bool:
     except Exception:
         return False
 
-
-def _shutdown(nvml: ModuleType) -> None:
-    try:
-        nvml.nvmlShutdown()
-    except Exception:
-        pass
