@@ -120,6 +120,7 @@ def test_serve_measures_the_fastapi_example_under_concurrent_load(tmp_path: Path
     serving = outside["serving"]
     assert serving["requests"] == 120 and serving["tokens"] == 120  # one image per request
     assert serving["counters"]["requests_counter"] == "digits_requests_total"
+    assert serving["basis"] == "modelled"  # this VM's CPU energy is modelled: so is every J/request
     assert serving["idle_share"] is not None and 0 < serving["idle_share"] < 1
     per = serving["energy_per_request_j"]
     assert per["idle_included"] > per["idle_excluded"] > 0

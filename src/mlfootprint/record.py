@@ -76,7 +76,10 @@ def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]],
               window_rows: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
     """The documented JSON shape of a run (see `mlfootprint show --json`)."""
     from .quality import generalization_gaps, phase_records
+    from .impact import energy_basis
     from .serving import summarize_windows
+
+    component_rows = list(component_rows)
 
     value_rows = list(value_rows)
     counts = {v["name"]: v["value"] for v in value_rows if v["kind"] == "count" and v["value"] is not None}
@@ -123,7 +126,8 @@ def to_record(row: dict[str, Any], component_rows: Iterable[dict[str, Any]],
         "impact": json.loads(row["impact_json"]) if row.get("impact_json") else None,
         # a served model (`mlfootprint serve`): energy per request and per token over time windows
         "serving": summarize_windows(list(window_rows), row["co2e_kg"] / energy_j if energy_j else 0.0,
-                                     json.loads(row.get("settings_json") or "{}").get("serve", {}).get("value"))
+                                     json.loads(row.get("settings_json") or "{}").get("serve", {}).get("value"),
+                                     energy_basis(component_rows)[0])
         if window_rows else None,
         # the distributed job this run is one rank of (see jobenv and ownership); None when it ran alone
         "job": dict(json.loads(row.get("job_json") or "{}"), id=row["job_id"], rank=row.get("job_rank"))

@@ -197,7 +197,7 @@ TEMPLATE = """<!doctype html>
 <tr><td>energy</td><td class="n">{{ fmt_energy(forecast.total_energy_j) }} ({{ fmt_energy(forecast.total_energy_j_low) }} – {{ fmt_energy(forecast.total_energy_j_high) }})</td><td class="n">{{ energy }}</td></tr>
 <tr><td>duration</td><td class="n">{{ "%.0f"|format(forecast.duration_s) }} s</td><td class="n">{{ "%.0f"|format(r.duration_s) }} s</td></tr>
 </table>{% endif %}
-{% if r.serving %}{% set s = r.serving %}<h2>Serving</h2><table id="serving"><tr><th>per</th><th>idle included</th><th>idle excluded</th><th>above idle</th><th>p50</th><th>p95</th></tr>
+{% if r.serving %}{% set s = r.serving %}<h2>Serving <span class="basis">energy {{ s.basis }}</span></h2><table id="serving"><tr><th>per</th><th>idle included</th><th>idle excluded</th><th>above idle</th><th>p50</th><th>p95</th></tr>
 {% for label, key in [("request", "energy_per_request_j"), ("token", "energy_per_token_j")] %}{% if s[key] %}<tr><td>{{ label }}</td>
 {% for f in ["idle_included", "idle_excluded", "above_idle", "p50", "p95"] %}<td class="n">{{ fmt_energy(s[key][f]) if s[key][f] is not none else "-" }}</td>{% endfor %}</tr>{% endif %}{% endfor %}
 </table>{% endif %}

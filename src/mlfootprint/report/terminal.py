@@ -231,7 +231,8 @@ def serving_table(serving: dict[str, Any]) -> Table:
     """Energy per request and per token of a served model, with how each figure is defined."""
     window = f"{serving['window_s']:.3g} s" if serving.get("window_s") else "-"
     table = Table(title=f"serving · {serving['windows']} windows of {window} · {fmt_count(serving['requests'])} "
-                        f"requests ({serving['requests_per_s'] or 0:.3g}/s)", title_justify="left")
+                        f"requests ({serving['requests_per_s'] or 0:.3g}/s) · energy {serving.get('basis', 'modelled')}",
+                  title_justify="left")
     for name in ("per", "idle included", "idle excluded", "above idle", "p50", "p95"):
         table.add_column(name, justify="left" if name == "per" else "right")
     for label, key in (("request", "energy_per_request_j"), ("token", "energy_per_token_j")):

@@ -30,8 +30,9 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 
 def summarize_windows(windows: list[dict[str, Any]], co2e_kg_per_j: float,
-                      config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The serving figures of a run from its windows (t_s, duration_s, energy_j, requests, tokens)."""
+                      config: dict[str, Any] | None = None, basis: str = "modelled") -> dict[str, Any]:
+    """The serving figures of a run from its windows (t_s, duration_s, energy_j, requests, tokens).
+    `basis` is how the run's energy was obtained (impact.energy_basis): per-request figures share it."""
     energy = sum(w["energy_j"] for w in windows)
     duration = sum(w["duration_s"] for w in windows)
     requests = sum(w["requests"] for w in windows)
@@ -51,7 +52,8 @@ def summarize_windows(windows: list[dict[str, Any]], co2e_kg_per_j: float,
 
     above_idle = (energy - idle_power * duration) if idle_power is not None else None
     return {
-        "method": "measured energy of each window / the increase of the server's request counter over it",
+        "method": "energy of each window / the increase of the server's request counter over it",
+        "basis": basis,  # of the energy; the counters are read, not estimated
         "counters": config or {},
         "windows": len(windows),
         "window_s": statistics.median(w["duration_s"] for w in windows) if windows else None,
