@@ -271,10 +271,14 @@ def test_doctor_and_version() -> None:
     assert "cpu" in doctor.stdout and "store:" in doctor.stdout
 
 
-def test_a_bad_output_is_refused_before_the_run() -> None:
-    done = subprocess.run([*MLFOOTPRINT, "track", "--outputs", "carrier-pigeon", "--", "true"], capture_output=True,
-                          text=True)
-    assert done.returncode == 2 and "unknown output" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+@pytest.mark.parametrize("args, message", [
+    (["--outputs", "carrier-pigeon"], "unknown output"),
+    (["--outputs", "prometheus:99999"], "prometheus port 99999 is not between 1 and 65535"),
+    (["--prometheus", "host:port"], "expected [HOST:]PORT"),
+])
+def test_a_bad_output_is_refused_before_the_run(args: list[str], message: str) -> None:
+    done = subprocess.run([*MLFOOTPRINT, "track", *args, "--", "true"], capture_output=True, text=True)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_report_pages_for_a_reduce_result_and_an_estimate_sweep(tmp_path: Path) -> None:

@@ -45,6 +45,10 @@ def parse(spec: str) -> tuple[str, str | None]:
                          "json:run.json)")
     if name in ("textfile", "json", "codecarbon", "html") and not arg:
         raise ValueError(f"output {name} needs a file: {name}:PATH")
+    if name == "prometheus":  # refused with the other settings, before the run starts
+        from .prometheus import address
+
+        address(arg)
     return name, arg or None
 
 
