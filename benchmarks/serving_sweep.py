@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,30 +26,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, timeout_s: float = 90.0) -> None:
-    end = time.monotonic() + timeout_s
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1.0).read()
-            return
-        except OSError:
-            if time.monotonic() > end:
-                raise SystemExit(f"{url} did not come up")
-            time.sleep(0.2)
+sys.path.insert(0, str(ROOT))
+from tests.net import free_port, wait_for  # noqa: E402  (the loopback helpers the serving tests use)
 
 
 def one(concurrency: int, batching: bool, requests: int, store: str) -> dict:  # type: ignore[type-arg]
     from mlfootprint.store import open_store
 
-    port = _port()
+    port = free_port()
     tag = f"c{concurrency}-{'batch' if batching else 'nobatch'}"
     env = dict(os.environ, MLFOOTPRINT_STORE=store)
     server = subprocess.Popen(
@@ -60,7 +43,7 @@ def one(concurrency: int, batching: bool, requests: int, store: str) -> dict:  #
          "--port", str(port), "--epochs", "2", "--project", f"inside-{tag}", *(["--batching"] if batching else [])],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(f"http://127.0.0.1:{port}/metrics")
+        wait_for(f"http://127.0.0.1:{port}/metrics", timeout_s=90.0)
         time.sleep(2.5)  # an idle window
         load = subprocess.run([sys.executable, str(ROOT / "examples" / "load_digits.py"), "--port", str(port),
                                "--requests", str(requests), "--concurrency", str(concurrency)],

@@ -15,6 +15,7 @@ from mlfootprint.constants import J_PER_KWH
 from mlfootprint.estimate import Workload, estimate, inference_flops, training_flops
 from mlfootprint.estimate.validation import compare, mape, published_place, table
 from mlfootprint.errors import ConfigError
+from mlfootprint.hardware import get as get_accelerator
 
 PUBLISHED = Path(__file__).parent / "data" / "published_training_footprints.csv"
 
@@ -102,13 +103,66 @@ def test_cli_model_catalogue_uses_published_hours() -> None:
     assert shown.returncode == 0 and "accelerator-hours" in shown.stdout and "CO2e embodied" in shown.stdout
 
 
-def test_cli_inference_estimate() -> None:
+def test_cli_inference_with_mfu_keeps_the_flops_model() -> None:
     r = json.loads(cli("--params", "7e9", "--inference", "--tokens-per-request", "500", "--requests", "1e6",
-                       "--hardware", "h100-sxm", "--json").stdout)
+                       "--hardware", "h100-sxm", "--mfu", "0.4", "--json").stdout)
     assert r["workload"] == "inference" and r["flops"] == pytest.approx(2 * 7e9 * 500 * 1e6)
     assert r["accelerator_hours"] == pytest.approx(r["flops"] / (989.4e12 * 0.40) / 3600)
-    mfu = next(a for a in r["assumptions"] if a["name"] == "mfu")
-    assert "small-batch decoding" in mfu["source"]
+
+
+def test_cli_inference_uses_the_decode_roofline() -> None:
+    from mlfootprint.estimate import inference
+
+    result = cli("--model", "llama-3.1-70b", "--inference", "--tokens-per-request", "700", "--prompt-tokens", "200",
+                 "--requests", "1000", "--batch", "128", "--hardware", "h100-sxm", "--json")
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    serving = r["serving"]
+    assert serving["accelerators"] == 4 and serving["batch"] == 128 and not serving["batch_capped"]
+    assert r["energy_j"] == pytest.approx(700 * 1000 * serving["energy_j_per_token"])
+    lo, hi = serving["energy_j_per_token_range"]
+    assert lo < serving["energy_j_per_token"] < hi
+    # the same figure as the library's, and not the training-style FLOPs figure far below it
+    step = inference.step(inference.Model(70.6e9, None, 80, 8192, 1024), get_accelerator("h100-sxm"),
+                          inference.Serving(128, 200, 700), inference.calibration())
+    assert serving["energy_j_per_token"] == pytest.approx(step.energy_j_per_token)
+    flops_only = 700 * 2 * 70.6e9 / (989.4e12 * 0.4)  # TDP-seconds per token at training MFU
+    assert serving["energy_j_per_token"] > 2 * flops_only
+    # a batch larger than memory holds is capped, and the output says so
+    capped = json.loads(cli("--model", "llama-3.1-70b", "--inference", "--tokens-per-request", "4000",
+                            "--prompt-tokens", "4000", "--requests", "10", "--batch", "5000", "--json").stdout)
+    assert capped["serving"]["batch_capped"] and capped["serving"]["batch"] < 5000
+    assert "does not fit" in capped["serving"]["notes"][0]
+
+
+def test_cli_inference_with_a_known_model_ignores_its_training_run() -> None:
+    # no training tokens published (Mixtral) is no obstacle to serving; GPT-3's 10,000 training GPUs are not the server
+    mixtral = json.loads(cli("--model", "mixtral-8x7b", "--inference", "--hardware", "h100-sxm", "--tokens-per-request",
+                             "300", "--requests", "10", "--json").stdout)
+    assert mixtral["serving"]["accelerators"] == 2  # 93 GB of weights in 70 % of 80 GB cards
+    gpt3 = json.loads(cli("--model", "gpt-3-175b", "--inference", "--tokens-per-request", "300", "--requests", "10",
+                          "--json").stdout)
+    assert gpt3["serving"]["accelerators"] == 16 and gpt3["hardware"] == "v100-sxm2"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--params", "7e9", "--hardware", "h100-sxm"), "needs the model's shape"),
+    (("--params", "400e9", "--layers", "80", "--d-model", "8192", "--hardware", "l4", "--count", "2"),
+     "do not fit in 2 x l4"),
+    (("--params", "7e9", "--layers", "32", "--d-model", "4096", "--hardware", "tpu-v4"), "no published TDP"),
+    (("--model", "llama-3.1-8b", "--kv-dim", "0"), "kv-dim must be a positive integer, got 0"),
+    (("--model", "llama-3.1-8b", "--layers", "0"), "layers must be a positive integer, got 0"),
+    (("--model", "llama-3.1-8b", "--prompt-tokens", "1e12"), "does not fit beside the weights in 1 x h100-sxm"),
+    (("--model", "llama-3.1-8b", "--prompt-tokens", "1e308"), "no number of accelerators holds it"),
+])
+def test_cli_inference_refuses_what_it_cannot_model(args: tuple[str, ...], message: str) -> None:
+    result = cli(*args, "--inference", "--tokens-per-request", "500", "--requests", "10")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serving_options_need_inference() -> None:
+    result = cli("--params", "7e9", "--tokens", "1e9", "--hardware", "h100-sxm", "--batch", "8")
+    assert result.returncode == 2 and "add --inference" in result.stderr
 
 
 def test_cli_sweep_writes_a_plot(tmp_path: Path) -> None:

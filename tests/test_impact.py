@@ -102,6 +102,39 @@ def test_assess_composes_every_figure_from_its_inputs() -> None:
     assert km["value"] == pytest.approx(1000.6 / (0.404 / 1.609344)) and "EPA" in km["source"]
 
 
+def test_pue_and_intensity_ranges_widen_co2e_water_and_cost() -> None:
+    day = (86400.0,) * 3
+    exact = impact.assess((J_PER_KWH,) * 3, day, place(), [], "measured")
+    assert exact["co2e_operational_kg"]["low"] == exact["co2e_operational_kg"]["high"]
+    uncertain = place(pue_range=(1.2, 2.0), intensity_range_g_per_kwh=(200.0, 800.0), price_per_kwh=0.2,
+                      currency="EUR", price_source="given")
+    out = impact.assess((J_PER_KWH, 0.5 * J_PER_KWH, 1.5 * J_PER_KWH), day, uncertain, [], "measured")
+    op = out["co2e_operational_kg"]  # value from PUE 1.5 x 400 g; bounds from the low and high ends of all three
+    assert (op["value"], op["low"], op["high"]) == pytest.approx((0.6, 0.5 * 1.2 * 0.2, 1.5 * 2.0 * 0.8))
+    assert "range 200-800" in op["source"] and "range 1.2-2" in out["facility_energy_j"]["source"]
+    cost = out["electricity_cost"]
+    assert (cost["low"], cost["high"]) == pytest.approx((0.5 * 1.2 * 0.2, 1.5 * 2.0 * 0.2))
+    off = out["water_offsite_l"]
+    assert (off["low"], off["high"]) == pytest.approx((0.5 * 1.2 * 3.0, 1.5 * 2.0 * 3.0))
+    # a range that does not contain its value (a factor replaced without its range) is ignored
+    stale = impact.assess((J_PER_KWH,) * 3, day, place(intensity_range_g_per_kwh=(10.0, 20.0)), [], "measured")
+    assert stale["co2e_operational_kg"]["low"] == stale["co2e_operational_kg"]["value"]
+
+
+def test_the_world_average_carries_the_spread_of_the_countries() -> None:
+    from mlfootprint.grid import resolve_location
+
+    world, _ = resolve_location()
+    zones = {r["zone"]: r for r in rows("grid_zones.csv")}
+    lo, hi = world.intensity_range_g_per_kwh  # type: ignore[misc]
+    assert (lo, hi) == (float(zones["WORLD"]["low_g_per_kwh"]), float(zones["WORLD"]["high_g_per_kwh"]))
+    countries = sorted(float(r["intensity_g_per_kwh"]) for r in zones.values() if r["source"] == "ember-owid")
+    assert countries[0] < lo < world.intensity_g_per_kwh < hi < countries[-1] and hi / lo > 2
+    france, _ = resolve_location("FR")
+    f_lo, f_hi = france.intensity_range_g_per_kwh  # type: ignore[misc]
+    assert f_lo < france.intensity_g_per_kwh < f_hi and f_hi / f_lo < hi / lo
+
+
 def test_water_and_price_tables_fall_back_with_a_label() -> None:
     assert water_generation("FR").value == pytest.approx(3.6737)
     us_ca = water_generation("US-CA")

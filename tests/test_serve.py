@@ -194,22 +194,33 @@ def test_bad_serve_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str],
 
 
 def test_the_inference_estimate_sits_beside_the_measurement() -> None:
-    from mlfootprint.hardware import get, mfu_defaults
+    from mlfootprint.estimate import inference
+    from mlfootprint.hardware import get
 
     windows = [{"i": 0, "t_s": 10, "duration_s": 10.0, "energy_j": 1000.0, "requests": 100.0, "tokens": None}]
-    s = summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm", "tokens_per_request": 50})
-    est = s["estimate"]
-    h100 = get("h100-sxm")
-    expected_j = 2 * 8e9 * 5000 / (h100.peak_flops("bf16") * mfu_defaults()[h100.family].value) / 3600 \
-        * h100.tdp_w * 3600
-    assert est["tokens"] == 5000 and est["energy_j"] == pytest.approx(expected_j)
+    config = {"model_params": 8.03e9, "model_layers": 32, "model_d_model": 4096, "model_kv_dim": 1024,
+              "hardware": "h100-sxm", "tokens_per_request": 50, "batch": 16}
+    est = summarize_windows(windows, 0.0, config)["estimate"]
+    step = inference.step(inference.Model(8.03e9, None, 32, 4096, 1024), get("h100-sxm"),
+                          inference.Serving(16, 0.0, 50.0), inference.calibration())
+    expected_j = 5000 * step.energy_j_per_token
+    assert est["tokens"] == 5000 and est["energy_j"] == pytest.approx(expected_j) and est["batch"] == 16
+    assert est["energy_j_range"][0] < expected_j < est["energy_j_range"][1]
     assert est["measured_to_estimate"] == pytest.approx(1000.0 / expected_j)
-    assert summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm"})["estimate"]["error"]
+    assert "decode roofline" in est["method"]
+    no_tokens = summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm"})["estimate"]
+    assert "no tokens counted" in no_tokens["error"]
+    no_shape = summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm",
+                                                "tokens_per_request": 50})["estimate"]
+    assert "--model-layers" in no_shape["error"]
     assert summarize_windows(windows, 0.0, {})["estimate"] is None
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model-params", "8e9"], "both --model-params and --hardware"),
+    (["--model-params", "8e9"], "both --model-params (or --model) and --hardware"),
+    (["--model", "no-such-model", "--hardware", "h100-sxm"], "unknown model"),
+    (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--batch", "0"], "--batch"),
+    (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--prompt-tokens", "inf"], "--prompt-tokens"),
     (["--model-params", "8e9", "--hardware", "no-such-gpu"], "unknown hardware"),
     (["--model-params", "-1", "--hardware", "h100-sxm"], "--model-params"),
 ])

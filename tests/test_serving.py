@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.net import free_port
+
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serving_example_reports_energy_per_request(isolated_env: Path) -> None:

@@ -229,7 +229,11 @@ def test_wandb_offline_gets_the_same(isolated_env: Path, tmp_path: Path, monkeyp
     run = _run("wandb-tracked", outputs=["wandb"])
     runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1
-    log = runs[0].read_bytes()  # W&B's offline log (protobuf records): keys and JSON-encoded values
+    # W&B's offline log (protobuf records: keys and JSON-encoded values) is written by its own service
+    # process, which can still be writing when finish() returns on a loaded machine: wait for it
+    deadline = time.monotonic() + 30
+    while f"mlfootprint-{run.id}".encode() not in (log := runs[0].read_bytes()) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert b"mlfootprint/energy_j" in log and b"mlfootprint/phase_energy_j/forward" in log
     assert json.dumps(run.energy_j).encode() in log  # the total, as logged at the end
     assert f"mlfootprint-{run.id}".encode() in log  # the record, as an artifact

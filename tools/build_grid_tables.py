@@ -25,23 +25,39 @@ LB_PER_MWH_TO_G_PER_KWH = 0.45359237  # 1 lb = 453.59237 g; 1 MWh = 1000 kWh
 US_STATE_CODES = {"district of columbia": "DC"}
 
 
+def weighted_quantile(pairs: list[tuple[float, float]], q: float) -> float:
+    """The value below which a share q of the weight lies (pairs: value, weight)."""
+    pairs = sorted(pairs)
+    total = sum(w for _, w in pairs)
+    seen = 0.0
+    for value, w in pairs:
+        seen += w
+        if seen >= q * total:
+            return value
+    return pairs[-1][0]
+
+
 def world_row(rows: list[dict], mix: dict) -> dict:  # type: ignore[type-arg]
-    """Generation-weighted mean of the country rows: sum(intensity x TWh) / sum(TWh)."""
+    """Generation-weighted mean of the country rows: sum(intensity x TWh) / sum(TWh); its range is the
+    generation-weighted 10th-90th percentile of the countries (where a kWh of unknown place is likely drawn)."""
     weighted = total = 0.0
     years: dict[int, float] = {}
+    pairs = []
     for r in rows:
         twh = mix.get(r["alpha3"], {}).get("total_TWh")
         if not twh:
             continue
         weighted += float(r["intensity_g_per_kwh"]) * twh
         total += twh
+        pairs.append((float(r["intensity_g_per_kwh"]), twh))
         years[int(r["year"])] = years.get(int(r["year"]), 0.0) + twh
     if total < 20_000:  # world generation is ~30,000 TWh: far less means the weights did not match
         raise SystemExit(f"only {total:.0f} TWh of generation matched the country rows")
     main_year = max(years, key=years.get)  # the year most of the weighted generation's intensities are from
     return {"zone": "WORLD", "alpha3": "WLD", "name": "World (generation-weighted mean of the country rows)",
             "intensity_g_per_kwh": f"{weighted / total:.2f}", "year": main_year, "basis": "lifecycle",
-            "source": "ember-owid-world"}
+            "source": "ember-owid-world", "low_g_per_kwh": f"{weighted_quantile(pairs, 0.10):.2f}",
+            "high_g_per_kwh": f"{weighted_quantile(pairs, 0.90):.2f}"}
 
 
 def main(owid_json: str, egrid_json: str, mix_json: str, out_csv: str) -> None:
@@ -60,7 +76,7 @@ def main(owid_json: str, egrid_json: str, mix_json: str, out_csv: str) -> None:
             "zone": alpha2, "alpha3": country.alpha_3 if country else "",
             "name": country.name if country else alpha2,
             "intensity_g_per_kwh": f"{entry['co2g_kwh']:.2f}", "year": entry["year"],
-            "basis": "lifecycle", "source": "ember-owid",
+            "basis": "lifecycle", "source": "ember-owid", "low_g_per_kwh": "", "high_g_per_kwh": "",
         })
     rows.append(world_row(rows, mix))
     for state, value in egrid.items():
@@ -70,7 +86,7 @@ def main(owid_json: str, egrid_json: str, mix_json: str, out_csv: str) -> None:
         rows.append({
             "zone": f"US-{code}", "alpha3": "", "name": f"United States - {state.title()}",
             "intensity_g_per_kwh": f"{value['emissions'] * LB_PER_MWH_TO_G_PER_KWH:.2f}",
-            "year": 2023, "basis": "direct", "source": "epa-egrid2023",
+            "year": 2023, "basis": "direct", "source": "epa-egrid2023", "low_g_per_kwh": "", "high_g_per_kwh": "",
         })
     with open(out_csv, "w", newline="") as f:
         f.write(HEADER)
@@ -86,7 +102,8 @@ HEADER = """\
 #   licence CC BY 4.0; latest year available per country (column year); basis lifecycle (Ember includes
 #   upstream methane, supply chain and manufacturing emissions, all gases as CO2e over 100 years).
 # source ember-owid-world: the ember-owid rows averaged with each country's electricity generation as weight
-#   (Our World in Data energy data, mostly 2023, as bundled in codecarbon 3.3.2), the default with no location.
+#   (Our World in Data energy data, mostly 2023, as bundled in codecarbon 3.3.2), the default with no location;
+#   low/high_g_per_kwh: the generation-weighted 10th and 90th percentiles of the country rows, its range.
 # source epa-egrid2023: US EPA, eGRID2023 (released 2025), state annual CO2-equivalent total output
 #   emission rate (field STC2ERTA), https://www.epa.gov/egrid/download-data, US public domain;
 #   converted from lb/MWh with 1 lb = 453.59237 g; basis direct (combustion at the plant only, so lower

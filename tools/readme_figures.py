@@ -112,6 +112,25 @@ def rows() -> list[tuple[str, str, str, str]]:
                 f"{peak_inside} inside. From the published accelerator-hours: {hours_mape}, which only re-multiplies "
                 "each publisher's own hours x power x PUE x intensity", "estimate_validation.txt"))
 
+    held = grab("inference_validation.txt", r"^held out, all: (\d+/\d+) within 2x .*?median \|error\| (\d+%); "
+                                            r"worst ratio ([\d.]+); measurement inside the printed range (\d+/\d+)")
+    other = grab("inference_validation.txt", r"^check-other-hardware: (\d+/\d+) within 2x")
+    older = grab("inference_validation.txt", r"^check-older-software: (\d+/\d+) within 2x")
+    lomo = grab("inference_validation.txt", r"^leave-one-model-out: (\d+/\d+) within 2x .*?median \|error\| (\d+%)")
+    old = grab("inference_validation.txt", r"^(\d+) rows with a cited MFU \(H100\): (\d+/\d+) within 2x; median ratio "
+                                           r"([\d.]+)")
+    out.append(("serving estimate (decode roofline) vs published energy per token, rows never fitted on "
+                "(ML.ENERGY: B200, Qwen 3 8B/32B/235B-A22B, Llama 3.1 on older vLLM)", "-",
+                f"{held[0]} within 2x (other hardware and models {other[0]}, older software {older[0]}); median "
+                f"error {held[1]}; worst ratio {held[2]}; measurement inside the printed range {held[3]}. Fitted rows, leave one model out: {lomo[0]} within 2x. The previous "
+                f"2 x params FLOPs model: {old[1]} within 2x, median ratio {old[2]}", "inference_validation.txt"))
+    ratios, = grab("inference_check.txt", r"^throughput within 2x: (\d+/\d+);")
+    size, = grab("inference_check.txt", r"random-weight decoder, (\d+M) parameters")
+    spread, = grab("inference_check.txt", r"^throughput within 2x: \d+/\d+; ratios (.*)$")
+    out.append((f"serving model vs our own decoding run (random-weight {size} decoder, KV cache, batch 1-64)",
+                "2-vCPU VM", f"throughput within 2x: {ratios} (model / measured: {spread}); energy here is modelled "
+                "(no RAPL), so throughput is the check", "inference_check.txt"))
+
     line = grab("h100_reduce.txt", r"bf16: ([+-]\d+%) training energy, ([+-][\d.]+ pt) accuracy")
     acc, target = grab("h100_reduce.txt", r"^\s+bf16\s+.*?(\d+/\d+) runs\s+[\d.]+ s\s+[\d.]+ g\s+([\d.]+)")[::-1]
     worse = grab("h100_reduce.txt", r"batch 256: ([+-]\d+%) training energy")
@@ -182,20 +201,37 @@ def table() -> str:
     return "\n".join(lines + [END])
 
 
+SERVING_BEGIN = "<!-- serving-table:begin (tools/readme_figures.py, from benchmarks/results/inference_validation.txt) -->"
+SERVING_END = "<!-- serving-table:end -->"
+
+
+def serving_table() -> str:
+    """The per-configuration comparison of serving estimates with published measurements."""
+    text = (RESULTS / "inference_validation.txt").read_text(encoding="utf-8")
+    if "\n5. by configuration" not in text:
+        raise SystemExit("inference_validation.txt: no section 5: rerun benchmarks/inference_validation.py")
+    section = text.split("\n5. by configuration", 1)[1]
+    return "\n".join([SERVING_BEGIN] + [line for line in section.splitlines() if line.startswith("|")] + [SERVING_END])
+
+
+def _replace(current: str, begin: str, end: str, text: str) -> str:
+    if begin not in current or end not in current:
+        sys.exit(f"README.md has no {begin.split(' ')[1]} markers")
+    start, stop = current.index(begin), current.index(end) + len(end)
+    return current[:start] + text + current[stop:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = parser.parse_args()
-    text = table()
+    text, serving = table(), serving_table()
     if not args.write:
-        print(text)
+        print(text + "\n\n" + serving)
         return
     readme = ROOT / "README.md"
-    current = readme.read_text(encoding="utf-8")
-    if BEGIN not in current or END not in current:
-        sys.exit("README.md has no figures markers")
-    start, end = current.index(BEGIN), current.index(END) + len(END)
-    readme.write_text(current[:start] + text + current[end:], encoding="utf-8")
+    current = _replace(readme.read_text(encoding="utf-8"), BEGIN, END, text)
+    readme.write_text(_replace(current, SERVING_BEGIN, SERVING_END, serving), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -25,11 +25,20 @@ class Cited:
 
 DEFAULT_PUE = Cited(
     1.56, "facility/IT",
-    "Uptime Institute Global Data Center Survey 2024, industry-average annual PUE", 2024,
+    "Uptime Institute Global Data Center Survey 2024, industry-average annual PUE; range low 1.10: Google's "
+    "fleet-wide trailing-twelve-month PUE (2024 Environmental Report), the best large fleet; high 2.02: as far "
+    "above the average as that fleet is below it (the 2007 survey's average was 2.5, so not a worst case)",
+    2024, low=1.10, high=1.56 + (1.56 - 1.10),
 )
 
 # The world-average grid intensity (no location given) is the WORLD row of data/grid_zones.csv: the same
-# source, basis and years as the country rows.
+# source, basis and years as the country rows; its range is the countries' generation-weighted 10th-90th
+# percentile (where a kWh drawn somewhere unknown likely came from).
+
+# A zone's annual-average intensity applied to the hours a run actually drew power: the hour's figure
+# differs from the year's (night and day, wind and sun, season). The project's stated assumption (±,
+# fraction), like the energy uncertainties below; an hourly series (intensity_csv) replaces it.
+UNCERTAINTY_ANNUAL_INTENSITY = 0.15
 
 RAM_POWER_W_PER_GB = Cited(
     0.3725, "W/GB",

@@ -78,4 +78,6 @@ def place_for(settings: Settings, origins: dict[str, str], location: Location) -
                  intensity_source=location.intensity_source, wue_l_per_kwh=wue, wue_source=wue_source,
                  generation_water_l_per_kwh=water.value, generation_water_source=water.source,
                  price_per_kwh=price, currency=currency or settings.currency, price_source=price_source,
-                 renewable_share=settings.renewable_share)
+                 renewable_share=settings.renewable_share,
+                 pue_range=None if "pue" in origins else (DEFAULT_PUE.low or settings.pue, DEFAULT_PUE.high or settings.pue),
+                 intensity_range_g_per_kwh=location.intensity_range_g_per_kwh)

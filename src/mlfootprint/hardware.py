@@ -29,6 +29,7 @@ class Accelerator:
     year: int
     tdp_w: float | None
     memory_gb: float | None
+    memory_tb_s: float | None  # peak memory bandwidth per chip: what bounds small-batch decoding
     peak_tflops: dict[str, float | None]  # by precision, dense
     embodied_kg: float | None
     match: str
@@ -65,7 +66,7 @@ def accelerators() -> dict[str, Accelerator]:
     for r in rows("hardware.csv"):
         table[r["key"]] = Accelerator(
             key=r["key"], name=r["name"], family=r["family"], year=int(r["year"]), tdp_w=number(r["tdp_w"]),
-            memory_gb=number(r["memory_gb"]), peak_tflops={p: number(r[f"{p}_tflops"]) for p in PRECISIONS},
+            memory_gb=number(r["memory_gb"]), memory_tb_s=number(r["memory_tb_s"]), peak_tflops={p: number(r[f"{p}_tflops"]) for p in PRECISIONS},
             embodied_kg=number(r["embodied_kg"]), match=r["match"],
             source=legend.get(r["source"], r["source"]),
             embodied_source=legend.get(r["embodied_source"], r["embodied_source"]) or None)

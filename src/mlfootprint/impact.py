@@ -111,6 +111,22 @@ class Place:
     currency: str | None = None
     price_source: str | None = None
     renewable_share: float | None = None  # market-based accounting: share covered by renewable contracts
+    # (low, high) where the factor is uncertain: a default PUE, an annual or world-average intensity.
+    # None where it was given or published. A range that does not contain its value is ignored.
+    pue_range: tuple[float, float] | None = None
+    intensity_range_g_per_kwh: tuple[float, float] | None = None
+
+    def pue_bounds(self) -> tuple[float, float]:
+        return _bounds(self.pue, self.pue_range)
+
+    def intensity_bounds(self) -> tuple[float, float]:
+        return _bounds(self.intensity_g_per_kwh, self.intensity_range_g_per_kwh)
+
+
+def _bounds(value: float, span: tuple[float, float] | None) -> tuple[float, float]:
+    if span is None or not span[0] <= value <= span[1]:
+        return value, value
+    return span
 
 
 @dataclass(frozen=True)
@@ -139,16 +155,23 @@ def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float,
     d, d_lo, d_hi = duration_s
     factor_basis = weakest(basis, "modelled")  # energy x a cited or stated factor
     energy = Figure(e, e_lo, e_hi, "J", basis, "IT energy (GPU, CPU, RAM)")
-    facility = Figure(e * place.pue, e_lo * place.pue, e_hi * place.pue, "J", factor_basis,
-                      f"IT energy x PUE {place.pue:g} ({place.pue_source})")
+    pue_lo, pue_hi = place.pue_bounds()
+    int_lo, int_hi = place.intensity_bounds()
+    pue_note = f", range {pue_lo:g}-{pue_hi:g}" if pue_lo != pue_hi else ""
+    facility = Figure(e * place.pue, e_lo * pue_lo, e_hi * pue_hi, "J", factor_basis,
+                      f"IT energy x PUE {place.pue:g} ({place.pue_source}{pue_note})")
     if series_co2e_kg is not None and e > 0:
         ratio = series_co2e_kg / e
-        operational = Figure(series_co2e_kg, e_lo * ratio, e_hi * ratio, "kg", factor_basis,
+        operational = Figure(series_co2e_kg, e_lo * ratio * pue_lo / place.pue, e_hi * ratio * pue_hi / place.pue,
+                             "kg", factor_basis,
                              f"each sample's facility energy x the intensity at its hour: {series_source}")
     else:
-        operational = facility.scaled(place.intensity_g_per_kwh / 1000 / J_PER_KWH, "kg",
-                                      f"facility energy x {place.intensity_g_per_kwh:g} gCO2e/kWh "
-                                      f"({place.intensity_source}); location-based")
+        per_j = 1 / 1000 / J_PER_KWH
+        int_note = f", range {int_lo:g}-{int_hi:g}" if int_lo != int_hi else ""
+        operational = Figure(facility.value * place.intensity_g_per_kwh * per_j, facility.low * int_lo * per_j,
+                             facility.high * int_hi * per_j, "kg", facility.basis,
+                             f"facility energy x {place.intensity_g_per_kwh:g} gCO2e/kWh "
+                             f"({place.intensity_source}{int_note}); location-based")
     market = None
     if place.renewable_share is not None:
         market = operational.scaled(1 - place.renewable_share, "kg",
@@ -173,11 +196,15 @@ def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float,
 
     onsite_per_j = place.wue_l_per_kwh / J_PER_KWH
     offsite_per_j = place.pue * place.generation_water_l_per_kwh / J_PER_KWH
+    offsite_range = (pue_lo * place.generation_water_l_per_kwh / J_PER_KWH,
+                     pue_hi * place.generation_water_l_per_kwh / J_PER_KWH)
     as_factor = Figure(e, e_lo, e_hi, "J", factor_basis, energy.source)
     water_onsite = as_factor.scaled(onsite_per_j, "L", f"IT energy x WUE {place.wue_l_per_kwh:g} L/kWh ({place.wue_source})")
-    water_offsite = as_factor.scaled(offsite_per_j, "L", f"facility energy x {place.generation_water_l_per_kwh:g} L/kWh "
-                                                         f"consumed in generation ({place.generation_water_source})")
-    water = as_factor.scaled(onsite_per_j + offsite_per_j, "L", "on-site cooling + off-site generation")
+    water_offsite = Figure(e * offsite_per_j, e_lo * offsite_range[0], e_hi * offsite_range[1], "L", factor_basis,
+                           f"facility energy x {place.generation_water_l_per_kwh:g} L/kWh consumed in generation "
+                           f"({place.generation_water_source})")
+    water = Figure(water_onsite.value + water_offsite.value, water_onsite.low + water_offsite.low,
+                   water_onsite.high + water_offsite.high, "L", factor_basis, "on-site cooling + off-site generation")
 
     cost = None
     if place.price_per_kwh is not None:

@@ -55,8 +55,13 @@ def estimate(
     layers: Annotated[Optional[int], typer.Option(metavar="N", help="Layers (adds the attention FLOPs with --d-model, --seq-len).")] = None,
     d_model: Annotated[Optional[int], typer.Option(metavar="N", help="Hidden size.")] = None,
     seq_len: Annotated[Optional[int], typer.Option(metavar="TOKENS", help="Sequence length (context, for inference).")] = None,
-    inference: Annotated[bool, typer.Option("--inference", help="Serving: 2 FLOPs per parameter per token.")] = False,
-    tokens_per_request: Annotated[Optional[float], typer.Option(metavar="N", help="Inference: tokens per request.")] = None,
+    inference: Annotated[bool, typer.Option("--inference", help="Serving: decode roofline (memory and compute), "
+                                            "calibrated on published measurements.")] = False,
+    tokens_per_request: Annotated[Optional[float], typer.Option(metavar="N", help="Inference: output tokens per request.")] = None,
+    prompt_tokens: Annotated[Optional[float], typer.Option(metavar="N", help="Inference: prompt tokens per request.")] = None,
+    batch: Annotated[Optional[int], typer.Option(metavar="N", help="Inference: concurrent sequences (default 64).")] = None,
+    kv_dim: Annotated[Optional[int], typer.Option(metavar="N", help="Inference: key/value heads x head dim "
+                                                  "(grouped-query attention; default d-model).")] = None,
     requests: Annotated[Optional[str], typer.Option(metavar="N", help="Inference: number of requests, e.g. 1e6.")] = None,
     country: Annotated[Optional[str], typer.Option(metavar="CODE", help="ISO 3166 code or zone (US-CA).")] = None,
     region: Annotated[Optional[str], typer.Option(metavar="PROVIDER:REGION", help="Cloud region, e.g. gcp:europe-west1.")] = None,
@@ -74,32 +79,43 @@ def estimate(
     from ..estimate.models import get as get_model
     from ..record import dumps
 
-    for name, value in (("--gpu-hours", gpu_hours), ("--power-w", power_w), ("--host-w", host_w), ("--mfu", mfu)):
+    for name, value in (("--gpu-hours", gpu_hours), ("--power-w", power_w), ("--host-w", host_w), ("--mfu", mfu),
+                        ("--tokens-per-request", tokens_per_request), ("--prompt-tokens", prompt_tokens)):
         if value is not None and not math.isfinite(value):
             raise MlfootprintError(f"{name} must be a finite number, got {value}")
 
     spec = get_model(model) if model else None
-    if spec is not None and spec.tokens is None and tokens is None and gpu_hours is None and not spec.hours:
+    if spec is not None and spec.tokens is None and tokens is None and gpu_hours is None and not spec.hours \
+            and not inference:
         raise MlfootprintError(f"{spec.name}: training tokens are not published; give --tokens or --gpu-hours")
     same_hw = hardware is None or (spec is not None and hardware.strip().lower() == spec.hardware)
+    # the published training run, on its own hardware: its accelerators, power, place and hours apply
+    as_published = spec is not None and same_hw and not inference
     base: dict[str, Any] = dict(
         hardware=hardware or (spec.hardware if spec else None),
-        count=count if count is not None else (spec.accelerators if spec and same_hw else None),
+        count=count if count is not None else (spec.accelerators if spec and as_published else None),
         active_params=_number(active_params, "--active-params") if active_params else (spec.active_params if spec else None),
-        layers=layers or (spec.layers if spec else None), d_model=d_model or (spec.d_model if spec else None),
-        seq_len=seq_len or (spec.seq_len if spec else None), inference=inference, mfu=mfu,
+        layers=layers if layers is not None else (spec.layers if spec else None),
+        d_model=d_model if d_model is not None else (spec.d_model if spec else None),
+        seq_len=seq_len if seq_len is not None else (spec.seq_len if spec else None), inference=inference, mfu=mfu,
+        kv_dim=kv_dim if kv_dim is not None else (spec.kv_dim if spec else None), batch=batch, prompt_tokens=prompt_tokens,
+        output_tokens=tokens_per_request if inference else None,
         utilization=utilization.strip().lower(), precision=precision, host_w=host_w, accelerator_hours=gpu_hours,
-        power_w=power_w if power_w is not None else (spec.power_w if spec and same_hw else None))
+        power_w=power_w if power_w is not None else (spec.power_w if spec and as_published else None))
+    if not inference and (batch is not None or prompt_tokens is not None or tokens_per_request is not None):
+        raise MlfootprintError("--batch, --prompt-tokens and --tokens-per-request describe serving: add --inference")
     if inference:
         if tokens_per_request is None or requests is None:
             if tokens is None:
                 raise MlfootprintError("--inference needs --tokens-per-request and --requests (or --tokens in total)")
         else:
-            tokens = str(tokens_per_request * _number(requests, "--requests"))
+            per_request = _number(repr(tokens_per_request), "--tokens-per-request")
+            tokens = repr(_number(repr(per_request * _number(requests, "--requests")),
+                                  "--tokens-per-request x --requests"))
         if spec is not None and tokens is None:
             raise MlfootprintError("--inference with --model needs --tokens-per-request and --requests")
     place = _place(country, region, pue, intensity, wue, price_per_kwh, currency)
-    if spec is not None and same_hw and not (country or region or pue is not None or intensity is not None):
+    if spec is not None and as_published and not (country or region or pue is not None or intensity is not None):
         place = _published_place(place, spec)  # where it ran, as published, unless you say otherwise
 
     if params and ":" in params:
@@ -116,14 +132,14 @@ def estimate(
         return
 
     n = _number(params, "--params") if params else (spec.params if spec else None)
-    if base["accelerator_hours"] is None and spec is not None and same_hw and not inference and params is None \
-            and tokens is None and spec.hours:
+    if base["accelerator_hours"] is None and spec is not None and as_published and params is None and tokens is None \
+            and spec.hours:
         base["accelerator_hours"] = spec.hours  # the published figure beats our FLOPs model
     d = _tokens_for(tokens, n or 1) if tokens else (spec.tokens if spec and not inference else None)
     result = run_estimate(Workload(params=n, tokens=d, label=spec.name if spec else None, **base), place)
     if spec is not None:
         result["model_source"] = spec.source
-        result["published"] = _published_beside(spec, result, base, n, d, place, same_hw and not inference)
+        result["published"] = _published_beside(spec, result, base, n, d, place, as_published)
     if as_json:
         typer.echo(dumps(result, indent=2))
     else:
@@ -134,9 +150,9 @@ def _published_place(place: Any, spec: Any) -> Any:
     from dataclasses import replace
 
     if spec.pue is not None:
-        place = replace(place, pue=spec.pue, pue_source=f"published with {spec.name} ({spec.source})")
+        place = replace(place, pue=spec.pue, pue_source=f"published with {spec.name} ({spec.source})", pue_range=None)
     if spec.intensity_g_per_kwh is not None:
-        place = replace(place, intensity_g_per_kwh=spec.intensity_g_per_kwh,
+        place = replace(place, intensity_g_per_kwh=spec.intensity_g_per_kwh, intensity_range_g_per_kwh=None,
                         intensity_source=f"published with {spec.name} ({spec.source})")
     return place
 
@@ -187,7 +203,7 @@ def _place(country: str | None, region: str | None, pue: float | None, intensity
     if intensity is not None:
         if not 0 <= intensity < 5000:
             raise MlfootprintError(f"--intensity must be between 0 and 5000 gCO2e/kWh, got {intensity:g}")
-        place = replace(place, intensity_g_per_kwh=intensity, intensity_source="given")
+        place = replace(place, intensity_g_per_kwh=intensity, intensity_source="given", intensity_range_g_per_kwh=None)
     return place
 
 
@@ -291,7 +307,7 @@ def hardware() -> None:
     from ..hardware import accelerators, mfu_defaults
 
     table = Table(title="accelerators (dense peak TFLOP/s; '-' = not published, never guessed)", title_justify="left")
-    for col in ("key", "TDP W", "mem GB", "fp32", "tf32", "bf16", "fp8", "kgCO2e", "MFU"):
+    for col in ("key", "TDP W", "mem GB", "mem TB/s", "fp32", "tf32", "bf16", "fp8", "kgCO2e", "MFU"):
         table.add_column(col, justify="left" if col == "key" else "right", no_wrap=True)
     mfu = mfu_defaults()
 
@@ -299,7 +315,7 @@ def hardware() -> None:
         return "-" if v is None else f"{v:g}"
 
     for a in accelerators().values():
-        table.add_row(a.key, cell(a.tdp_w), cell(a.memory_gb), *(cell(a.peak_tflops[p]) for p in
+        table.add_row(a.key, cell(a.tdp_w), cell(a.memory_gb), cell(a.memory_tb_s), *(cell(a.peak_tflops[p]) for p in
                       ("fp32", "tf32", "bf16", "fp8")), cell(a.embodied_kg),
                       cell(mfu[a.family].value) if a.family in mfu else "-")
     out.print(table)

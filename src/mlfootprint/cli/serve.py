@@ -47,8 +47,16 @@ def serve(
     model_params: Annotated[Optional[float], typer.Option(metavar="N", help="The served model's parameters (e.g. "
                                                           "8e9): the record then shows the inference estimate beside "
                                                           "the measurement (needs --hardware).")] = None,
+    model: Annotated[Optional[str], typer.Option(metavar="NAME", help="A known model (e.g. llama-3.1-8b): its size "
+                                                 "and shape for the estimate, instead of --model-params.")] = None,
+    model_layers: Annotated[Optional[int], typer.Option(metavar="N", help="Estimate: the model's layers.")] = None,
+    model_d_model: Annotated[Optional[int], typer.Option(metavar="N", help="Estimate: its hidden size.")] = None,
+    model_kv_dim: Annotated[Optional[int], typer.Option(metavar="N", help="Estimate: key/value heads x head dim.")] = None,
+    batch: Annotated[Optional[int], typer.Option(metavar="N", help="Estimate: the server's concurrent sequences "
+                                                 "(e.g. vLLM max_num_seqs; default 64).")] = None,
+    prompt_tokens: Annotated[Optional[float], typer.Option(metavar="N", help="Estimate: prompt tokens per request.")] = None,
     hardware: Annotated[Optional[str], typer.Option(metavar="KEY", help="The accelerator it runs on, for the estimate "
-                                                    "(mlfootprint estimate --list-hardware).")] = None,
+                                                    "(`mlfootprint hardware` lists them).")] = None,
     tokens_per_request: Annotated[Optional[float], typer.Option(metavar="N", help="Tokens per request, for the "
                                                                 "estimate when no token counter is read.")] = None,
     pid: Annotated[Optional[int], typer.Option(metavar="PID", help="Attach to a running server instead of running "
@@ -94,8 +102,21 @@ def serve(
             selectors.append(Selector.parse(token_name))
     except ValueError as exc:
         raise MlfootprintError(str(exc)) from None
+    spec = None
+    if model is not None:
+        from ..estimate.models import get as get_model
+
+        spec = get_model(model)
+        if model_params is None:
+            model_params = spec.params
     if (model_params is None) != (hardware is None):
-        raise MlfootprintError("the inference estimate needs both --model-params and --hardware")
+        raise MlfootprintError("the inference estimate needs both --model-params (or --model) and --hardware")
+    for name, value in (("--model-layers", model_layers), ("--model-d-model", model_d_model),
+                        ("--model-kv-dim", model_kv_dim), ("--batch", batch)):
+        if value is not None and value < 1:
+            raise MlfootprintError(f"{name} must be a positive integer, got {value}")
+    if prompt_tokens is not None and not 0 <= prompt_tokens < 1e30:
+        raise MlfootprintError(f"--prompt-tokens must be a number from 0 to 1e30, got {prompt_tokens:g}")
     if model_params is not None:
         from ..hardware import get
 
@@ -118,6 +139,11 @@ def serve(
               "tokens_counter": str(selectors[1]) if len(selectors) > 1 else None,
               "preset": preset.value if preset else None, "window_s": window,
               "attached_pid": pid, "model_params": model_params, "hardware": hardware,
+              "model_active_params": spec.active_params if spec else None,
+              "model_layers": model_layers or (spec.layers if spec else None),
+              "model_d_model": model_d_model or (spec.d_model if spec else None),
+              "model_kv_dim": model_kv_dim or (spec.kv_dim if spec else None), "batch": batch,
+              "prompt_tokens": prompt_tokens,
               "tokens_per_request": tokens_per_request}
     tracker = Tracker(project=project or "serve", country=country, region=region, pue=pue, interval_s=interval,
                       scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,

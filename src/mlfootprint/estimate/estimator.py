@@ -35,6 +35,11 @@ class Workload:
     d_model: int | None = None
     seq_len: int | None = None
     inference: bool = False
+    # serving (inference without --mfu): concurrent sequences, prompt and output tokens per request, model shape
+    batch: int | None = None
+    prompt_tokens: float | None = None
+    output_tokens: float | None = None  # per request; tokens above is the total generated
+    kv_dim: int | None = None
     accelerator_hours: float | None = None
     mfu: float | None = None
     # "effective": fitted to published runs (every hour held, see utilization.py); "peak": papers'
@@ -51,14 +56,16 @@ def _check(w: Workload) -> None:
         if v is not None and not (math.isfinite(v) and v > 0):
             raise ConfigError(f"{name} must be a positive number (and finite), got {v:g}")
 
-    for name in ("params", "tokens", "active_params", "accelerator_hours", "power_w"):
+    for name in ("params", "tokens", "active_params", "accelerator_hours", "power_w", "output_tokens"):
         positive(name.replace("_", "-"), getattr(w, name))
-    for name in ("layers", "d_model", "seq_len"):
+    for name in ("layers", "d_model", "seq_len", "batch", "kv_dim"):
         v = getattr(w, name)
         if v is not None and v < 1:
             raise ConfigError(f"{name.replace('_', '-')} must be a positive integer, got {v}")
     if w.count is not None and w.count < 1:
         raise ConfigError(f"count must be at least 1 accelerator, got {w.count}")
+    if w.prompt_tokens is not None and not (math.isfinite(w.prompt_tokens) and w.prompt_tokens >= 0):
+        raise ConfigError(f"prompt-tokens must be a finite number >= 0, got {w.prompt_tokens:g}")
     if not (math.isfinite(w.host_w) and w.host_w >= 0):
         raise ConfigError(f"host-w must be a finite number >= 0, got {w.host_w:g}")
     if w.mfu is not None and not 0 < w.mfu <= 1:
@@ -84,6 +91,8 @@ def estimate(w: Workload, place: Place) -> dict[str, Any]:
     def assume(name: str, value: Any, unit: str, source: str) -> None:
         assumptions.append({"name": name, "value": value, "unit": unit, "source": source})
 
+    if w.inference and w.accelerator_hours is None and w.mfu is None and w.utilization == "effective":
+        return _serving(w, acc, place, assumptions, assume)
     flops = None
     if w.accelerator_hours is not None:
         hours = (w.accelerator_hours,) * 3
@@ -144,9 +153,16 @@ def estimate(w: Workload, place: Place) -> dict[str, Any]:
     per_hour_j = (power_w + w.host_w) * 3600
     energy = tuple(h * per_hour_j for h in hours)
     wall = tuple(h / count * 3600 for h in hours)
+    return _result(w, acc, place, assumptions, flops, hours, energy, wall)  # type: ignore[arg-type]
+
+
+def _result(w: Workload, acc: Any, place: Place, assumptions: list[dict[str, Any]], flops: float | None,
+            hours: tuple[float, float, float], energy: tuple[float, float, float],
+            wall: tuple[float, float, float], serving: dict[str, Any] | None = None) -> dict[str, Any]:
+    count = w.count or 1
     name = acc.name if acc else "accelerator"
     items = [accelerator_item(acc, name, count), server_share_for_accelerators(count)]
-    result = assess(energy, wall, place, items, "estimated")  # type: ignore[arg-type]
+    result = assess(energy, wall, place, items, "estimated")
     return {
         "label": w.label,
         "workload": "inference" if w.inference else "training",
@@ -158,6 +174,7 @@ def estimate(w: Workload, place: Place) -> dict[str, Any]:
         "accelerator_hours": hours[0],
         "accelerator_hours_range": [hours[1], hours[2]],
         "wall_time_s": wall[0] if w.count else None,
+        "serving": serving,
         "energy_j": energy[0],
         "energy_kwh": energy[0] / J_PER_KWH,
         "facility_energy_j": result["facility_energy_j"]["value"],
@@ -169,3 +186,54 @@ def estimate(w: Workload, place: Place) -> dict[str, Any]:
         "assumptions": assumptions,
         "impact": result,
     }
+
+
+def _serving(w: Workload, acc: Any, place: Place, assumptions: list[dict[str, Any]], assume: Any) -> dict[str, Any]:
+    """Inference from the decode roofline (estimate/inference.py): energy per output token x tokens."""
+    from . import inference
+
+    if w.params is None or w.tokens is None:
+        raise ConfigError("give --params (or --model) and the tokens to generate (--tokens-per-request and --requests)")
+    if acc is None:
+        raise ConfigError("give --hardware (e.g. h100-sxm) to estimate serving")
+    model = inference.Model(w.params, w.active_params, w.layers, w.d_model, w.kv_dim)
+    per_request = w.output_tokens or w.tokens
+    serving = inference.Serving(w.batch or inference.DEFAULT_BATCH, w.prompt_tokens or 0.0, per_request, w.count,
+                                w.precision)
+    cal = inference.calibration()
+    st = inference.step(model, acc, serving, cal, w.power_w)  # given watts replace the fitted share of TDP
+    w = replace(w, count=st.accelerators)
+    lo, hi = math.exp(cal.log_error_low), math.exp(cal.log_error_high)
+    assume("model", f"{w.params:.3g} params" + (f", {w.active_params:.3g} active" if w.active_params else "")
+           + f", {w.layers} layers, d_model {w.d_model}, KV width {w.kv_dim or w.d_model}", "", "given" if w.kv_dim else
+           "given; no --kv-dim: keys/values as wide as d_model (no grouped-query attention), an upper bound")
+    assume("accelerators", st.accelerators, "", "given" if serving.accelerators else
+           f"fewest (1, 2, 4, ...) whose memory holds the {w.precision} weights in {inference.WEIGHTS_MAX_SHARE:.0%} "
+           "of it, leaving room for the KV cache")
+    assume("batch", st.batch, "sequences", ("; ".join(st.notes) if st.notes else
+           "given" if w.batch else f"default {inference.DEFAULT_BATCH} concurrent sequences: pass --batch"))
+    assume("prompt_tokens", serving.prompt_tokens, "per request", "given" if w.prompt_tokens is not None else
+           "not given: prefill and the prompt's KV cache are not counted; pass --prompt-tokens")
+    assume("bound", f"{1 - st.compute_share:.0%} memory, {st.compute_share:.0%} compute", "of a decode step",
+           f"{acc.name}: {acc.memory_tb_s:g} TB/s, {acc.memory_gb:g} GB, dense {w.precision} peak: {acc.source}")
+    assume("tokens_per_s", round(st.tokens_per_s, 1), "tokens/s", inference.source())
+    assume("power_w", round(st.power_w, 1), "W, all accelerators", "given (per accelerator)" if w.power_w is not None
+           else f"{acc.name} TDP {acc.tdp_w:g} W x fitted share (see tokens_per_s)")
+    assume("energy_per_token_j", round(st.energy_j_per_token, 4), "J per output token",
+           f"range {st.energy_j_per_token * lo:.3g}-{st.energy_j_per_token * hi:.3g}")
+    assume("host_w_per_accelerator", w.host_w, "W", "given" if w.host_w else
+           "host CPUs, memory and network not included (ML.ENERGY's measurements are GPU energy); add --host-w")
+    seconds = w.tokens / st.tokens_per_s
+    hours_acc = seconds * st.accelerators / 3600
+    hours = (hours_acc, hours_acc * lo, hours_acc * hi)
+    host_j = w.host_w * st.accelerators * seconds
+    e = w.tokens * st.energy_j_per_token + host_j
+    energy = (e, w.tokens * st.energy_j_per_token * lo + host_j * lo, w.tokens * st.energy_j_per_token * hi + host_j * hi)
+    wall = (seconds, seconds * lo, seconds * hi)
+    detail = {"accelerators": st.accelerators, "batch": st.batch, "batch_capped": st.batch_capped,
+              "tokens_per_s": st.tokens_per_s, "power_w": st.power_w, "energy_j_per_token": st.energy_j_per_token,
+              "energy_j_per_token_range": [st.energy_j_per_token * lo, st.energy_j_per_token * hi],
+              "compute_share": st.compute_share, "context_tokens": st.context_tokens,
+              "requests": w.tokens / per_request, "energy_j_per_request": e / (w.tokens / per_request),
+              "notes": st.notes, "source": inference.source()}
+    return _result(w, acc, place, assumptions, None, hours, energy, wall, detail)

@@ -34,6 +34,7 @@ class ModelSpec:
     published_co2e_kg: float | None = None
     published_energy_j: float | None = None
     power_w: float | None = None  # per accelerator, as published (measured or the TDP they charged)
+    kv_dim: int | None = None  # key/value heads x head dim: sizes a serving estimate's KV cache
 
 
 def slug(name: str) -> str:
@@ -49,7 +50,7 @@ def catalogue() -> dict[str, ModelSpec]:
     table = {r["key"]: ModelSpec(r["key"], r["name"], float(r["params"]), number(r["active_params"]),
                                  number(r["tokens"]), r["hardware"] or None, opt_int(r["accelerators"]),
                                  number(r["hours"]), opt_int(r["layers"]), opt_int(r["d_model"]), opt_int(r["seq_len"]),
-                                 r["source"])
+                                 r["source"], kv_dim=opt_int(r["kv_dim"]))
              for r in rows("models.csv")}
     by_name = {spec.name: key for key, spec in table.items()}
     for r in rows("published_training.csv"):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..data import rows
+from ..constants import UNCERTAINTY_ANNUAL_INTENSITY
+from ..data import number, rows
 from ..errors import ConfigError
 
 # Each row names its primary source and the package file it was read from (tools/build_grid_tables.py).
@@ -37,6 +38,7 @@ class Location:
     # at the plant only), "operational" (Google's location-based grid figure). Figures of different bases
     # are not comparable one to one.
     basis: str = "lifecycle"
+    intensity_range_g_per_kwh: tuple[float, float] | None = None  # where the figure is uncertain beyond rounding
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class _Zone:
     year: int
     basis: str
     source: str
+    low: float | None = None  # the row's published range, where it has one (the world row)
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ def all_zones() -> dict[str, _Zone]:
     zones = {}
     for r in rows("grid_zones.csv"):
         zones[r["zone"]] = _Zone(r["zone"], r["alpha3"], r["name"], float(r["intensity_g_per_kwh"]),
-                                 int(r["year"]), r["basis"], r["source"])
+                                 int(r["year"]), r["basis"], r["source"], number(r.get("low_g_per_kwh") or ""),
+                                 number(r.get("high_g_per_kwh") or ""))
     return zones
 
 
@@ -89,14 +94,25 @@ def _find_zone(code: str) -> _Zone | None:
     return next((z for z in zones.values() if z.alpha3 == code), None)
 
 
+ANNUAL_RANGE_NOTE = (f"; range ±{UNCERTAINTY_ANNUAL_INTENSITY:.0%}: an annual average applied to the run's own hours "
+                     "(the project's stated assumption)")
+
+
+def annual_range(intensity_g_per_kwh: float) -> tuple[float, float]:
+    """An annual average applied to a run's hours, ± the stated assumption (constants.py)."""
+    return (intensity_g_per_kwh * (1 - UNCERTAINTY_ANNUAL_INTENSITY),
+            intensity_g_per_kwh * (1 + UNCERTAINTY_ANNUAL_INTENSITY))
+
+
 def _zone_location(zone: _Zone, region: str | None = None, note: str = "") -> Location:
     # what tools/check_grid_zones.py flags, said where the figure is used (benchmarks/results/grid_zones_check.txt)
     if zone.year < 2020:
         note += f"; caution: the latest data for {zone.name} is from {zone.year}"
     if zone.source == "ember-owid" and zone.intensity_g_per_kwh >= 100 and zone.intensity_g_per_kwh % 100 == 0:
         note += "; caution: a round figure in the source, likely an estimate rather than a measured mix"
-    source = f"{SOURCES.get(zone.source, zone.source)}, {zone.name} {zone.year}, {zone.basis}{note}"
-    return Location(zone.zone, region, zone.intensity_g_per_kwh, source, zone.year, zone.basis)
+    source = f"{SOURCES.get(zone.source, zone.source)}, {zone.name} {zone.year}, {zone.basis}{note}{ANNUAL_RANGE_NOTE}"
+    return Location(zone.zone, region, zone.intensity_g_per_kwh, source, zone.year, zone.basis,
+                    annual_range(zone.intensity_g_per_kwh))
 
 
 def resolve_location(country: str | None = None, region: str | None = None) -> tuple[Location, list[str]]:
@@ -118,8 +134,10 @@ def resolve_location(country: str | None = None, region: str | None = None) -> t
         if country and _find_zone(country) != zone:
             warnings.append(f"both country {country!r} and region {region!r} given: using the region")
         if r.intensity_g_per_kwh is not None:
-            source = f"{SOURCES.get(r.source, r.source)}, {r.region} ({r.location}) {r.year}, location-based"
-            return Location(r.zone, r.region, r.intensity_g_per_kwh, source, r.year or 0, "operational"), warnings
+            source = (f"{SOURCES.get(r.source, r.source)}, {r.region} ({r.location}) {r.year}, location-based"
+                      f"{ANNUAL_RANGE_NOTE}")
+            return Location(r.zone, r.region, r.intensity_g_per_kwh, source, r.year or 0, "operational",
+                            annual_range(r.intensity_g_per_kwh)), warnings
         assert zone is not None, f"cloud_regions.csv maps {r.region} to unknown zone {r.zone}"
         note = f"; {r.region} ({r.location}) mapped to its country: the provider publishes no per-region figure"
         return _zone_location(zone, r.region, note), warnings
@@ -133,5 +151,8 @@ def resolve_location(country: str | None = None, region: str | None = None) -> t
     world = all_zones()[WORLD]
     warnings.append(f"no location set: using the world average {world.intensity_g_per_kwh:g} gCO2e/kWh; set "
                     "--country/--region or MLFOOTPRINT_COUNTRY (e.g. FR) for a figure that fits where the run ran")
+    spread = (world.low, world.high) if world.low is not None and world.high is not None else None
+    note = (f"; range {spread[0]:g}-{spread[1]:g}: the countries' generation-weighted 10th-90th percentile"
+            if spread else "")
     return Location(None, None, world.intensity_g_per_kwh, f"{SOURCES[world.source]}, {world.name}, "
-                    f"{world.year}, {world.basis} (world average)", world.year, world.basis), warnings
+                    f"{world.year}, {world.basis} (world average){note}", world.year, world.basis, spread), warnings

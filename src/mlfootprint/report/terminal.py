@@ -93,8 +93,9 @@ def run_view(record: dict[str, Any]) -> Group:
                   "", "sum", "")
     pue_from = record["settings"].get("pue", {}).get("from", "default")
     pue_note = "Uptime Institute 2024 industry average" if pue_from == "default" else f"set by {pue_from}"
+    facility = (record.get("impact") or {}).get("facility_energy_j") or {}
     table.add_row("facility energy", fmt_energy(record["facility_energy_j"]), "", "", "modelled",
-                  cite(f"IT energy × PUE {record['pue']:g} ({pue_note})"))
+                  cite(facility.get("source") or f"IT energy × PUE {record['pue']:g} ({pue_note})"))
     loc = record["location"]
     where = loc["region"] or loc["country"] or "world average"
     if not record.get("impact"):  # runs recorded before impact_json: the bare operational figure

@@ -16,12 +16,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from ..constants import UNCERTAINTY_MEASURED
-from .base import Channel, Reading
+from .gpu import Gpu, GpuSensor
 from .library import Initialized
 from .nvml import visible_indices
 
@@ -29,19 +27,6 @@ log = logging.getLogger("mlfootprint")
 
 _initialized = Initialized("amdsmi_init", "amdsmi_shut_down")  # once per process (library.py)
 _ensure_init = _initialized.ensure
-
-
-@dataclass
-class _Gpu:
-    index: int
-    handle: Any
-    name: str
-    uuid: str
-    has_counter: bool
-
-    @property
-    def key(self) -> str:
-        return f"gpu:{self.index}"
 
 
 def energy_uj(count: dict[str, Any]) -> float:
@@ -72,12 +57,10 @@ def _socket_power_w(smi: ModuleType, handle: Any) -> float:
     raise ValueError("no socket power reported")
 
 
-class AmdSmiSensor:
+class AmdSmiSensor(GpuSensor):
     """Reads every visible AMD GPU. Build it with `AmdSmiSensor.discover()`."""
 
-    def __init__(self, smi: ModuleType, gpus: list[_Gpu]) -> None:
-        self._smi = smi
-        self._gpus = gpus
+    LIBRARY, COUNTER_METHOD, POWER_METHOD = "AMD SMI", "amdsmi-energy-count", "amdsmi-power"
 
     @classmethod
     def discover(cls, env: dict[str, str] | None = None) -> tuple[AmdSmiSensor | None, list[str]]:
@@ -105,7 +88,7 @@ class AmdSmiSensor:
                     counter = True
                 except Exception:
                     counter = False
-                gpus.append(_Gpu(i, handles[i], _name(smi, handles[i]), uuids[i], counter))
+                gpus.append(Gpu(i, handles[i], _name(smi, handles[i]), uuids[i], counter))
         except Exception as exc:
             return None, [f"AMD SMI is present but could not list GPUs ({exc}); AMD GPU energy is not measured"]
         for g in gpus:
@@ -114,29 +97,8 @@ class AmdSmiSensor:
                                 "sampled and integrated")
         return (cls(smi, gpus) if gpus else None), warnings
 
-    def gpu_ids(self) -> list[tuple[int, str]]:
-        return [(g.index, g.uuid) for g in self._gpus]
+    def _energy_j(self, g: Gpu) -> float:
+        return energy_uj(self._lib.amdsmi_get_energy_count(g.handle)) / 1e6
 
-    def only(self, indices: list[int]) -> AmdSmiSensor | None:
-        gpus = [g for g in self._gpus if g.index in indices]
-        return type(self)(self._smi, gpus) if gpus else None
-
-    def channels(self) -> list[Channel]:
-        return [Channel(g.key, "gpu", g.name, "measured", "amdsmi-energy-count" if g.has_counter else "amdsmi-power",
-                        UNCERTAINTY_MEASURED, "energy-counter" if g.has_counter else "power-instant")
-                for g in self._gpus]
-
-    def read(self) -> list[Reading]:
-        readings = []
-        for g in self._gpus:
-            try:
-                if g.has_counter:
-                    readings.append(Reading(g.key, energy_j=energy_uj(self._smi.amdsmi_get_energy_count(g.handle)) / 1e6))
-                else:
-                    readings.append(Reading(g.key, power_w=_socket_power_w(self._smi, g.handle)))
-            except Exception as exc:
-                readings.append(Reading(g.key, error=f"AMD SMI read of GPU {g.index} failed: {exc}"))
-        return readings
-
-    def close(self) -> None:
-        pass  # AMD SMI stays initialized for the next run of this process; shut down at exit
+    def _power_w(self, g: Gpu) -> float:
+        return _socket_power_w(self._lib, g.handle)

@@ -12,12 +12,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from ..constants import UNCERTAINTY_MEASURED
-from .base import Channel, Reading
+from .gpu import Gpu, GpuSensor
 from .library import Initialized
 
 log = logging.getLogger("mlfootprint")
@@ -25,19 +23,6 @@ log = logging.getLogger("mlfootprint")
 # nvmlInit costs tens of milliseconds: once per process, shut down at exit (library.py)
 _initialized = Initialized("nvmlInit", "nvmlShutdown")
 _ensure_init = _initialized.ensure
-
-
-@dataclass
-class _Gpu:
-    index: int
-    handle: Any
-    name: str
-    uuid: str
-    has_counter: bool
-
-    @property
-    def key(self) -> str:
-        return f"gpu:{self.index}"
 
 
 def _text(value: str | bytes) -> str:
@@ -77,12 +62,10 @@ def visible_indices(spec: str | None, uuids: list[str]) -> tuple[list[int], list
     return chosen, warnings
 
 
-class NvmlSensor:
+class NvmlSensor(GpuSensor):
     """Reads every visible NVIDIA GPU. Build it with `NvmlSensor.discover()`."""
 
-    def __init__(self, nvml: ModuleType, gpus: list[_Gpu]) -> None:
-        self._nvml = nvml
-        self._gpus = gpus
+    LIBRARY, COUNTER_METHOD, POWER_METHOD = "NVML", "nvml-energy-counter", "nvml-power"
 
     @classmethod
     def discover(cls, env: dict[str, str] | None = None) -> tuple[NvmlSensor | None, list[str]]:
@@ -104,7 +87,7 @@ class NvmlSensor:
             gpus = []
             for i in indices:
                 handle = handles[i]
-                gpus.append(_Gpu(i, handle, _text(nvml.nvmlDeviceGetName(handle)), uuids[i],
+                gpus.append(Gpu(i, handle, _text(nvml.nvmlDeviceGetName(handle)), uuids[i],
                                  _has_counter(nvml, handle)))
         except Exception as exc:
             return None, [f"NVML is present but could not list GPUs ({exc}); GPU energy is not measured"]
@@ -116,35 +99,11 @@ class NvmlSensor:
                                 "power is sampled and integrated, so short spikes between samples are missed")
         return cls(nvml, gpus), warnings
 
-    def gpu_ids(self) -> list[tuple[int, str]]:
-        """(index, UUID) of every GPU this sensor reads."""
-        return [(g.index, g.uuid) for g in self._gpus]
+    def _energy_j(self, g: Gpu) -> float:
+        return self._lib.nvmlDeviceGetTotalEnergyConsumption(g.handle) / 1e3  # type: ignore[no-any-return]
 
-    def only(self, indices: list[int]) -> NvmlSensor | None:
-        """The same sensor reading only these GPUs (a rank's own, in a distributed job); None if none."""
-        gpus = [g for g in self._gpus if g.index in indices]
-        return type(self)(self._nvml, gpus) if gpus else None
-
-    def channels(self) -> list[Channel]:
-        return [
-            Channel(g.key, "gpu", g.name, "measured",
-                    "nvml-energy-counter" if g.has_counter else "nvml-power",
-                    UNCERTAINTY_MEASURED,
-                    "energy-counter" if g.has_counter else "power-instant")
-            for g in self._gpus
-        ]
-
-    def read(self) -> list[Reading]:
-        readings = []
-        for g in self._gpus:
-            try:
-                if g.has_counter:
-                    readings.append(Reading(g.key, energy_j=self._nvml.nvmlDeviceGetTotalEnergyConsumption(g.handle) / 1e3))
-                else:
-                    readings.append(Reading(g.key, power_w=self._nvml.nvmlDeviceGetPowerUsage(g.handle) / 1e3))
-            except Exception as exc:
-                readings.append(Reading(g.key, error=f"NVML read of GPU {g.index} failed: {exc}"))
-        return readings
+    def _power_w(self, g: Gpu) -> float:
+        return self._lib.nvmlDeviceGetPowerUsage(g.handle) / 1e3  # type: ignore[no-any-return]
 
     def pids_by_key(self) -> dict[str, set[int] | None]:
         """Processes with a compute or graphics context on each GPU; None where NVML cannot tell."""
@@ -153,15 +112,12 @@ class NvmlSensor:
             pids: set[int] | None = set()
             for getter in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
                 try:
-                    pids |= {p.pid for p in getattr(self._nvml, getter)(g.handle)}  # type: ignore[operator]
+                    pids |= {p.pid for p in getattr(self._lib, getter)(g.handle)}  # type: ignore[operator]
                 except Exception:
                     pids = None
                     break
             result[g.key] = pids
         return result
-
-    def close(self) -> None:
-        pass  # NVML stays initialized for the next run of this process; shut down at exit
 
 
 def _has_counter(nvml: ModuleType, handle: Any) -> bool:

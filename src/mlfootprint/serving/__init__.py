@@ -19,14 +19,11 @@ import statistics
 from typing import Any
 
 from ..constants import J_PER_KWH
+from ..stats import quantile
 
 
 def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
+    return quantile(values, q) if values else None
 
 
 def summarize_windows(windows: list[dict[str, Any]], co2e_kg_per_j: float,
@@ -82,7 +79,8 @@ def summarize_windows(windows: list[dict[str, Any]], co2e_kg_per_j: float,
 def inference_estimate(config: dict[str, Any], requests: float, tokens: float | None,
                        measured_j: float) -> dict[str, Any] | None:
     """The estimator's figure for the same model, hardware and tokens, beside the measured energy
-    (idle excluded), when `serve` was given --model-params and --hardware."""
+    (idle excluded), when `serve` was given the model (--model, or --model-params with its shape) and
+    --hardware: the decode roofline of estimate/inference.py, at the server's --batch."""
     if not config.get("model_params") or not config.get("hardware"):
         return None
     n_tokens = tokens if tokens else (requests * config["tokens_per_request"] if config.get("tokens_per_request")
@@ -96,12 +94,19 @@ def inference_estimate(config: dict[str, Any], requests: float, tokens: float | 
     place = Place(1.0, "-", 0.0, "-", 0.0, "-", 0.0, "-")  # only the IT energy is compared
     try:
         est = estimate(Workload(hardware=config["hardware"], params=float(config["model_params"]), tokens=n_tokens,
-                                inference=True), place)
+                                inference=True, active_params=config.get("model_active_params"),
+                                layers=config.get("model_layers"), d_model=config.get("model_d_model"),
+                                kv_dim=config.get("model_kv_dim"), batch=config.get("batch"),
+                                prompt_tokens=config.get("prompt_tokens"),
+                                output_tokens=n_tokens / requests if requests else None), place)
     except ConfigError as exc:
-        return {"error": str(exc)}
-    return {"method": "estimated: 2 x params FLOPs per token at the accelerator's peak x its default MFU, at its "
-                      "TDP (estimate/estimator.py)",
+        return {"error": str(exc).replace("--layers and --d-model", "--model, or --model-layers and --model-d-model")
+                .replace("--kv-dim", "--model-kv-dim")}
+    serving = est["serving"] or {}
+    return {"method": f"estimated: {serving.get('source', 'estimate/inference.py')}",
             "hardware": est["hardware"], "tokens": n_tokens, "energy_j": est["energy_j"],
+            "energy_j_range": [est["impact"]["energy_j"]["low"], est["impact"]["energy_j"]["high"]],
+            "batch": serving.get("batch"), "accelerators": serving.get("accelerators"),
             "energy_per_token_j": est["energy_j"] / n_tokens,
             "energy_per_request_j": est["energy_j"] / requests if requests else None,
             "measured_to_estimate": measured_j / est["energy_j"] if est["energy_j"] else None,
