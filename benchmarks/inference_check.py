@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 
 import torch
@@ -68,14 +69,16 @@ class Decoder(torch.nn.Module):
 
 
 def measure_cpu(dtype: torch.dtype) -> tuple[float, float]:
-    """(memory bandwidth B/s, peak FLOP/s) of this CPU, best of a few repetitions."""
+    """(memory read bandwidth B/s, peak FLOP/s) of this CPU, best of a few repetitions.
+
+    Decode reads the weights and the KV cache, so the bandwidth is a read: a 512 MB sum. (A copy
+    also writes, and with write-allocate caches it moves more bytes than it can count.)"""
     a = torch.empty(128 * 2**20, dtype=torch.float32).fill_(1.0)  # 512 MB
-    b = torch.empty_like(a)
     best_bw = 0.0
-    for _ in range(5):
+    for _ in range(7):
         t0 = time.perf_counter()
-        b.copy_(a)
-        best_bw = max(best_bw, 2 * a.numel() * 4 / (time.perf_counter() - t0))  # read + write
+        a.sum()
+        best_bw = max(best_bw, a.numel() * 4 / (time.perf_counter() - t0))
     m = torch.randn(2048, 2048, dtype=dtype)
     torch.mm(m, m)  # warm-up
     best_flops = 0.0
@@ -117,7 +120,10 @@ def main() -> None:
 
         acc = Accelerator("this-cpu", f"{os.cpu_count()}-vCPU host", "cpu", 0, None, psutil.virtual_memory().total / 1e9,
                           bw / 1e12, {"fp32": flops / 1e12, "tf32": None, "bf16": None, "fp8": None}, None, "", "measured", None)
-        how = f"this CPU, measured: {bw / 1e9:.1f} GB/s streaming copy, {flops / 1e9:.1f} GFLOP/s fp32 matmul"
+        from mlfootprint.sensors.cpu_model import cpu_brand
+
+        how = (f"this CPU ({cpu_brand() or 'unnamed'}, {os.cpu_count()} logical), measured: {bw / 1e9:.1f} GB/s "
+               f"read, {flops / 1e9:.1f} GFLOP/s fp32 matmul")
     print("# written by: python benchmarks/inference_check.py")
     print(f"model: random-weight decoder, {params / 1e6:.0f}M parameters ({args.layers} layers, d_model {args.d_model}, "
           f"{heads} heads, {kv_heads} KV heads), {precision}, on {device}")
@@ -127,13 +133,15 @@ def main() -> None:
     print(f"\n{'batch':>5} {'measured tok/s':>14} {'model tok/s':>11} {'ratio':>6} {'measured J/tok':>14} "
           f"{'model J/tok':>11} {'ratio':>6} {'power W':>8} {'basis':>9}")
     ratios = []
+    # the runs are kept apart from the user's store unless MLFOOTPRINT_STORE names one
+    store = os.environ.get("MLFOOTPRINT_STORE") or os.path.join(tempfile.mkdtemp(prefix="inference-check-"), "runs.db")
     for batch in (int(b) for b in args.batches.split(",")):
         prompt = torch.randint(0, 32000, (batch, args.prompt_tokens), device=device)
         runs = []
         with torch.inference_mode():
             model(prompt, None)  # warm-up: allocations, kernels
             for _ in range(args.repeats):
-                with mlfootprint.track(project="inference-check", store=os.environ.get("MLFOOTPRINT_STORE", ":memory:"),
+                with mlfootprint.track(project="inference-check", store=store,
                                        progress_bar=False) as run:
                     with run.phase("decode", items=batch * args.output_tokens):
                         logits, cache = model(prompt, None)
@@ -156,6 +164,9 @@ def main() -> None:
               f"{power:8.1f} {basis:>9}")
     within = sum(0.5 <= r <= 2 for r in ratios)
     print(f"\nthroughput within 2x: {within}/{len(ratios)}; ratios {', '.join(f'{r:.2f}' for r in ratios)}")
+    cal = inf.calibration()  # measured / model x the fitted efficiency: the share of the roofline this run reached
+    print(f"share of the roofline reached: {', '.join(f'{cal.efficiency / r:.2f}' for r in ratios)} "
+          f"(batch {args.batches}); the fit, vLLM on H100: {cal.efficiency:.2f}")
     if not gpu:
         print("energy: no RAPL here, so the measured energy is modelled (utilization x TDP); the model's J/token uses "
               "that same average power, so its J/token ratio equals its throughput ratio (inverted)")

@@ -228,6 +228,10 @@ def test_experiment_on_digits_end_to_end(isolated_env: Path, tmp_path: Path, cap
     assert base["inference_j_per_1000"] > 0
     assert by_name["run in SE"]["energy_j"] == base["energy_j"] and by_name["run in SE"]["co2e_kg"] < base["co2e_kg"]
     assert "Sweden" in by_name["run in SE"]["verdict"]
+    compared = {n: r for n, r in by_name.items() if r["change"] is not None}
+    assert "batch 128" in compared and "baseline" not in compared
+    assert all(r["verdict"].startswith(f"{r['change']:+.0%}") for r in compared.values()), "the change the verdict states"
+    assert result.change("batch 128") == by_name["batch 128"]["change"]
     trials = [t for t in result.trials if t.status == "ok"]
     assert all(t.epochs == 2 and t.run_id for t in trials)
     result.table()

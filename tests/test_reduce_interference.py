@@ -88,11 +88,17 @@ def verdicts(result: Any) -> dict[str, tuple[bool, str]]:
     return out
 
 
+def trials_text(result: Any) -> str:
+    """Every trial, for a failure message: a flaky machine shows itself here."""
+    return "\n".join(f"{t.strategy} round {t.repeat} attempt {t.attempt} {t.status}: {t.energy_j:.2f} J, "
+                     f"others {t.other_load_cores or 0:.2f} cores" for t in result.trials)
+
+
 def test_a_busy_neighbour_changes_no_verdict(tmp_path: Any) -> None:
     quiet = experiment(str(tmp_path / "quiet.db")).run(strategies())
     expected = {"baseline": (False, "reference"), "batch 64": (False, "noise"), "data 50%": (True, "saving"),
                 "double work": (False, "costlier")}
-    assert verdicts(quiet) == expected, [quiet.verdict(n) for n in quiet.summaries]
+    assert verdicts(quiet) == expected, ([quiet.verdict(n) for n in quiet.summaries], trials_text(quiet))
 
     neighbour = start_neighbour(8.0)
     try:
@@ -100,13 +106,15 @@ def test_a_busy_neighbour_changes_no_verdict(tmp_path: Any) -> None:
         busy = experiment(str(tmp_path / "busy.db")).run(strategies())
     finally:
         stop_neighbour(neighbour)
-    assert verdicts(busy) == expected, [busy.verdict(n) for n in busy.summaries]
+    assert verdicts(busy) == expected, ([busy.verdict(n) for n in busy.summaries], trials_text(busy))
     reruns = [t for t in busy.trials if t.attempt > 1]
     assert reruns, "trials beside the neighbour were detected and run again"
     assert all(t.status == "ok" for t in busy.trials), "once the neighbour ended, every trial ran clean"
     assert any("re-run because other processes loaded the machine" in n for n in busy.notes)
-    same = busy.summaries["batch 64"].energy_j / busy.summaries["baseline"].energy_j
-    assert same == pytest.approx(1.0, abs=0.15), "a strategy equal to the baseline comes out equal"
+    # the change the verdict rests on (each round's ratio to its own baseline trial): the same work
+    # comes out the same. The medians' ratio is not checked: on a VM whose host drifts between rounds
+    # it moves with the drift (0.79 once in CI), which is why verdicts pair rounds.
+    assert busy.change("batch 64") == pytest.approx(0.0, abs=0.15), trials_text(busy)
 
 
 def test_the_load_watch_sees_a_neighbour_and_not_our_own_work() -> None:

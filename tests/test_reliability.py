@@ -512,9 +512,12 @@ def test_f17_another_applications_database_is_refused_untouched(tmp_path: Path) 
     assert other.read_bytes() == before
 
 
-def test_f17_an_in_memory_store_is_refused() -> None:
+@pytest.mark.parametrize("store", ["sqlite:///:memory:", ":memory:"])
+def test_f17_an_in_memory_store_is_refused(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(StoreConfigError, match="in memory"):
-        mlfootprint.track(store="sqlite:///:memory:").start()
+        mlfootprint.track(store=store).start()
+    assert not list(tmp_path.iterdir()), "SQLite's in-memory name is not taken for a file name"
 
 
 def test_f17_sqlite_url_arguments_print_no_warning(tmp_path: Path) -> None:

@@ -249,6 +249,14 @@ class Result:
                      "the saving is real only if training stops there)")
         return True, text
 
+    def change(self, name: str) -> float | None:
+        """The relative change against the baseline that the strategy's verdict rests on: the median
+        of its per-round ratios to the baseline (minus 1) when at least 3 rounds pair up, else the
+        change of the medians. None for the baseline or a strategy with nothing to compare."""
+        if name != "baseline":
+            self.verdict(name)
+        return self._changes.get(name)
+
     def _wins(self, name: str, base: Summary) -> str:
         def used(n: str) -> list[Trial]:
             trials = [t for t in self.trials if t.strategy == n]
@@ -286,7 +294,7 @@ class Result:
         out = []
         for name, s in self.summaries.items():
             ok, why = self.verdict(name)
-            out.append({**s.__dict__, "recommended": ok, "verdict": why})
+            out.append({**s.__dict__, "change": self._changes.get(name), "recommended": ok, "verdict": why})
         return sorted(out, key=lambda r: (r["energy_j"] is None, r["energy_j"] or 0))
 
     def table(self, console: Any = None) -> None:

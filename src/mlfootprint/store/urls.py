@@ -40,6 +40,8 @@ def to_url(store: str | None) -> str:
         return default_store_url()
     if "://" in store:
         return store
+    if store == ":memory:" or store.startswith("file::memory:"):  # SQLite's own in-memory names, not a file
+        return "sqlite:///" + store  # check_url refuses it (its runs would vanish), rather than make a file
     return "sqlite:///" + str(Path(store).expanduser().resolve())
 
 
