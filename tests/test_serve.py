@@ -212,7 +212,8 @@ def test_the_inference_estimate_sits_beside_the_measurement() -> None:
     assert "no tokens counted" in no_tokens["error"]
     no_shape = summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm",
                                                 "tokens_per_request": 50})["estimate"]
-    assert "--model-layers" in no_shape["error"]
+    assert "--model-layers and --model-d-model (and --model-kv-dim" in no_shape["error"]
+    assert "--layers" not in no_shape["error"].replace("--model-layers", ""), "serve's own options, not estimate's"
     assert summarize_windows(windows, 0.0, {})["estimate"] is None
 
 

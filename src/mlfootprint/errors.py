@@ -33,3 +33,17 @@ class StoreConfigError(StoreError):
 
 class StoreMissingError(StoreError):
     """A reader was pointed at a store that does not exist (yet): nothing is created for it."""
+
+
+class MissingModelShape(ConfigError):
+    """A serving estimate was asked for a model whose layers and hidden size are unknown (its KV cache
+    cannot be sized). The message names `estimate`'s options; another front end (`serve`) names its
+    own through `message(...)`."""
+
+    def __init__(self) -> None:
+        super().__init__(self.message("--layers", "--d-model", "--kv-dim", "--model"))
+
+    @staticmethod
+    def message(layers: str, d_model: str, kv_dim: str, model: str) -> str:
+        return (f"a serving estimate needs the model's shape: give {layers} and {d_model} (and {kv_dim}, key/value "
+                f"heads x head dim, for grouped-query attention), or {model}")

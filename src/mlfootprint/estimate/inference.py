@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from ..data import number, rows
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingModelShape
 from ..hardware import Accelerator
 from ..stats import quantile
 
@@ -143,8 +143,7 @@ def step(model: Model, acc: Accelerator, s: Serving, cal: Calibration, power_w: 
     kv_per_token = model.kv_bytes_per_token()
     notes: list[str] = []
     if kv_per_token is None:
-        raise ConfigError("a serving estimate needs the model's shape: give --layers and --d-model (and --kv-dim, key/value "
-                          "heads x head dim, for grouped-query attention), or --model")
+        raise MissingModelShape()
     n = s.accelerators or default_accelerators(model, acc, s.precision)
     weights_total = model.params * BYTES[s.precision]
     context = s.prompt_tokens + s.output_tokens / 2  # mean context over a response's decoding steps

@@ -87,7 +87,7 @@ def inference_estimate(config: dict[str, Any], requests: float, tokens: float | 
                                       else None)
     if not n_tokens:
         return {"error": "no tokens counted: give --tokens-counter or --tokens-per-request"}
-    from ..errors import ConfigError
+    from ..errors import ConfigError, MissingModelShape
     from ..estimate.estimator import Workload, estimate
     from ..impact import Place
 
@@ -99,9 +99,10 @@ def inference_estimate(config: dict[str, Any], requests: float, tokens: float | 
                                 kv_dim=config.get("model_kv_dim"), batch=config.get("batch"),
                                 prompt_tokens=config.get("prompt_tokens"),
                                 output_tokens=n_tokens / requests if requests else None), place)
+    except MissingModelShape:
+        return {"error": MissingModelShape.message("--model-layers", "--model-d-model", "--model-kv-dim", "--model")}
     except ConfigError as exc:
-        return {"error": str(exc).replace("--layers and --d-model", "--model, or --model-layers and --model-d-model")
-                .replace("--kv-dim", "--model-kv-dim")}
+        return {"error": str(exc)}
     serving = est["serving"] or {}
     return {"method": f"estimated: {serving.get('source', 'estimate/inference.py')}",
             "hardware": est["hardware"], "tokens": n_tokens, "energy_j": est["energy_j"],
