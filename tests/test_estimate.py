@@ -143,13 +143,21 @@ def test_cli_inference_with_a_known_model_ignores_its_training_run() -> None:
     gpt3 = json.loads(cli("--model", "gpt-3-175b", "--inference", "--tokens-per-request", "300", "--requests", "10",
                           "--json").stdout)
     assert gpt3["serving"]["accelerators"] == 16 and gpt3["hardware"] == "v100-sxm2"
+    # no published TDP (TPU): the user's watts stand in for the fitted share of it, and the source says so
+    tpu = json.loads(cli("--params", "8e9", "--layers", "32", "--d-model", "4096", "--hardware", "tpu-v5e", "--power-w",
+                         "200", "--inference", "--tokens-per-request", "500", "--requests", "10", "--json").stdout)
+    n = tpu["serving"]["accelerators"]
+    assert tpu["serving"]["power_w"] == pytest.approx(200.0 * n) and "power given" in tpu["serving"]["source"]
+    assert tpu["serving"]["energy_j_per_token"] == pytest.approx(200.0 * n / tpu["serving"]["tokens_per_s"], rel=0.05)
 
 
 @pytest.mark.parametrize("args, message", [
     (("--params", "7e9", "--hardware", "h100-sxm"), "needs the model's shape"),
     (("--params", "400e9", "--layers", "80", "--d-model", "8192", "--hardware", "l4", "--count", "2"),
      "do not fit in 2 x l4"),
-    (("--params", "7e9", "--layers", "32", "--d-model", "4096", "--hardware", "tpu-v4"), "no published TDP"),
+    (("--params", "7e9", "--layers", "32", "--d-model", "4096", "--hardware", "tpu-v4"),
+     "no published TDP in the catalogue, which a serving estimate needs; give --power-w"),
+    (("--params", "7e9", "--layers", "32", "--d-model", "4096", "--hardware", "b100"), "no published memory bandwidth"),
     (("--model", "llama-3.1-8b", "--kv-dim", "0"), "kv-dim must be a positive integer, got 0"),
     (("--model", "llama-3.1-8b", "--layers", "0"), "layers must be a positive integer, got 0"),
     (("--model", "llama-3.1-8b", "--prompt-tokens", "1e12"), "does not fit beside the weights in 1 x h100-sxm"),

@@ -216,7 +216,7 @@ def _serving(w: Workload, acc: Any, place: Place, assumptions: list[dict[str, An
            "not given: prefill and the prompt's KV cache are not counted; pass --prompt-tokens")
     assume("bound", f"{1 - st.compute_share:.0%} memory, {st.compute_share:.0%} compute", "of a decode step",
            f"{acc.name}: {acc.memory_tb_s:g} TB/s, {acc.memory_gb:g} GB, dense {w.precision} peak: {acc.source}")
-    assume("tokens_per_s", round(st.tokens_per_s, 1), "tokens/s", inference.source())
+    assume("tokens_per_s", round(st.tokens_per_s, 1), "tokens/s", inference.source(w.power_w is not None))
     assume("power_w", round(st.power_w, 1), "W, all accelerators", "given (per accelerator)" if w.power_w is not None
            else f"{acc.name} TDP {acc.tdp_w:g} W x fitted share (see tokens_per_s)")
     assume("energy_per_token_j", round(st.energy_j_per_token, 4), "J per output token",
@@ -235,5 +235,5 @@ def _serving(w: Workload, acc: Any, place: Place, assumptions: list[dict[str, An
               "energy_j_per_token_range": [st.energy_j_per_token * lo, st.energy_j_per_token * hi],
               "compute_share": st.compute_share, "context_tokens": st.context_tokens,
               "requests": w.tokens / per_request, "energy_j_per_request": e / (w.tokens / per_request),
-              "notes": st.notes, "source": inference.source()}
+              "notes": st.notes, "source": inference.source(w.power_w is not None)}
     return _result(w, acc, place, assumptions, None, hours, energy, wall, detail)

@@ -119,8 +119,10 @@ def _require(acc: Accelerator, need_tdp: bool = True) -> tuple[float, float, flo
     missing = [n for n, v in (("memory bandwidth", acc.memory_tb_s), ("memory size", acc.memory_gb),
                               ("TDP", acc.tdp_w if need_tdp else 1)) if not v]
     if missing:
+        fix = ("--power-w (watts per accelerator while serving), " if missing == ["TDP"] else "") + \
+            "--gpu-hours and --power-w, or --mfu to use the FLOPs-only model"
         raise ConfigError(f"{acc.key}: no published {' or '.join(missing)} in the catalogue, which a serving estimate "
-                          "needs; give --gpu-hours and --power-w, or --mfu to use the FLOPs-only model")
+                          f"needs; give {fix}")
     return acc.memory_tb_s * 1e12, acc.memory_gb * 1e9, acc.tdp_w or 0.0  # type: ignore[operator]
 
 
@@ -263,11 +265,12 @@ def calibration() -> Calibration:
                    log_error_high=quantile(errors, RANGE_QUANTILES[1]))
 
 
-def source() -> str:
+def source(power_given: bool = False) -> str:
+    """How the figures were made; `power_given`: the user's watts replaced the fitted power."""
     cal = calibration()
+    power = "power given" if power_given else f"power {cal.p0:.2f} + {cal.p1:.2f} x compute share of TDP"
     return (f"decode roofline (weights + KV cache over memory bandwidth, plus FLOPs over peak) at "
-            f"{cal.efficiency:.2f} of roofline speed (x {cal.moe_efficiency:.2f} for a mixture of experts), power "
-            f"{cal.p0:.2f} + {cal.p1:.2f} x compute share of TDP; fitted to {cal.n_points} published measurements "
+            f"{cal.efficiency:.2f} of roofline speed (x {cal.moe_efficiency:.2f} for a mixture of experts), {power}; fitted to {cal.n_points} published measurements "
             f"(data/{DATA}: ML.ENERGY's Llama 3.1 and Qwen 3 235B-A22B on H100); "
             f"range: {RANGE_QUANTILES[0]:.0%}-{RANGE_QUANTILES[1]:.0%} quantiles of leave-one-model-out errors; "
             "accelerator energy only")
