@@ -5,8 +5,10 @@
 The model (estimate/inference.py) is fitted on the rows of data/published_inference.csv marked "fit"
 (ML.ENERGY's Llama 3.1 8B / 70B / 405B and the Qwen 3 235B A22B mixture of experts on H100, vLLM 0.11.1).
 It is then checked on rows it never saw: other hardware (B200), other models (Qwen 3 8B and 32B), the
-mixture of experts in BF16 on another task, and older serving software (vLLM 0.5.4). Target: every
-estimate within 2x of the measurement.
+mixture of experts in BF16 on another task, older serving software (vLLM 0.5.4), and the ML.ENERGY
+Leaderboard's data for 13 more models and configurations (data/published_inference_leaderboard.csv:
+Qwen 3 8B-32B and 30B-A3B, Gemma 3, Llama 3.3 and 4, DeepSeek V3.1 and R1; dense and mixture-of-experts
+results apart). Target: every estimate within 2x of the measurement.
 
 1. held out: each row's energy per output token, the model's, their ratio and whether the measurement
    is inside the printed range;
@@ -22,6 +24,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from dataclasses import replace
 
 from mlfootprint.estimate import inference as inf
 from mlfootprint.hardware import get, mfu_defaults
@@ -72,6 +75,11 @@ for name, pairs in groups.items():
     print(f"\n{name}")
     ratios = table(pairs)
     summary(name, pairs, ratios)
+    moe = [i for i, (m, _) in enumerate(pairs) if m.model.active_params is not None]
+    if moe and len(moe) < len(pairs):
+        dense = [i for i in range(len(pairs)) if i not in set(moe)]
+        for kind, idx in (("dense", dense), ("mixture of experts", moe)):
+            summary(f"{name}, {kind}", [pairs[i] for i in idx], [ratios[i] for i in idx])
     all_held += pairs
     all_ratios += ratios
 print()
@@ -92,6 +100,17 @@ for m in rows:
     old.append(acc.tdp_w * 2 * m.model.active / (peak * mfu) / m.energy_j_per_token)  # type: ignore[operator]
 print(f"{len(old)} rows with a cited MFU (H100): {sum(0.5 <= r <= 2 for r in old)}/{len(old)} within 2x; median ratio "
       f"{statistics.median(old):.2f} (below 1: too low), range {min(old):.2f}-{max(old):.2f}")
+
+print("\n3b. mixtures of experts without their expert share (every parameter taken as routed, the earlier model)")
+plain = [replace(m, model=replace(m.model, expert_share=None)) for m in rows]
+cal_plain = inf.fit([m for m in plain if m.set == "fit"])
+moe_held = [m for m in plain if m.set != "fit" and m.model.active_params is not None]
+moe_ratios = [inf.predict(m, cal_plain).energy_j_per_token / m.energy_j_per_token for m in moe_held]
+shipped = [inf.predict(m, cal).energy_j_per_token / m.energy_j_per_token for m in held if m.model.active_params is not None]
+for name, c, rs in (("with the expert share (shipped)", cal, shipped), ("without it, refitted", cal_plain, moe_ratios)):
+    print(f"{name}: mixture-of-experts efficiency x{c.moe_efficiency:.3f}; held-out mixture-of-experts rows "
+          f"{sum(0.5 <= r <= 2 for r in rs)}/{len(rs)} within 2x, median |error| {statistics.median(abs(r - 1) for r in rs):.0%}, "
+          f"median ratio {statistics.median(rs):.2f}")
 
 print("\n4. published figures not compared")
 print("- Google 2025, median Gemini Apps text prompt 0.24 Wh (Elsworth et al., 'Measuring the environmental impact "

@@ -69,6 +69,19 @@ def test_mixture_of_experts_reads_the_experts_a_batch_touches() -> None:
     assert many.t_memory_s * 8 * 3.35e12 == pytest.approx(200e9 * 2 * (1 - 0.9 ** 512) + kv(512))
 
 
+def test_a_known_expert_share_splits_always_read_weights_from_routed_experts() -> None:
+    # 100e9 parameters, 20e9 active, 1 of 16 routed experts per token: experts = 80e9 / (15/16) = 85.33e9,
+    # always read = 14.67e9; one sequence reads exactly the active parameters
+    moe = inf.Model(100e9, 20e9, 40, 4096, 512, expert_share=1 / 16)
+    experts = 80e9 / (15 / 16)
+    assert moe.weights_touched(1) == pytest.approx(20e9)
+    assert moe.weights_touched(16) == pytest.approx(100e9 - experts + experts * (1 - (15 / 16) ** 16))
+    assert moe.weights_touched(100_000) == pytest.approx(100e9)
+    # small batches read less than when every parameter is taken as routed (the fallback without a share)
+    assert moe.weights_touched(8) < inf.Model(100e9, 20e9, 40, 4096, 512).weights_touched(8)
+    assert inf.Model(8e9).weights_touched(4) == 8e9  # dense: everything, every step
+
+
 def test_memory_limits() -> None:
     model = inf.Model(70.6e9, None, 80, 8192, 1024)
     assert inf.default_accelerators(model, H100, "bf16") == 4
@@ -84,8 +97,8 @@ def test_memory_limits() -> None:
 
 
 def test_shipped_calibration_holds_on_rows_it_never_saw() -> None:
-    """Not a frozen number: the held-out rows are ML.ENERGY's B200 and older-vLLM measurements, which the fit
-    never reads; most must be within 2x for the model to mean anything."""
+    """Not a frozen number: the held-out rows are ML.ENERGY's B200, older-vLLM and leaderboard measurements
+    of models the fit never reads; most must be within 2x for the model to mean anything."""
     held = [m for m in inf.measurements() if m.set != "fit"]
     cal = inf.calibration()
     ratios = [inf.predict(m, cal).energy_j_per_token / m.energy_j_per_token for m in held]

@@ -38,6 +38,7 @@ B200_MODELS = {  # legend label -> (model, accelerators, params, active, layers,
 # Text Conversation task means stated in the v3.0 post: 717 output tokens (mean over models); 224 prompt
 # tokens (the post's Qwen 3 32B case). The posts give no per-model lengths, so every conversation row uses these.
 PROMPT, OUTPUT = 224, 717
+QWEN_MOE_SHARE = 0.0625  # Qwen 3 235B A22B: 8 of 128 routed experts per token (its published configuration)
 LONGITUDINAL = "ML.ENERGY blog: LLM Inference Energy: A Longitudinal Analysis (2026-02-09) figures"
 V3_POST = "ML.ENERGY blog: Reading the ML.ENERGY Leaderboard v3.0 (2026-01-13)"
 
@@ -119,9 +120,10 @@ def main(root: Path) -> None:
           "# GPU energy only, with Zeus/NVML), token throughput and total GPU power of all the run's GPUs, by batch\n"
           "# size (vLLM max_num_seqs). Written by tools/extract_mlenergy_figures.py, which says how each value was read.\n"
           "# set: fit = what estimate/inference.py calibrates on; check-* = held out, used only to report error.\n"
-          "# kv_dim: key/value heads x head dim; prompt/output tokens: the task means the posts state.")
+          "# kv_dim: key/value heads x head dim; expert_share: a mixture of experts' experts per token / routed experts;\n"
+          "# prompt/output tokens: the task means the posts state.")
     print("set,model,hardware,accelerators,precision,software,task,batch,prompt_tokens,output_tokens,params,"
-          "active_params,layers,d_model,kv_dim,energy_j_per_token,tokens_per_s,power_w,source")
+          "active_params,layers,d_model,kv_dim,expert_share,energy_j_per_token,tokens_per_s,power_w,source")
     version = {"#e74c3c": ("v2", "vLLM 0.5.4"), "#3498db": ("v3", "vLLM 0.11.1")}  # the posts' V2 red, V3 blue
     for (labels, e_series), (_, t_series), (_, p_series) in zip(energy, tput, power):
         title = next(lab for lab in labels if lab.startswith("Llama"))
@@ -135,23 +137,24 @@ def main(root: Path) -> None:
             tp, pw = dict(t_series[colour]), dict(p_series[colour])
             for batch, j in pts:
                 print(f"{'fit' if tag == 'v3' else 'check-older-software'},{model},h100-sxm,{gpus},{precision},"
-                      f"{software},text conversation,{batch},{PROMPT},{OUTPUT},{params:g},,{layers},{d_model},{kv_dim},"
+                      f"{software},text conversation,{batch},{PROMPT},{OUTPUT},{params:g},,{layers},{d_model},{kv_dim},,"
                       f"{j:.4g},{tp[batch]:.5g},{pw[batch]:.5g},{LONGITUDINAL} (ML.ENERGY Leaderboard {tag.upper()})")
     svg = (root / "docs/posts/assets/ml-energy-leaderboard-v3.0/section3-power-light.svg").read_text()
     names = legend(svg, B200_MODELS)
     labels, series = curves(svg)[0]
     for colour, pts in series.items():
         model, n, params, active, layers, d_model, kv_dim, precision = B200_MODELS[names[colour]]
+        share = QWEN_MOE_SHARE if active is not None else ""
         for batch, j in pts:
             print(f"check-other-hardware,{model},b200,{n},{precision},vLLM 0.11.1,text conversation,{batch},{PROMPT},"
-                  f"{OUTPUT},{params:g},{'' if active is None else f'{active:g}'},{layers},{d_model},{kv_dim},{j:.4g},,,"
+                  f"{OUTPUT},{params:g},{'' if active is None else f'{active:g}'},{layers},{d_model},{kv_dim},{share},{j:.4g},,,"
                   f"{V3_POST} figure: energy per token on B200 (task not named; instruct models: taken as text "
                   "conversation)")
     for task, batch, prompt, output, j in (("text conversation", 128, 224, 627, 0.209),
                                            ("text conversation", 512, 224, 627, 0.151),
                                            ("problem solving", 128, 634, 7035, 0.312)):
         print(f"check-other-hardware,Qwen 3 32B,b200,1,bf16,vLLM 0.11.1,{task},{batch},{prompt},{output},32.8e9,,64,"
-              f"5120,1024,{j},,,{V3_POST} table: case study on Qwen 3 32B on 1x B200")
+              f"5120,1024,,{j},,,{V3_POST} table: case study on Qwen 3 32B on 1x B200")
     moe_tradeoff(root)
 
 
@@ -175,7 +178,7 @@ def moe_tradeoff(root: Path) -> None:
                 continue  # a point drawn without its batch size: left out
             tps = batch / (itl_ms / 1000)
             print(f"{'fit' if hardware == 'h100-sxm' else 'check-other-hardware'},Qwen 3 235B A22B,{hardware},{n},fp8,"
-                  f"vLLM 0.11.1,problem solving,{batch},634,6988,235.1e9,22.2e9,94,4096,512,{j:.4g},{tps:.5g},"
+                  f"vLLM 0.11.1,problem solving,{batch},634,6988,235.1e9,22.2e9,94,4096,512,{QWEN_MOE_SHARE},{j:.4g},{tps:.5g},"
                   f"{j * tps:.5g},{V3_POST} figure: time-energy tradeoff of {QWEN_235B_FP8} on Problem Solving "
                   "(tokens/s = batch / median ITL and power = J/token x tokens/s: derived; lengths: the task means)")
 

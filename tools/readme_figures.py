@@ -116,12 +116,18 @@ def rows() -> list[tuple[str, str, str, str]]:
                                             r"worst ratio ([\d.]+); measurement inside the printed range (\d+/\d+)")
     other = grab("inference_validation.txt", r"^check-other-hardware: (\d+/\d+) within 2x")
     older = grab("inference_validation.txt", r"^check-older-software: (\d+/\d+) within 2x")
+    board = grab("inference_validation.txt", r"^check-leaderboard: (\d+/\d+) within 2x")
+    board_dense = grab("inference_validation.txt", r"^check-leaderboard, dense: (\d+/\d+) within 2x")
+    board_moe = grab("inference_validation.txt", r"^check-leaderboard, mixture of experts: (\d+/\d+) within 2x .*?"
+                                                 r"median \|error\| (\d+%)")
     lomo = grab("inference_validation.txt", r"^leave-one-model-out: (\d+/\d+) within 2x .*?median \|error\| (\d+%)")
     old = grab("inference_validation.txt", r"^(\d+) rows with a cited MFU \(H100\): (\d+/\d+) within 2x; median ratio "
                                            r"([\d.]+)")
     out.append(("serving estimate (decode roofline) vs published energy per token, rows never fitted on "
-                "(ML.ENERGY: B200, Qwen 3 8B/32B/235B-A22B, Llama 3.1 on older vLLM)", "-",
-                f"{held[0]} within 2x (other hardware and models {other[0]}, older software {older[0]}); median "
+                "(ML.ENERGY: B200, older vLLM, and their leaderboard's Qwen 3, Gemma 3, Llama 3.3/4, DeepSeek V3.1/R1)",
+                "-", f"{held[0]} within 2x (other hardware and models {other[0]}, older software {older[0]}, "
+                f"leaderboard {board[0]}: dense {board_dense[0]}, mixtures of experts {board_moe[0]} with median "
+                f"error {board_moe[1]}); median "
                 f"error {held[1]}; worst ratio {held[2]}; measurement inside the printed range {held[3]}. Fitted rows, leave one model out: {lomo[0]} within 2x. The previous "
                 f"2 x params FLOPs model: {old[1]} within 2x, median ratio {old[2]}", "inference_validation.txt"))
     ratios, = grab("inference_check.txt", r"^throughput within 2x: (\d+/\d+);")

@@ -62,6 +62,9 @@ def estimate(
     batch: Annotated[Optional[int], typer.Option(metavar="N", help="Inference: concurrent sequences (default 64).")] = None,
     kv_dim: Annotated[Optional[int], typer.Option(metavar="N", help="Inference: key/value heads x head dim "
                                                   "(grouped-query attention; default d-model).")] = None,
+    expert_share: Annotated[Optional[float], typer.Option(metavar="SHARE", help="Inference, mixture of experts: routed "
+                                                          "experts per token / routed experts (8 of 128: 0.0625); "
+                                                          "without it every parameter counts as routed.")] = None,
     requests: Annotated[Optional[str], typer.Option(metavar="N", help="Inference: number of requests, e.g. 1e6.")] = None,
     country: Annotated[Optional[str], typer.Option(metavar="CODE", help="ISO 3166 code or zone (US-CA).")] = None,
     region: Annotated[Optional[str], typer.Option(metavar="PROVIDER:REGION", help="Cloud region, e.g. gcp:europe-west1.")] = None,
@@ -99,6 +102,7 @@ def estimate(
         d_model=d_model if d_model is not None else (spec.d_model if spec else None),
         seq_len=seq_len if seq_len is not None else (spec.seq_len if spec else None), inference=inference, mfu=mfu,
         kv_dim=kv_dim if kv_dim is not None else (spec.kv_dim if spec else None), batch=batch, prompt_tokens=prompt_tokens,
+        expert_share=expert_share if expert_share is not None else (spec.expert_share if spec else None),
         output_tokens=tokens_per_request if inference else None,
         utilization=utilization.strip().lower(), precision=precision, host_w=host_w, accelerator_hours=gpu_hours,
         power_w=power_w if power_w is not None else (spec.power_w if spec and as_published else None))

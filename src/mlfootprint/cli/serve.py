@@ -143,6 +143,7 @@ def serve(
               "model_layers": model_layers or (spec.layers if spec else None),
               "model_d_model": model_d_model or (spec.d_model if spec else None),
               "model_kv_dim": model_kv_dim or (spec.kv_dim if spec else None), "batch": batch,
+              "model_expert_share": spec.expert_share if spec else None,
               "prompt_tokens": prompt_tokens,
               "tokens_per_request": tokens_per_request}
     tracker = Tracker(project=project or "serve", country=country, region=region, pue=pue, interval_s=interval,

@@ -40,6 +40,7 @@ class Workload:
     prompt_tokens: float | None = None
     output_tokens: float | None = None  # per request; tokens above is the total generated
     kv_dim: int | None = None
+    expert_share: float | None = None  # mixture of experts: routed experts per token / routed experts
     accelerator_hours: float | None = None
     mfu: float | None = None
     # "effective": fitted to published runs (every hour held, see utilization.py); "peak": papers'
@@ -70,6 +71,11 @@ def _check(w: Workload) -> None:
         raise ConfigError(f"host-w must be a finite number >= 0, got {w.host_w:g}")
     if w.mfu is not None and not 0 < w.mfu <= 1:
         raise ConfigError(f"MFU must be in (0, 1], the fraction of peak FLOP/s a run achieves; got {w.mfu:g}")
+    if w.expert_share is not None and not (math.isfinite(w.expert_share) and 0 < w.expert_share < 1):
+        raise ConfigError(f"expert-share must be between 0 and 1 (routed experts per token / routed experts, e.g. "
+                          f"0.0625 for 8 of 128), got {w.expert_share:g}")
+    if w.expert_share is not None and not w.active_params:
+        raise ConfigError("expert-share describes a mixture of experts: give --active-params too")
     if w.active_params and w.params and w.active_params > w.params:
         raise ConfigError(f"active-params ({w.active_params:g}) cannot exceed params ({w.params:g})")
     if w.utilization not in ("effective", "peak"):
@@ -196,7 +202,7 @@ def _serving(w: Workload, acc: Any, place: Place, assumptions: list[dict[str, An
         raise ConfigError("give --params (or --model) and the tokens to generate (--tokens-per-request and --requests)")
     if acc is None:
         raise ConfigError("give --hardware (e.g. h100-sxm) to estimate serving")
-    model = inference.Model(w.params, w.active_params, w.layers, w.d_model, w.kv_dim)
+    model = inference.Model(w.params, w.active_params, w.layers, w.d_model, w.kv_dim, w.expert_share)
     per_request = w.output_tokens or w.tokens
     serving = inference.Serving(w.batch or inference.DEFAULT_BATCH, w.prompt_tokens or 0.0, per_request, w.count,
                                 w.precision)
@@ -204,9 +210,13 @@ def _serving(w: Workload, acc: Any, place: Place, assumptions: list[dict[str, An
     st = inference.step(model, acc, serving, cal, w.power_w)  # given watts replace the fitted share of TDP
     w = replace(w, count=st.accelerators)
     lo, hi = math.exp(cal.log_error_low), math.exp(cal.log_error_high)
-    assume("model", f"{w.params:.3g} params" + (f", {w.active_params:.3g} active" if w.active_params else "")
-           + f", {w.layers} layers, d_model {w.d_model}, KV width {w.kv_dim or w.d_model}", "", "given" if w.kv_dim else
+    moe_note = "" if not w.active_params else (
+        f"; {w.expert_share:.3g} of the routed experts per token" if w.expert_share else
+        "; no --expert-share: every parameter counted as routed (reads more at small batch)")
+    assume("model", f"{w.params / 1e9:.3g}B" + (f", {w.active_params / 1e9:.3g}B active" if w.active_params else "")
+           + f"; {w.layers} layers, d {w.d_model}, KV {w.kv_dim or w.d_model}", "", ("given" if w.kv_dim else
            "given; no --kv-dim: keys/values as wide as d_model (no grouped-query attention), an upper bound")
+           + moe_note)
     assume("accelerators", st.accelerators, "", "given" if serving.accelerators else
            f"fewest (1, 2, 4, ...) whose memory holds the {w.precision} weights in {inference.WEIGHTS_MAX_SHARE:.0%} "
            "of it, leaving room for the KV cache")

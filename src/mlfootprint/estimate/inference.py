@@ -19,8 +19,9 @@ memory, minus the weights), as a server would cap it.
 experts' efficiency relative to a dense model's on the only mixture-of-experts measurements on H100 there
 (Qwen 3 235B-A22B in FP8; expert parallelism, routing and small per-expert products cost time the
 roofline does not see). The other rows —
-other hardware, other models, a mixture of experts, older serving software — are never fitted on; they
-only measure the error (benchmarks/inference_validation.py). The range is the 5th-95th percentile of
+other hardware, other models, a mixture of experts, older serving software, and the leaderboard's data
+for models not fitted on (data/published_inference_leaderboard.csv) — are never fitted on; they only
+measure the error (benchmarks/inference_validation.py). The range is the 5th-95th percentile of
 leave-one-model-out errors on the fitted rows (a nominal 90 % range, as for training estimates).
 
 Energy here is accelerator energy, as ML.ENERGY measures it: the host's CPUs and memory are not in it.
@@ -38,7 +39,8 @@ from ..errors import ConfigError, MissingModelShape
 from ..hardware import Accelerator
 from ..stats import quantile
 
-DATA = "published_inference.csv"
+DATA = "published_inference.csv"  # ML.ENERGY's blog figures: the fitted rows and the first held-out ones
+LEADERBOARD = "published_inference_leaderboard.csv"  # ML.ENERGY's leaderboard data: held out, other models
 MEMORY_USABLE = 0.9  # vLLM's default gpu_memory_utilization: the share of memory a server takes
 WEIGHTS_MAX_SHARE = 0.7  # default accelerator count: the fewest (a power of two) with weights <= 70 % of memory
 BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
@@ -54,6 +56,21 @@ class Model:
     layers: int | None = None
     d_model: int | None = None
     kv_dim: int | None = None  # key/value heads x head dim (grouped-query attention); d_model without GQA
+    expert_share: float | None = None  # mixture of experts: experts per token / routed experts (8/128 = 0.0625)
+
+    def weights_touched(self, batch: int) -> float:
+        """Parameters a decoding step of `batch` sequences reads: all of a dense model's; of a mixture of
+        experts, the always-used part and the experts some sequence routes to (routing taken as uniform).
+        With the expert share known, the routed experts' parameters follow from total and active ones:
+        experts = (total - active) / (1 - share), always-used = total - experts. Without it, every
+        parameter is taken to be routed with the active share (reads more at small batch)."""
+        if self.active_params is None:
+            return self.params
+        share = self.expert_share
+        if share is None or not 0 < share < 1:
+            return self.params * (1 - (1 - self.active_params / self.params) ** batch)
+        experts = min(self.params, (self.params - self.active_params) / (1 - share))
+        return self.params - experts + experts * (1 - (1 - share) ** batch)
 
     @property
     def active(self) -> float:
@@ -165,9 +182,7 @@ def step(model: Model, acc: Accelerator, s: Serving, cal: Calibration, power_w: 
     if batch < s.batch:
         notes.append(f"batch {s.batch} does not fit: the KV cache of {context:,.0f}-token contexts leaves room for "
                      f"{fits} sequences on {n} x {acc.key}, as a server would cap it")
-    touched = model.params if model.active_params is None else \
-        model.params * (1 - (1 - model.active_params / model.params) ** batch)  # experts some sequence routes to
-    bytes_read = touched * BYTES[s.precision] + batch * context * kv_per_token
+    bytes_read = model.weights_touched(batch) * BYTES[s.precision] + batch * context * kv_per_token
     flops = batch * (2 * model.active + 4 * (model.layers or 0) * (model.d_model or 0) * context)
     peak = _peak(acc, s.precision)
     t_mem, t_cmp = bytes_read / (n * bw), flops / (n * peak)
@@ -199,8 +214,9 @@ class Measured:
 @lru_cache(maxsize=1)
 def measurements() -> tuple[Measured, ...]:
     out = []
-    for r in rows(DATA):
-        m = Model(float(r["params"]), number(r["active_params"]), int(r["layers"]), int(r["d_model"]), int(r["kv_dim"]))
+    for r in [*rows(DATA), *rows(LEADERBOARD)]:
+        m = Model(float(r["params"]), number(r["active_params"]), int(r["layers"]), int(r["d_model"]), int(r["kv_dim"]),
+                  number(r["expert_share"]))
         s = Serving(int(r["batch"]), float(r["prompt_tokens"]), float(r["output_tokens"]), int(r["accelerators"]),
                     r["precision"])
         label = f"{r['model']} {r['accelerators']}x {r['hardware']} {r['precision']} ({r['software']})"
@@ -270,7 +286,8 @@ def source(power_given: bool = False) -> str:
     cal = calibration()
     power = "power given" if power_given else f"power {cal.p0:.2f} + {cal.p1:.2f} x compute share of TDP"
     return (f"decode roofline (weights + KV cache over memory bandwidth, plus FLOPs over peak) at "
-            f"{cal.efficiency:.2f} of roofline speed (x {cal.moe_efficiency:.2f} for a mixture of experts), {power}; fitted to {cal.n_points} published measurements "
+            f"{cal.efficiency:.2f} of roofline speed (x {cal.moe_efficiency:.2f} for a mixture of experts), {power}; "
+            f"fitted to {cal.n_points} published measurements "
             f"(data/{DATA}: ML.ENERGY's Llama 3.1 and Qwen 3 235B-A22B on H100); "
             f"range: {RANGE_QUANTILES[0]:.0%}-{RANGE_QUANTILES[1]:.0%} quantiles of leave-one-model-out errors; "
             "accelerator energy only")

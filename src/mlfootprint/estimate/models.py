@@ -35,6 +35,7 @@ class ModelSpec:
     published_energy_j: float | None = None
     power_w: float | None = None  # per accelerator, as published (measured or the TDP they charged)
     kv_dim: int | None = None  # key/value heads x head dim: sizes a serving estimate's KV cache
+    expert_share: float | None = None  # mixture of experts: routed experts per token / routed experts
 
 
 def slug(name: str) -> str:
@@ -50,7 +51,7 @@ def catalogue() -> dict[str, ModelSpec]:
     table = {r["key"]: ModelSpec(r["key"], r["name"], float(r["params"]), number(r["active_params"]),
                                  number(r["tokens"]), r["hardware"] or None, opt_int(r["accelerators"]),
                                  number(r["hours"]), opt_int(r["layers"]), opt_int(r["d_model"]), opt_int(r["seq_len"]),
-                                 r["source"], kv_dim=opt_int(r["kv_dim"]))
+                                 r["source"], kv_dim=opt_int(r["kv_dim"]), expert_share=number(r["expert_share"]))
              for r in rows("models.csv")}
     by_name = {spec.name: key for key, spec in table.items()}
     for r in rows("published_training.csv"):

@@ -252,7 +252,8 @@ class Result:
     def change(self, name: str) -> float | None:
         """The relative change against the baseline that the strategy's verdict rests on: the median
         of its per-round ratios to the baseline (minus 1) when at least 3 rounds pair up, else the
-        change of the medians. None for the baseline or a strategy with nothing to compare."""
+        change of the medians (CO2e, for a placement). None for the baseline or a strategy with nothing
+        to compare."""
         if name != "baseline":
             self.verdict(name)
         return self._changes.get(name)

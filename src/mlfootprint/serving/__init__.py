@@ -96,7 +96,8 @@ def inference_estimate(config: dict[str, Any], requests: float, tokens: float | 
         est = estimate(Workload(hardware=config["hardware"], params=float(config["model_params"]), tokens=n_tokens,
                                 inference=True, active_params=config.get("model_active_params"),
                                 layers=config.get("model_layers"), d_model=config.get("model_d_model"),
-                                kv_dim=config.get("model_kv_dim"), batch=config.get("batch"),
+                                kv_dim=config.get("model_kv_dim"), expert_share=config.get("model_expert_share"),
+                                batch=config.get("batch"),
                                 prompt_tokens=config.get("prompt_tokens"),
                                 output_tokens=n_tokens / requests if requests else None), place)
     except MissingModelShape:
