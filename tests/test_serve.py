@@ -215,6 +215,10 @@ def test_the_inference_estimate_sits_beside_the_measurement() -> None:
     assert "--model-layers and --model-d-model (and --model-kv-dim" in no_shape["error"]
     assert "--layers" not in no_shape["error"].replace("--model-layers", ""), "serve's own options, not estimate's"
     assert summarize_windows(windows, 0.0, {})["estimate"] is None
+    # a mixture of experts: its expert share (from --model's catalogue row) reaches the estimate
+    moe = dict(config, model_params=46.7e9, model_active_params=12.9e9, batch=4)
+    plain, shared = (summarize_windows(windows, 0.0, c)["estimate"] for c in (moe, dict(moe, model_expert_share=0.25)))
+    assert shared["energy_j"] < plain["energy_j"], "a known share reads fewer weights at small batch"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -6,7 +6,8 @@ from memory whatever the batch. So a step of `batch` sequences on `n` accelerato
 
     t_step = (bytes read / (n x memory bandwidth) + FLOPs / (n x peak FLOP/s)) / efficiency
 
-  bytes read = weights (a mixture of experts: the experts a batch touches) + batch x context x KV bytes/token
+  bytes read = weights (a mixture of experts: the always-used part and the experts a batch touches, see
+               Model.weights_touched) + batch x context x KV bytes/token
   FLOPs      = batch x (2 x active params + 4 x layers x d_model x context)   (attention over the context)
 
 and produces `batch` tokens. The accelerators draw a share of their TDP that rises with the compute
