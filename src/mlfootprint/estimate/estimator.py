@@ -76,6 +76,10 @@ def _check(w: Workload) -> None:
                           f"0.0625 for 8 of 128), got {w.expert_share:g}")
     if w.expert_share is not None and not w.active_params:
         raise ConfigError("expert-share describes a mixture of experts: give --active-params too")
+    if w.expert_share is not None and w.active_params and w.params and w.expert_share > w.active_params / w.params:
+        raise ConfigError(f"expert-share {w.expert_share:g} exceeds active-params / params "
+                          f"({w.active_params / w.params:.3g}): the routed experts a token uses cannot outweigh "
+                          "all it uses; check both")
     if w.active_params and w.params and w.active_params > w.params:
         raise ConfigError(f"active-params ({w.active_params:g}) cannot exceed params ({w.params:g})")
     if w.utilization not in ("effective", "peak"):
