@@ -12,7 +12,8 @@ coordinates, so the plotted values can be recovered exactly (to the figure's dra
   Leaderboard v3.0", 2026-01-13): four models on B200, energy per token by batch size.
 
 The Qwen 3 32B rows are typed from the table in the v3.0 post. Architecture columns (layers, hidden size,
-key/value width = kv heads x head dim) are the models' published configurations.
+key/value width = kv heads x head dim, expert share) are the models' published configurations, in
+tools/mlenergy_models.py (shared with tools/extract_mlenergy_leaderboard.py).
 
     python tools/extract_mlenergy_figures.py /path/to/ml-energy-blog-checkout > src/mlfootprint/data/published_inference.csv
 """
@@ -24,21 +25,17 @@ import re
 import sys
 from pathlib import Path
 
-LLAMA = {  # params, layers, d_model, kv_dim (8 kv heads x 128)
-    "Llama 3.1 8B": (8.03e9, 32, 4096, 1024),
-    "Llama 3.1 70B": (70.6e9, 80, 8192, 1024),
-    "Llama 3.1 405B": (405.9e9, 126, 16384, 1024),
-}
-B200_MODELS = {  # legend label -> (model, accelerators, params, active, layers, d_model, kv_dim, precision)
-    "Qwen 3 8B (1x B200)": ("Qwen 3 8B", 1, 8.19e9, None, 36, 4096, 1024, "bf16"),
-    "Llama 3.1 70B Instruct (2x B200)": ("Llama 3.1 70B", 2, 70.6e9, None, 80, 8192, 1024, "bf16"),
-    "Qwen 3 235B A22B Instruct (4x B200)": ("Qwen 3 235B A22B", 4, 235.1e9, 22.2e9, 94, 4096, 512, "bf16"),
-    "Llama 3.1 405B Instruct (8x B200)": ("Llama 3.1 405B", 8, 405.9e9, None, 126, 16384, 1024, "bf16"),
+from mlenergy_models import PROMPT_TOKENS, shape_cells
+
+B200_MODELS = {  # legend label -> (model, accelerators, precision)
+    "Qwen 3 8B (1x B200)": ("Qwen 3 8B", 1, "bf16"),
+    "Llama 3.1 70B Instruct (2x B200)": ("Llama 3.1 70B", 2, "bf16"),
+    "Qwen 3 235B A22B Instruct (4x B200)": ("Qwen 3 235B A22B", 4, "bf16"),
+    "Llama 3.1 405B Instruct (8x B200)": ("Llama 3.1 405B", 8, "bf16"),
 }
 # Text Conversation task means stated in the v3.0 post: 717 output tokens (mean over models); 224 prompt
 # tokens (the post's Qwen 3 32B case). The posts give no per-model lengths, so every conversation row uses these.
-PROMPT, OUTPUT = 224, 717
-QWEN_MOE_SHARE = 0.0625  # Qwen 3 235B A22B: 8 of 128 routed experts per token (its published configuration)
+PROMPT, OUTPUT = PROMPT_TOKENS["text conversation"], 717
 LONGITUDINAL = "ML.ENERGY blog: LLM Inference Energy: A Longitudinal Analysis (2026-02-09) figures"
 V3_POST = "ML.ENERGY blog: Reading the ML.ENERGY Leaderboard v3.0 (2026-01-13)"
 
@@ -128,7 +125,6 @@ def main(root: Path) -> None:
     for (labels, e_series), (_, t_series), (_, p_series) in zip(energy, tput, power):
         title = next(lab for lab in labels if lab.startswith("Llama"))
         model, gpus = re.match(r"(Llama 3\.1 \d+B) \((\d+) GPUs?\)", title).groups()
-        params, layers, d_model, kv_dim = LLAMA[model]
         for colour, pts in e_series.items():
             tag, software = version[colour]
             precision = "fp8" if (model.endswith("405B") and tag == "v3") else "bf16"
@@ -137,24 +133,23 @@ def main(root: Path) -> None:
             tp, pw = dict(t_series[colour]), dict(p_series[colour])
             for batch, j in pts:
                 print(f"{'fit' if tag == 'v3' else 'check-older-software'},{model},h100-sxm,{gpus},{precision},"
-                      f"{software},text conversation,{batch},{PROMPT},{OUTPUT},{params:g},,{layers},{d_model},{kv_dim},,"
+                      f"{software},text conversation,{batch},{PROMPT},{OUTPUT},{shape_cells(model)},"
                       f"{j:.4g},{tp[batch]:.5g},{pw[batch]:.5g},{LONGITUDINAL} (ML.ENERGY Leaderboard {tag.upper()})")
     svg = (root / "docs/posts/assets/ml-energy-leaderboard-v3.0/section3-power-light.svg").read_text()
     names = legend(svg, B200_MODELS)
     labels, series = curves(svg)[0]
     for colour, pts in series.items():
-        model, n, params, active, layers, d_model, kv_dim, precision = B200_MODELS[names[colour]]
-        share = QWEN_MOE_SHARE if active is not None else ""
+        model, n, precision = B200_MODELS[names[colour]]
         for batch, j in pts:
             print(f"check-other-hardware,{model},b200,{n},{precision},vLLM 0.11.1,text conversation,{batch},{PROMPT},"
-                  f"{OUTPUT},{params:g},{'' if active is None else f'{active:g}'},{layers},{d_model},{kv_dim},{share},{j:.4g},,,"
+                  f"{OUTPUT},{shape_cells(model)},{j:.4g},,,"
                   f"{V3_POST} figure: energy per token on B200 (task not named; instruct models: taken as text "
                   "conversation)")
-    for task, batch, prompt, output, j in (("text conversation", 128, 224, 627, 0.209),
-                                           ("text conversation", 512, 224, 627, 0.151),
-                                           ("problem solving", 128, 634, 7035, 0.312)):
-        print(f"check-other-hardware,Qwen 3 32B,b200,1,bf16,vLLM 0.11.1,{task},{batch},{prompt},{output},32.8e9,,64,"
-              f"5120,1024,,{j},,,{V3_POST} table: case study on Qwen 3 32B on 1x B200")
+    for task, batch, output, j in (("text conversation", 128, 627, 0.209), ("text conversation", 512, 627, 0.151),
+                                   ("problem solving", 128, 7035, 0.312)):
+        prompt = PROMPT_TOKENS[task]
+        print(f"check-other-hardware,Qwen 3 32B,b200,1,bf16,vLLM 0.11.1,{task},{batch},{prompt},{output},"
+              f"{shape_cells('Qwen 3 32B')},{j},,,{V3_POST} table: case study on Qwen 3 32B on 1x B200")
     moe_tradeoff(root)
 
 
@@ -178,7 +173,8 @@ def moe_tradeoff(root: Path) -> None:
                 continue  # a point drawn without its batch size: left out
             tps = batch / (itl_ms / 1000)
             print(f"{'fit' if hardware == 'h100-sxm' else 'check-other-hardware'},Qwen 3 235B A22B,{hardware},{n},fp8,"
-                  f"vLLM 0.11.1,problem solving,{batch},634,6988,235.1e9,22.2e9,94,4096,512,{QWEN_MOE_SHARE},{j:.4g},{tps:.5g},"
+                  f"vLLM 0.11.1,problem solving,{batch},{PROMPT_TOKENS['problem solving']},6988,"
+                  f"{shape_cells('Qwen 3 235B A22B')},{j:.4g},{tps:.5g},"
                   f"{j * tps:.5g},{V3_POST} figure: time-energy tradeoff of {QWEN_235B_FP8} on Problem Solving "
                   "(tokens/s = batch / median ITL and power = J/token x tokens/s: derived; lengths: the task means)")
 
