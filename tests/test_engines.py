@@ -71,20 +71,20 @@ def test_torchrun_two_nodes_of_two_processes_is_one_job(tmp_path: Path) -> None:
     assert [sorted(n["ranks"]) for n in job["nodes"]] == [[0, 1], [2, 3]]
 
 
-def _slurm_ready() -> str | None:
-    """Why the one-host Slurm cluster cannot be used, or None when `srun` works."""
+def _slurm_or_skip() -> str:
+    """The `mlfootprint` command beside this interpreter, once the one-host Slurm cluster answers; the
+    test is skipped, saying why, when it does not."""
     if shutil.which("srun") is None:
-        return "srun not installed (.ci/slurm.sh installs and starts a one-host cluster)"
+        pytest.skip("srun not installed (.ci/slurm.sh installs and starts a one-host cluster)")
     probe = subprocess.run(["srun", "-n", "1", "-t", "1", "true"], capture_output=True, text=True, timeout=60)
-    return None if probe.returncode == 0 else f"srun does not run: {probe.stderr.strip()[:200]}"
+    if probe.returncode != 0:
+        pytest.skip(f"srun does not run: {probe.stderr.strip()[:200]}")
+    return str(Path(sys.executable).parent / "mlfootprint")
 
 
 def test_srun_two_tasks_under_the_cli_wrapper_is_one_job(tmp_path: Path) -> None:
-    why = _slurm_ready()
-    if why:
-        pytest.skip(why)
+    mlfootprint = _slurm_or_skip()
     store, project = _store(tmp_path), f"srun-{uuid.uuid4().hex[:8]}"
-    mlfootprint = str(Path(sys.executable).parent / "mlfootprint")
     proc = subprocess.run(["srun", "-n", "2", "-t", "5", "--kill-on-bad-exit=1", mlfootprint, "track", "--quiet",
                            "--project", project, "--", sys.executable, str(EXAMPLE), "--epochs", "1",
                            "--project", project + "-inner"],
@@ -107,11 +107,8 @@ def test_srun_two_tasks_under_the_cli_wrapper_is_one_job(tmp_path: Path) -> None
 
 def test_sbatch_script_with_srun_is_one_job(tmp_path: Path) -> None:
     """The README's batch-script shape: sbatch runs a script whose srun step wraps each task."""
-    why = _slurm_ready()
-    if why:
-        pytest.skip(why)
+    mlfootprint = _slurm_or_skip()
     store, project = _store(tmp_path), f"sbatch-{uuid.uuid4().hex[:8]}"
-    mlfootprint = str(Path(sys.executable).parent / "mlfootprint")
     script = tmp_path / "job.sh"
     script.write_text("#!/bin/bash\n#SBATCH --ntasks=2 --time=5\n"
                       f"srun {mlfootprint} track --quiet --project {project} -- {sys.executable} -c "
