@@ -37,7 +37,7 @@ from functools import lru_cache
 
 from ..data import number, rows
 from ..errors import ConfigError, MissingModelShape
-from ..hardware import Accelerator
+from ..hardware import Accelerator, get
 from ..stats import quantile
 
 DATA = "published_inference.csv"  # ML.ENERGY's blog figures: the fitted rows and the first held-out ones
@@ -227,17 +227,14 @@ def measurements() -> tuple[Measured, ...]:
 
 
 def _roofline(m: Measured) -> Step:
-    from ..hardware import get
-
-    return step(m.model, get(m.hardware), m.serving, Calibration(1.0, 1.0, 0.0, 0))
+    """The measurement's configuration at the roofline itself: efficiency 1, power at TDP."""
+    return predict(m, Calibration(1.0, 1.0, 0.0, 0))
 
 
 def fit(points: list[Measured]) -> Calibration:
     """Efficiency: geometric mean of measured / roofline throughput, over dense models; a mixture of experts'
     efficiency is the same mean over its own rows, relative to that (1 without such rows). Power: least
     squares of the measured share of TDP on the compute share, over all rows."""
-    from ..hardware import get
-
     timed = [(m, _roofline(m)) for m in points if m.tokens_per_s]
     if not timed:
         raise ValueError("no measured throughput to calibrate on")
@@ -258,8 +255,6 @@ def fit(points: list[Measured]) -> Calibration:
 
 
 def predict(m: Measured, cal: Calibration) -> Step:
-    from ..hardware import get
-
     return step(m.model, get(m.hardware), m.serving, cal)
 
 
