@@ -17,8 +17,13 @@ def _number(text: str, what: str) -> float:
         value = float(text)
     except ValueError:
         raise MlfootprintError(f"{what} {text!r} is not a number (e.g. 70e9)") from None
+    return _positive(value, what, text)
+
+
+def _positive(value: float, what: str, shown: str | None = None) -> float:
+    """`value` if it is a positive number below 1e30; else one line naming it (as the user wrote it)."""
     if not math.isfinite(value) or not 0 < value < 1e30:
-        raise MlfootprintError(f"{what} must be a positive number below 1e30, got {text!r}")
+        raise MlfootprintError(f"{what} must be a positive number below 1e30, got {shown or repr(value)!r}")
     return value
 
 
@@ -113,9 +118,8 @@ def estimate(
             if tokens is None:
                 raise MlfootprintError("--inference needs --tokens-per-request and --requests (or --tokens in total)")
         else:
-            per_request = _number(repr(tokens_per_request), "--tokens-per-request")
-            tokens = repr(_number(repr(per_request * _number(requests, "--requests")),
-                                  "--tokens-per-request x --requests"))
+            per_request = _positive(tokens_per_request, "--tokens-per-request")
+            tokens = repr(_positive(per_request * _number(requests, "--requests"), "--tokens-per-request x --requests"))
         if spec is not None and tokens is None:
             raise MlfootprintError("--inference with --model needs --tokens-per-request and --requests")
     place = _place(country, region, pue, intensity, wue, price_per_kwh, currency)
@@ -174,7 +178,7 @@ def _published_beside(spec: Any, result: dict[str, Any], base: dict[str, Any], n
         fields = dict(base, accelerator_hours=None)
         try:
             from_size = run_estimate(Workload(params=n, tokens=d, **fields), place)
-        except Exception:  # e.g. no peak or TDP for this hardware: the published figures still stand
+        except MlfootprintError:  # e.g. no peak or TDP for this hardware: the published figures still stand
             from_size = None
 
     def diff(estimated: float | None, published: float | None) -> float | None:
