@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    # Heavy imports (SQLAlchemy, pydantic, psutil) wait until first use: `import mlfootprint` stays cheap.
+    # Heavy imports (SQLAlchemy, psutil) wait until first use: `import mlfootprint` stays cheap.
     if name in ("track", "Run"):
         from . import tracker
 

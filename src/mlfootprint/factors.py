@@ -15,7 +15,7 @@ from .constants import DEFAULT_PUE, DEFAULT_WUE, WORLD_WATER_INTENSITY
 from .data import rows
 from .impact import Place
 
-if TYPE_CHECKING:  # typing only: importing config pulls in pydantic
+if TYPE_CHECKING:  # typing only
     from .config import Settings
     from .grid import Location
 
