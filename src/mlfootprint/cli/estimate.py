@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import MlfootprintError
-from . import app, out
+from .app import app, out
 
 
 def _number(text: str, what: str) -> float:
@@ -206,7 +206,7 @@ def _place(country: str | None, region: str | None, pue: float | None, intensity
 
     settings, origins = load_settings({"country": country, "region": region, "pue": pue, "wue": wue,
                                        "price_per_kwh": price, "currency": currency})
-    location, _ = resolve_location(settings.country, settings.region)
+    location, _ = resolve_location(settings.site.country, settings.site.region)
     place = place_for(settings, origins, location)
     if intensity is not None:
         if not 0 <= intensity < 5000:
@@ -219,9 +219,15 @@ def _print_one(result: dict[str, Any]) -> None:
     from rich.console import Group
     from rich.table import Table
 
-    from ..report.terminal import Citations, fmt_energy, impact_table
+    from ..report.format import fmt_energy
+    from ..report.model import Citations
+    from ..report.terminal import impact_table, notes
 
     cite = Citations()
+
+    def ref(text: str) -> str:
+        n = cite(text)
+        return f"[{n}]" if n else ""
 
     title = f"estimate · {result['label'] or result['hardware'] or ''} · {result['workload']}"
     table = Table(title=title, title_justify="left")
@@ -230,7 +236,7 @@ def _print_one(result: dict[str, Any]) -> None:
     table.add_column("src", justify="right", no_wrap=True)
     for a in result["assumptions"]:
         v = a["value"]
-        table.add_row(a["name"], f"{v:,.4g} {a['unit']}".strip() if isinstance(v, (int, float)) else str(v), cite(a["source"]))
+        table.add_row(a["name"], f"{v:,.4g} {a['unit']}".strip() if isinstance(v, (int, float)) else str(v), ref(a["source"]))
     table.add_section()
     lo, hi = result["accelerator_hours_range"]
     table.add_row("[b]accelerator-hours[/]", f"[b]{result['accelerator_hours']:,.0f}[/]", "")
@@ -244,7 +250,7 @@ def _print_one(result: dict[str, Any]) -> None:
     if pub:
         from rich.text import Text
 
-        from ..report.terminal import fmt_co2e
+        from ..report.format import fmt_co2e
 
         segments = []
         if pub["accelerator_hours"]:
@@ -263,7 +269,7 @@ def _print_one(result: dict[str, Any]) -> None:
         line = Text("published: ", style="bold") + Text("; ".join(segments))
         parts.append(line)
         parts.append(Text(f"source: {pub['source']}", style="dim"))
-    out.print(Group(*parts, cite.notes()))
+    out.print(Group(*parts, notes(cite)))
 
 
 def _print_sweep(results: list[dict[str, Any]], plot: Path) -> None:

@@ -16,6 +16,7 @@ from ..constants import J_PER_KWH
 from ..embodied import accelerator_item, server_share_for_accelerators
 from ..errors import ConfigError
 from ..impact import Place, assess
+from ..ranges import Range
 from .flops import inference_flops, training_flops
 
 RATED_POWER_SOURCE = ("datasheet TDP; accelerators taken at rated power over the run, as the published BLOOM "
@@ -172,7 +173,7 @@ def _result(w: Workload, acc: Any, place: Place, assumptions: list[dict[str, Any
     count = w.count or 1
     name = acc.name if acc else "accelerator"
     items = [accelerator_item(acc, name, count), server_share_for_accelerators(count)]
-    result = assess(energy, wall, place, items, "estimated")
+    result = assess(Range(*energy), Range(*wall), place, items, "estimated")
     return {
         "label": w.label,
         "workload": "inference" if w.inference else "training",
@@ -187,12 +188,12 @@ def _result(w: Workload, acc: Any, place: Place, assumptions: list[dict[str, Any
         "serving": serving,
         "energy_j": energy[0],
         "energy_kwh": energy[0] / J_PER_KWH,
-        "facility_energy_j": result["facility_energy_j"]["value"],
-        "co2e_kg": result["co2e_operational_kg"]["value"],
-        "co2e_embodied_kg": result["co2e_embodied_kg"]["value"],
-        "co2e_total_kg": result["co2e_total_kg"]["value"],
-        "water_l": result["water_l"]["value"],
-        "electricity_cost": result["electricity_cost"],
+        "facility_energy_j": result.facility_energy_j.value,
+        "co2e_kg": result.co2e_operational_kg.value,
+        "co2e_embodied_kg": result.co2e_embodied_kg.value,
+        "co2e_total_kg": result.co2e_total_kg.value,
+        "water_l": result.water_l.value,
+        "electricity_cost": result.electricity_cost,
         "assumptions": assumptions,
         "impact": result,
     }

@@ -7,6 +7,8 @@ Electricity Maps token is read from ELECTRICITYMAPS_TOKEN and never written anyw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import bisect
 import csv
 import functools
@@ -124,12 +126,12 @@ def parse_time(text: str) -> datetime:
     return t
 
 
-def _close(points: list[tuple[datetime, datetime | None, float]], source: str) -> list[Point]:
+def _close(points: Sequence[tuple[datetime, datetime | None, float]], source: str) -> list[Point]:
     """Points without an end last until the next one, unless the next one is more than
     MAX_GAP_STEPS typical steps away: a hole in the data stays a hole (times in it have no value),
     rather than being charged at the value before it. The last point lasts the typical step.
     Overlapping and reversed rows are refused: they would count an hour twice, or not at all."""
-    points.sort(key=lambda p: p[0])
+    points = sorted(points, key=lambda p: p[0])
     for a, b in zip(points, points[1:]):
         if b[0] == a[0]:
             raise SeriesError(f"{source}: two values for {_fmt(a[0])}")
@@ -137,7 +139,7 @@ def _close(points: list[tuple[datetime, datetime | None, float]], source: str) -
         if end is not None and end <= start:
             raise SeriesError(f"{source}: the row from {_fmt(start)} ends at {_fmt(end)}, not after it")
     steps = [b[0] - a[0] for a, b in zip(points, points[1:])] or [timedelta(hours=1)]
-    step = statistics.median(steps)
+    step = timedelta(seconds=statistics.median(s.total_seconds() for s in steps))
     out = []
     for i, (start, end, value) in enumerate(points):
         nxt = points[i + 1][0] if i + 1 < len(points) else None

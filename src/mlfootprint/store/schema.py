@@ -7,7 +7,8 @@ from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Stri
 # 2: phases and run_values tables; 3: runs.impact_json; 4: run_values.value nullable (a metric logged as NaN);
 # 5: runs.job_id, job_rank, job_json (a distributed job's ranks), samples rolled up with age (samples.span_s),
 #    serving_windows (a served model's requests and energy per time window)
-SCHEMA_VERSION = 5
+# 6: runs.parent_id, kind, serving_estimate_json; components.charged_to (nested runs, experiments)
+SCHEMA_VERSION = 6
 
 metadata = MetaData()
 
@@ -47,6 +48,9 @@ runs = Table(
     Column("job_id", String(128)),  # the distributed job this run is a rank of (jobenv.detect); NULL: alone
     Column("job_rank", Integer),
     Column("job_json", Text),  # launcher, detected_from, local rank, world sizes, node rank, devices owned
+    Column("parent_id", String(32)),  # nested in that run, or a trial of that experiment
+    Column("kind", String(16), nullable=False, default="run"),  # run | experiment
+    Column("serving_estimate_json", Text),  # the serving estimate, computed once at the run's end
 )
 JOB_COLUMNS = ("job_id", "job_rank", "job_json")
 Index("ix_runs_job", runs.c.job_id)
@@ -62,6 +66,7 @@ components = Table(
     Column("uncertainty_rel", Float, nullable=False),
     Column("energy_j", Float, nullable=False),
     Column("note", Text),
+    Column("charged_to", String(32)),  # the run this energy is charged to, when not this one
 )
 
 samples = Table(
