@@ -421,7 +421,7 @@ def test_huggingface_counts_this_ranks_samples_not_the_world_s() -> None:
     from mlfootprint.integrations.huggingface import MlfootprintCallback
 
     counted: list[float] = []
-    run = SimpleNamespace(count=lambda samples: counted.append(samples), meter=SimpleNamespace(clock=lambda: 0.0),
+    run = SimpleNamespace(count=lambda samples: counted.append(samples), clock=lambda: 0.0,
                           phase_exit=lambda name=None: None, current_phase=lambda: None)
     callback = MlfootprintCallback(run)
     args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=2, world_size=4)

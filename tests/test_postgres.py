@@ -119,4 +119,4 @@ def test_nan_metrics_and_names_over_the_column_limits_on_postgres() -> None:
     record = open_store(PG_URL).get_run(run.id)
     assert record.status == "completed" and record.duration_s == pytest.approx(run.duration_s)
     assert record.metrics["val_loss"] is None and len(record.metrics) == 3
-    assert all(len(p["phase"]) <= 255 for p in record.phases)
+    assert all(len(p.phase) <= 255 for p in record.phases)

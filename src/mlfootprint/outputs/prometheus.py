@@ -35,13 +35,15 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class LiveCollector:
     """Serves the newest snapshot it was given (prometheus_client calls `collect` at each scrape)."""
 
-    def __init__(self, live: LiveFigures) -> None:
+    def __init__(self, live: LiveFigures | None = None) -> None:
         self.live = live
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         live = self.live  # one snapshot for the whole scrape
+        if live is None:
+            return
         base = {"run_id": live.run_id, "project": live.project}
         labels = list(base.values())
         energy = CounterMetricFamily(m.IT_ENERGY.prometheus, m.IT_ENERGY.help, labels=[*base, "component", "kind",
@@ -80,7 +82,7 @@ class PrometheusOutput:
     def __init__(self, arg: str | None) -> None:
         self.host, self.port = prometheus_address(arg)
         self._server: Any = None
-        self._collector: LiveCollector | None = None
+        self.collector = LiveCollector()
 
     def start(self, live: LiveFigures) -> None:
         from prometheus_client import CollectorRegistry, start_http_server
@@ -88,15 +90,14 @@ class PrometheusOutput:
         if self.host not in LOOPBACK:
             log.warning("mlfootprint: the Prometheus endpoint listens on %s:%d: anyone who can reach it can read the "
                         "run's project, id and host", self.host, self.port)
-        self._collector = LiveCollector(live)
+        self.collector.live = live
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(self._collector)
+        registry.register(self.collector)
         started = start_http_server(self.port, addr=self.host, registry=registry)
         self._server = started[0] if isinstance(started, tuple) else None
 
     def flush(self, live: LiveFigures) -> None:
-        if self._collector is not None:
-            self._collector.live = live
+        self.collector.live = live
 
     def end(self, record: RunRecord) -> None:
         if self._server is not None:
