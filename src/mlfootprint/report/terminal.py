@@ -29,25 +29,38 @@ def user(text: Any) -> Text:
     return Text(plain(text))
 
 
+def fmt_sig(x: float) -> str:
+    """Three significant figures without an exponent, thousands separated: 1,175 / 30.7 / 4.25."""
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def fmt_range(low: float, high: float, fmt: Callable[[float], str]) -> str:
+    """A range as "low – high", or one number when both ends print the same (an exact figure)."""
+    lo, hi = fmt(low), fmt(high)
+    return lo if lo == hi else f"{lo} – {hi}"
+
+
 def fmt_energy(energy_j: float) -> str:
     if energy_j < 0.1:
         return f"{energy_j * 1000:,.3g} mJ"
     if energy_j >= 1e6 * J_PER_KWH:
-        return f"{energy_j / J_PER_KWH / 1e6:,.2f} GWh"
+        return f"{fmt_sig(energy_j / J_PER_KWH / 1e6)} GWh"
     if energy_j >= 1e4 * J_PER_KWH:
-        return f"{energy_j / J_PER_KWH / 1000:,.2f} MWh"
+        return f"{fmt_sig(energy_j / J_PER_KWH / 1000)} MWh"
     if energy_j >= J_PER_KWH:
-        return f"{energy_j / J_PER_KWH:,.3f} kWh"
+        return f"{fmt_sig(energy_j / J_PER_KWH)} kWh"
     if energy_j >= 3600:
-        return f"{energy_j / 3600:,.2f} Wh"
+        return f"{fmt_sig(energy_j / 3600)} Wh"
     return f"{energy_j:,.1f} J" if energy_j >= 10 else f"{energy_j:.3g} J"
 
 
 def fmt_co2e(co2e_kg: float) -> str:
     if co2e_kg >= 10_000:
-        return f"{co2e_kg / 1000:,.1f} t"
+        return f"{fmt_sig(co2e_kg / 1000)} t"
     if co2e_kg >= 1:
-        return f"{co2e_kg:,.3f} kg"
+        return f"{fmt_sig(co2e_kg)} kg"
     grams = co2e_kg * 1000
     return f"{grams:.3g} g" if grams >= 0.1 else f"{grams * 1000:.3g} mg"
 
@@ -116,7 +129,7 @@ def run_view(record: dict[str, Any]) -> Group:
 
 def fmt_water(water_l: float) -> str:
     if water_l >= 1000:
-        return f"{water_l / 1000:,.2f} m³"
+        return f"{fmt_sig(water_l / 1000)} m³"
     return f"{water_l:,.3g} L" if water_l >= 0.1 else f"{water_l * 1000:.3g} mL"
 
 
@@ -152,9 +165,11 @@ def impact_table(impact: dict[str, Any], cite: Callable[[str], str]) -> Table:
         if not fig:
             continue
         bold = key in ("co2e_total_kg", "water_l")
-        value = fmt(fig["value"], fig)
+        figure: dict[str, Any] = fig
+        value = fmt(figure["value"], figure)
         table.add_row(f"[b]{label}[/]" if bold else label, f"[b]{value}[/]" if bold else value,
-                      f"{fmt(fig['low'], fig)} – {fmt(fig['high'], fig)}", fig.get("basis", ""), cite(fig["source"]))
+                      fmt_range(figure["low"], figure["high"], lambda v: fmt(v, figure)), figure.get("basis", ""),
+                      cite(figure["source"]))
     if impact.get("electricity_cost") is None:
         table.add_row("electricity cost", "-", "", "", cite("no cited price for this zone: give --price-per-kwh and --currency"))
     table.add_section()
@@ -162,7 +177,7 @@ def impact_table(impact: dict[str, Any], cite: Callable[[str], str]) -> Table:
         label = {"car_km": "≈ km driven by a car", "car_years": "≈ cars driven for a year",
                  "smartphone_charges": "≈ smartphone charges"}.get(key, key)
         table.add_row(label, fmt_count(fig["value"]),
-                      f"{fmt_count(fig['low'])} – {fmt_count(fig['high'])}", fig.get("basis", ""), cite(fig["source"]))
+                      fmt_range(fig["low"], fig["high"], fmt_count), fig.get("basis", ""), cite(fig["source"]))
     return table
 
 

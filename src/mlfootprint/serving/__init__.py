@@ -88,28 +88,30 @@ def inference_estimate(config: dict[str, Any], requests: float, tokens: float | 
     if not n_tokens:
         return {"error": "no tokens counted: give --tokens-counter or --tokens-per-request"}
     from ..errors import ConfigError, MissingModelShape
-    from ..estimate.estimator import Workload, estimate
+    from ..estimate import ServingWorkload, estimate, serving_config
+    from ..estimate.impact_view import figures
     from ..impact import Place
+    from ..shapes import to_json
 
     place = Place(1.0, "-", 0.0, "-", 0.0, "-", 0.0, "-")  # only the IT energy is compared
     try:
-        est = estimate(Workload(hardware=config["hardware"], params=float(config["model_params"]), tokens=n_tokens,
-                                inference=True, active_params=config.get("model_active_params"),
-                                layers=config.get("model_layers"), d_model=config.get("model_d_model"),
-                                kv_dim=config.get("model_kv_dim"), expert_share=config.get("model_expert_share"),
-                                batch=config.get("batch"),
-                                prompt_tokens=config.get("prompt_tokens"),
-                                output_tokens=n_tokens / requests if requests else None), place)
+        model = serving_config(params=float(config["model_params"]), active_params=config.get("model_active_params"),
+                               layers=config.get("model_layers"), d_model=config.get("model_d_model"),
+                               kv_dim=config.get("model_kv_dim"), expert_share=config.get("model_expert_share"))
+        est = estimate(ServingWorkload(config["hardware"], model, n_tokens,
+                                       tokens_per_request=n_tokens / requests if requests else None,
+                                       prompt_tokens=config.get("prompt_tokens"), batch=config.get("batch")), place)
     except MissingModelShape:
         return {"error": MissingModelShape.message("--model-layers", "--model-d-model", "--model-kv-dim", "--model")}
     except ConfigError as exc:
         return {"error": str(exc)}
-    serving = est["serving"] or {}
-    return {"method": f"estimated: {serving.get('source', 'estimate/inference.py')}",
-            "hardware": est["hardware"], "tokens": n_tokens, "energy_j": est["energy_j"],
-            "energy_j_range": [est["impact"]["energy_j"]["low"], est["impact"]["energy_j"]["high"]],
-            "batch": serving.get("batch"), "accelerators": serving.get("accelerators"),
-            "energy_per_token_j": est["energy_j"] / n_tokens,
-            "energy_per_request_j": est["energy_j"] / requests if requests else None,
-            "measured_to_estimate": measured_j / est["energy_j"] if est["energy_j"] else None,
-            "assumptions": est["assumptions"]}
+    serving = est.serving
+    return {"method": f"estimated: {serving.source if serving else 'estimate/inference.py'}",
+            "hardware": est.hardware, "tokens": n_tokens, "energy_j": est.energy_j,
+            "energy_j_range": list(figures(est.impact).energy_j_range),
+            "range_level": est.range.level, "range_widened_by": list(est.range.widened_by),
+            "batch": serving.batch if serving else None, "accelerators": serving.accelerators if serving else None,
+            "energy_per_token_j": est.energy_j / n_tokens,
+            "energy_per_request_j": est.energy_j / requests if requests else None,
+            "measured_to_estimate": measured_j / est.energy_j if est.energy_j else None,
+            "assumptions": to_json(est.assumptions)}
