@@ -55,3 +55,11 @@ def test_every_published_run_is_a_model() -> None:
     t5 = from_catalogue("t5-11b")  # TPU v3: no datasheet TDP, so the published power; published place
     assert t5.accelerator_hours == 245760 and t5.published is not None
     assert t5.published.co2e_kg == 46700 and abs(t5.published.co2e_difference or 1) < 0.01
+
+
+def test_a_sweep_of_a_catalogue_model_takes_its_shape_not_its_hours() -> None:
+    from mlfootprint.estimate import Request, sweep
+
+    small, large = sweep(1e9, 1e10, 2, Request(), place(), model="llama-2-7b")
+    assert small.hardware == large.hardware == "a100-80gb" and small.tokens == 2e12  # the model's hardware and tokens
+    assert small.accelerator_hours < large.accelerator_hours != 184320  # estimated from each size, not published

@@ -126,12 +126,7 @@ def estimate(
     if sweep:
         assert params is not None
         low, high = (_number(p, "--params") for p in params.split(":", 1))
-        if model:
-            from ..estimate.published import with_catalogue
-            from ..estimate.models import get
-
-            request = with_catalogue(get(model), request)
-        results = lib.sweep(low, high, points, request, where)
+        results = lib.sweep(low, high, points, request, where, model)
         target = _plot_path(plot)
         try:
             write_sweep_png(results, target)

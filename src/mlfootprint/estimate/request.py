@@ -126,10 +126,18 @@ def workload(r: Request) -> Workload:
                             r.mfu, r.utilization, precision, r.inference, r.power_w, r.host_w, r.label)
 
 
-def sweep(params_low: float, params_high: float, points: int, request: Request, place: Place) -> tuple[Estimate, ...]:
+def sweep(params_low: float, params_high: float, points: int, request: Request, place: Place,
+          model: str | None = None) -> tuple[Estimate, ...]:
     """Estimates at `points` model sizes spaced evenly in log from `params_low` to `params_high`, each with
-    the request's tokens (or tokens per parameter)."""
+    the request's tokens (or tokens per parameter); `model`: a catalogue model's shape and hardware fill
+    the options the request leaves empty."""
     from .estimator import estimate
+
+    if model is not None:
+        from .models import get
+        from .published import with_catalogue
+
+        request = with_catalogue(get(model), replace(request, params=params_low))  # a size of its own: no published hours
 
     if not 2 <= points <= MAX_SWEEP_POINTS:
         raise ConfigError(f"--points must be from 2 to {MAX_SWEEP_POINTS}, got {points}")

@@ -77,10 +77,11 @@ def estimate_view(est: Estimate) -> Group:
                 f" (this estimate {pub.co2e_difference:+.0%}{note})" if pub.co2e_difference is not None else ""))
         size = pub.from_params_and_tokens
         if size:
+            level = level_text(size.range_note) if size.range_note else "range"
+            against = (f", {size.hours_difference:+.0%} against the published hours"
+                       if size.hours_difference is not None else "")
             segments.append(f"from parameters and tokens alone: {_hours(size.accelerator_hours)} h "
-                            f"({fmt_range(size.range[0], size.range[1], _hours)}, "
-                            f"{level_text(size.range_note) if size.range_note else 'range'})" + (f", {size.hours_difference:+.0%} against the published hours"
-                                                     if size.hours_difference is not None else ""))
+                            f"({fmt_range(size.range[0], size.range[1], _hours)}, {level}){against}")
         parts.append(Text("published: ", style="bold") + Text("; ".join(segments)))
         parts.append(Text(f"source: {plain(pub.source)}", style="dim"))
     return Group(*parts, cite.notes())
