@@ -6,6 +6,7 @@ Zones are ISO 3166 countries (alpha-2 or alpha-3) and US states (`US-CA`); cloud
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -96,6 +97,21 @@ def find_zone(code: str) -> Zone | None:
 
 ANNUAL_RANGE_NOTE = (f"; range ±{UNCERTAINTY_ANNUAL_INTENSITY:.0%}: an annual average applied to the run's own hours "
                      "(the project's stated assumption)")
+
+
+MAX_INTENSITY_G_PER_KWH = 5000.0  # far above any grid's average (coal plants emit about 1,000): a typo, not a place
+
+
+def intensity_in_range(g_per_kwh: float) -> bool:
+    """Whether a number can be a grid's carbon intensity: 0 to 5000 gCO2e/kWh, the one check of it."""
+    return math.isfinite(g_per_kwh) and 0 <= g_per_kwh < MAX_INTENSITY_G_PER_KWH
+
+
+def check_intensity(g_per_kwh: float, what: str = "intensity") -> float:
+    """`g_per_kwh` when it can be a grid intensity; else one line naming `what` and the accepted range."""
+    if not intensity_in_range(g_per_kwh):
+        raise ConfigError(f"{what} must be between 0 and {MAX_INTENSITY_G_PER_KWH:.0f} gCO2e/kWh, got {g_per_kwh:g}")
+    return g_per_kwh
 
 
 def annual_range(intensity_g_per_kwh: float) -> tuple[float, float]:

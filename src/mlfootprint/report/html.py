@@ -231,17 +231,14 @@ def pareto_plot(records: list[dict[str, Any]], metric: str) -> str | None:
 
 
 def sweep_plot(sweep: list[dict[str, Any]]) -> str | None:
+    """The `estimate` sweep's plot (report/estimate_view.py draws it for the terminal's PNG too), as SVG."""
     if not sweep:
         return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    params = [r["params"] for r in sweep]
-    ax.loglog(params, [r["energy_kwh"] for r in sweep], "o-", label="IT energy (kWh)", color=PALETTE[0])
-    ax.loglog(params, [r["co2e_total_kg"] for r in sweep], "s-", label="CO2e total (kg)", color=PALETTE[1])
-    ax.set_xlabel("parameters")
-    ax.set_title("estimated training footprint against model size (estimated, not measured)", fontsize=10)
-    ax.legend(fontsize=8)
-    return svg(fig)
+    from .estimate_view import sweep_figure, sweep_points_from_json
+
+    pyplot()
+    points, note = sweep_points_from_json(sweep)
+    return svg(sweep_figure(points, note))
 
 
 RESULT_TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ title }} · mlfootprint</title>

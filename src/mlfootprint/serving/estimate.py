@@ -21,28 +21,29 @@ def estimate_beside(config: ServeConfig, requests: float, tokens: float | None,
     if not n_tokens:
         return ServingEstimate(error="no tokens counted: give --tokens-counter or --tokens-per-request")
     from ..errors import ConfigError, MissingModelShape
-    from ..estimate.estimator import Workload, estimate
+    from ..estimate import ServingWorkload, estimate, serving_config
     from ..impact import Place
+    from ..shapes import to_json
 
     place = Place(1.0, "-", 0.0, "-", 0.0, "-", 0.0, "-")  # only the IT energy is compared
     try:
-        est = estimate(Workload(hardware=config.hardware, params=float(config.model_params), tokens=n_tokens,
-                                inference=True, active_params=config.model_active_params,
-                                layers=config.model_layers, d_model=config.model_d_model,
-                                kv_dim=config.model_kv_dim, expert_share=config.model_expert_share,
-                                batch=config.batch, prompt_tokens=config.prompt_tokens,
-                                output_tokens=n_tokens / requests if requests else None), place)
+        model = serving_config(params=float(config.model_params), active_params=config.model_active_params,
+                               layers=config.model_layers, d_model=config.model_d_model, kv_dim=config.model_kv_dim,
+                               expert_share=config.model_expert_share)
+        est = estimate(ServingWorkload(config.hardware, model, n_tokens,
+                                       tokens_per_request=n_tokens / requests if requests else None,
+                                       prompt_tokens=config.prompt_tokens, batch=config.batch), place)
     except MissingModelShape:
         return ServingEstimate(error=MissingModelShape.message("--model-layers", "--model-d-model", "--model-kv-dim",
                                                                "--model"))
     except ConfigError as exc:
         return ServingEstimate(error=str(exc))
-    serving = est["serving"] or {}
-    energy_j = float(est["energy_j"])
-    impact = est["impact"]
+    serving = est.serving
     return ServingEstimate(
-        method=f"estimated: {serving.get('source', 'estimate/inference.py')}", hardware=est["hardware"],
-        tokens=n_tokens, energy_j=energy_j, energy_j_range=[impact.energy_j.low, impact.energy_j.high],
-        batch=serving.get("batch"), accelerators=serving.get("accelerators"),
-        energy_per_token_j=energy_j / n_tokens, energy_per_request_j=energy_j / requests if requests else None,
-        measured_to_estimate=measured_j / energy_j if energy_j else None, assumptions=list(est["assumptions"]))
+        method=f"estimated: {serving.source if serving else 'estimate/inference.py'}", hardware=est.hardware,
+        tokens=n_tokens, energy_j=est.energy_j, energy_j_range=[est.impact.energy_j.low, est.impact.energy_j.high],
+        batch=serving.batch if serving else None, accelerators=serving.accelerators if serving else None,
+        energy_per_token_j=est.energy_j / n_tokens, energy_per_request_j=est.energy_j / requests if requests else None,
+        measured_to_estimate=measured_j / est.energy_j if est.energy_j else None,
+        assumptions=list(to_json(est.assumptions)), range_level=est.range.level,
+        widened_by=list(est.range.widened_by))
