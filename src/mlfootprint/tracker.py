@@ -61,10 +61,11 @@ from .live import ChannelLive, LiveFigures
 from .meter import Meter, MeterSnapshot
 from .ownership import Claims, measured_sensors
 from .phases import PhaseAccount, PhaseRecorder, within
-from .record import (MAX_PATH, PhaseRow, RunRecord, RunRow, RunRows, SampleRow, ValueRow, WindowRow, clip, dumps,
+from .record import (MAX_PATH, ForecastFigures, PhaseRow, RunRecord, RunRow, RunRows, SampleRow, ValueRow, WindowRow, clip, dumps,
                      finite, now_iso, to_record)
 from .recorder import EXIT_WAIT_S, RunRecorder
 from .sensors import Sensor
+from .shapes import to_json
 from .store.spool import hostname
 from .store.urls import check_url, display_url, to_url
 from .watch import ProgressWatch
@@ -416,13 +417,13 @@ class Run:
         rows = ([ValueRow("count", k, v) for k, v in dict(self.counts).items()]
                 + [ValueRow("metric", k, v) for k, v in dict(self.metrics).items()])
         fc = self.forecast()
-        if fc is not None:  # kept apart from measured totals, under kind "forecast"
-            for name, value in (("progress", fc.progress), ("total_energy_j", fc.total_energy_j.value),
-                                ("total_energy_j_low", fc.total_energy_j.low),
-                                ("total_energy_j_high", fc.total_energy_j.high),
-                                ("duration_s", fc.duration_s.value), ("duration_s_low", fc.duration_s.low),
-                                ("duration_s_high", fc.duration_s.high)):
-                rows.append(ValueRow("forecast", name, value))
+        if fc is not None:  # kept apart from measured totals, under kind "forecast" (record.ForecastFigures)
+            figures = ForecastFigures(
+                progress=fc.progress, total_energy_j=fc.total_energy_j.value, total_energy_j_low=fc.total_energy_j.low,
+                total_energy_j_high=fc.total_energy_j.high, duration_s=fc.duration_s.value,
+                duration_s_low=fc.duration_s.low, duration_s_high=fc.duration_s.high)
+            rows += [ValueRow("forecast", name, value) for name, value in to_json(figures).items()
+                     if isinstance(value, float)]
         return rows
 
     def _co2e_of_projection(self, energy_j: float) -> float:

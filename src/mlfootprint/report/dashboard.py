@@ -7,6 +7,7 @@ no JavaScript, nothing fetched from the network.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment
@@ -67,17 +68,23 @@ def _env() -> Environment:
     return env
 
 
-def project_totals(rows: Sequence[RunRow]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ProjectTotal:
+    project: str
+    runs: int
+    energy_j: float  # IT energy charged to the project's runs
+    co2e_kg: float  # operational
+    last: str  # the newest run's start
+
+
+def project_totals(rows: Sequence[RunRow]) -> list[ProjectTotal]:
     """IT energy and operational CO2e per project; nested runs count in their parent (they are charged 0)."""
-    totals: dict[str, dict[str, Any]] = {}
+    totals: dict[str, ProjectTotal] = {}
     for r in rows:
-        t = totals.setdefault(r.project, {"project": r.project, "runs": 0, "energy_j": 0.0, "co2e_kg": 0.0,
-                                          "last": r.started_at})
-        t["runs"] += 1
-        t["energy_j"] += r.energy_j
-        t["co2e_kg"] += r.co2e_kg
-        t["last"] = max(t["last"], r.started_at)
-    return sorted(totals.values(), key=lambda t: -t["energy_j"])
+        t = totals.get(r.project) or ProjectTotal(r.project, 0, 0.0, 0.0, r.started_at)
+        totals[r.project] = ProjectTotal(r.project, t.runs + 1, t.energy_j + r.energy_j, t.co2e_kg + r.co2e_kg,
+                                         max(t.last, r.started_at))
+    return sorted(totals.values(), key=lambda t: -t.energy_j)
 
 
 def allowed_hosts(host: str, port: int) -> list[str]:
