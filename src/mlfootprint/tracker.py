@@ -139,6 +139,7 @@ class Run:
             described[k] = {"value": v, "from": "command line"}
         self._settings_json = dumps(described)
         self._phases = PhaseRecorder(meter.clock, _cuda_sync() if settings.sampling.sync_cuda else None)
+        self._markers = self._phases.markers  # name -> its reusable marker
         meter.phases = PhaseAccount(self._phases)
         self.counts: dict[str, float] = {}
         self.metrics: dict[str, float | None] = {}
@@ -180,6 +181,10 @@ class Run:
         `items` counts what the block handled (requests, predictions) for energy per item. A bad
         name or count is reported once and the block runs unmeasured as a phase: never an exception.
         """
+        if items is None:  # the common case, in the training loop: one dict lookup
+            marker = self._markers.get(name)
+            if marker is not None:
+                return marker
         try:
             return self._phases.marker(_phase_name(name), _items(items))
         except ValueError as exc:
