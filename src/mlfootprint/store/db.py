@@ -179,7 +179,7 @@ class Store:
             conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_job ON runs (job_id)"))
         if version < 6:
             self._add_columns(conn, "runs", {"parent_id": "VARCHAR(32)", "kind": "VARCHAR(16) NOT NULL DEFAULT 'run'",
-                                             "serving_estimate_json": "TEXT"})
+                                             "serving_estimate_json": "TEXT", "overlaps_json": "TEXT"})
             self._add_columns(conn, "components", {"charged_to": "VARCHAR(32)"})
         if version < SCHEMA_VERSION:
             conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))

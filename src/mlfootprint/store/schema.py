@@ -51,6 +51,7 @@ runs = Table(
     Column("parent_id", String(32)),  # nested in that run, or a trial of that experiment
     Column("kind", String(16), nullable=False, default="run"),  # run | experiment
     Column("serving_estimate_json", Text),  # the serving estimate, computed once at the run's end
+    Column("overlaps_json", Text),  # unrelated runs that measured the same machine at the same time
 )
 JOB_COLUMNS = ("job_id", "job_rank", "job_json")
 Index("ix_runs_job", runs.c.job_id)
