@@ -568,8 +568,12 @@ def part_serving(setup: Setup) -> list[str]:
              "--requests-counter", "digits_requests_total", "--tokens-counter", "digits_images_total", "--",
              sys.executable, str(Path(__file__).resolve()), "--worker", "server", "--port", str(port),
              "--device", setup.device, "--project", project + "-app"]
-    env = child_env(MLFOOTPRINT_JOB="off")
+    # flushes every half second, so the suite sees serve's first window (the wrapper's own setting, not the figures')
+    env = child_env(MLFOOTPRINT_JOB="off", MLFOOTPRINT_FLUSH_INTERVAL_S="0.5")
     with started(serve, setup.work / "serve.log", env) as server:
+        # serve counts from its first read of the counter: a load sent before it would be partly missed. A stored
+        # window means that read happened (and gives an idle window before the load).
+        first_window(open_store(setup.store), project, server, timeout_s=300)
         load = run_logged([sys.executable, str(ROOT / "examples" / "load_digits.py"), "--port", str(port),
                            "--requests", str(requests), "--concurrency", str(concurrency), "--wait", "240"],
                           setup.work / "load.log", timeout_s=600, env=env)
@@ -604,6 +608,22 @@ def part_serving(setup: Setup) -> list[str]:
         f"GPU alone over the whole run, the server's start included: {gpu.energy_j:,.3f} J over "
         f"{record.duration_s:.2f} s, mean {gpu.energy_j / record.duration_s:,.1f} W [{setup.gpu_basis}]",
     ]
+
+
+def first_window(db: Any, project: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Until the serve run of `project` has stored a serving window; RuntimeError if serve ends or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"mlfootprint serve ended (status {server.returncode}) before its first window")
+        try:
+            rows = db.list_runs(project=project)
+            if rows and db.get_run(rows[0]["id"]).serving is not None:
+                return
+        except Exception as exc:  # the store busy with serve's write: read again
+            log.debug("store not readable yet: %s", exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"mlfootprint serve stored no window within {timeout_s:.0f} s")
 
 
 def worker_server(args: argparse.Namespace) -> None:
@@ -755,6 +775,8 @@ def main() -> None:
     args.store = str(Path(args.store).resolve()) if args.store else str(args.work / "runs.db")
     out = args.out.resolve() if args.out else None
     try:
+        if out is not None and (out.is_dir() or not out.parent.is_dir()):
+            raise SuiteError(f"--out {args.out}: give a file in an existing folder")
         setup = prepare(args)
     except SuiteError as exc:
         print(f"gpu_suite: {exc}", file=sys.stderr)
