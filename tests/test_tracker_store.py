@@ -100,13 +100,13 @@ def test_unknown_and_ambiguous_run_ids(isolated_env: Path) -> None:
 
 
 def test_a_store_failure_at_the_end_rescues_the_record_to_a_file(isolated_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from mlfootprint.store.db import Store
+    from mlfootprint.store import Writer
 
     with mlfootprint.track(sensors=[steady(100.0)], interval_s=0.01, flush_interval_s=0.02) as run:
         time.sleep(0.2)  # the store is open and flushed
         def broken(*_a, **_k):  # type: ignore[no-untyped-def]
             raise StoreError("disk full")
-        monkeypatch.setattr(Store, "save_measured", broken)
+        monkeypatch.setattr(Writer, "save_measured", broken)
         time.sleep(0.05)
     rescued = run.rescue_path
     assert rescued is not None and rescued.parent == isolated_env.with_name("runs.db.spool")
@@ -162,7 +162,7 @@ def test_a_run_killed_with_sigkill_keeps_its_flushed_samples_and_is_interrupted(
 
 
 def test_store_passwords_never_reach_a_record(isolated_env: Path) -> None:
-    from mlfootprint.store.db import display_url
+    from mlfootprint.store import display_url
 
     assert display_url("postgresql+psycopg://alice:s3cret@db.example/runs") == "postgresql+psycopg://alice:***@db.example/runs"
     with mlfootprint.track(sensors=[steady(1.0)]) as run:
@@ -175,13 +175,13 @@ FORKING = textwrap.dedent("""
     import mlfootprint
     from mlfootprint import tracker
     from mlfootprint.sensors import ScriptedSensor
-    from mlfootprint.store import db
+    from mlfootprint.store import engine
     sensor = ScriptedSensor([(0.0, 10.0), (1e6, 10.0)], time.monotonic)
     with mlfootprint.track(project="forks", interval_s=0.02, flush_interval_s=0.05, sensors=[sensor]) as run:
         time.sleep(0.1)
         pid = os.fork()
         if pid == 0:  # the child exits normally: atexit runs here
-            print("child sees", len(tracker._open_runs), "open runs and", len(db._ENGINES), "engines", flush=True)
+            print("child sees", len(tracker._open_runs), "open runs and", len(engine.cached_urls()), "engines", flush=True)
             sys.exit(0)
         os.waitpid(pid, 0)
         time.sleep(0.1)

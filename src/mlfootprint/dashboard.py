@@ -127,7 +127,9 @@ def create_app(store: str | None = None) -> Any:
 
     async def jobs(request: Request) -> HTMLResponse:
         try:
-            return html(page="jobs", title="distributed jobs", rows=db().list_jobs(limit=200))
+            from .jobs import list_jobs
+
+            return html(page="jobs", title="distributed jobs", rows=list_jobs(db(), limit=200))
         except MlfootprintError as exc:
             return failure(exc)
 

@@ -141,7 +141,7 @@ def summarize(job_id: str, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for r in recs:
         for k, v in (r.get("counts") or {}).items():
             counts[k] = counts.get(k, 0.0) + v
-    metrics = next((r["metrics"] for r in recs if r.get("metrics")), {})
+    metrics: dict[str, Any] = next((r["metrics"] for r in recs if r.get("metrics")), {})
     energy_j = sum(r["energy_j"] for r in recs)
     ended = [r["ended_at"] for r in recs if r.get("ended_at")]
     phases = merge_phases(recs)
@@ -179,6 +179,12 @@ def summarize(job_id: str, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "notes": sorted({n for j in jobs for n in j.get("ownership", []) if "unchecked" in n}
                         | {w for r in recs for w in r.get("warnings", []) if "rdzv-id" in w or "MLFOOTPRINT_JOB" in w}),
     }
+
+
+def list_jobs(reader: Any, limit: int | None = None, project: str | None = None) -> list[dict[str, Any]]:
+    """One row per distributed job, newest first: ranks, nodes, GPUs, energy, CO2e, status
+    (`reader`: a store Reader; its job_rows are the raw rows, shaped here)."""
+    return [job_list_row(j.job_id, j.runs, set(j.gpus)) for j in reader.job_rows(limit=limit, project=project)]
 
 
 def job_list_row(job_id: str, rows: list[dict[str, Any]], gpus: set[tuple[str, str]]) -> dict[str, Any]:

@@ -254,7 +254,9 @@ def jobs(
 
     if not 1 <= limit <= 100_000:
         raise MlfootprintError(f"--limit must be between 1 and 100000, got {limit}")
-    rows = _reader(store).list_jobs(limit=limit, project=project)
+    from ..jobs import list_jobs
+
+    rows = list_jobs(_reader(store), limit=limit, project=project)
     if as_json:
         typer.echo(dumps(rows, indent=2))
     elif not rows:
