@@ -143,12 +143,27 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def _stored_samples(store: Path, run_id: str) -> int:
+    import sqlite3
+    from contextlib import closing
+
+    if not store.exists():
+        return 0
+    with closing(sqlite3.connect(store)) as con:
+        try:
+            return int(con.execute("SELECT count(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0])
+        except sqlite3.OperationalError:  # the store is being created
+            return 0
+
+
 def test_a_run_killed_with_sigkill_keeps_its_flushed_samples_and_is_interrupted(isolated_env: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True,
                              env=dict(os.environ, MLFOOTPRINT_STORE=str(isolated_env)))
     assert child.stdout is not None
     run_id = child.stdout.readline().strip()
-    time.sleep(0.6)  # several flushes
+    deadline = time.monotonic() + 60  # several flushes (polled: a busy machine opens the store later)
+    while time.monotonic() < deadline and _stored_samples(isolated_env, run_id) < 5:
+        time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.wait()
     store = open_store(str(isolated_env))

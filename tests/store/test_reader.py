@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +153,9 @@ def test_r5_a_read_only_store_can_be_listed_and_shown(tmp_path: Path, file_mode:
     made = subprocess.run([PY, "-m", "mlfootprint", "track", "-q", "--store", str(store), "--", "true"],
                           capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
-    run_id = made.stdout.strip().splitlines()[-1] if made.stdout.strip() else open_store(str(store)).list_runs()[0]["id"]
+    with closing(sqlite3.connect(store)) as con:  # closed: no -wal or -shm file stays open beside the store
+        run_id = con.execute("SELECT id FROM runs").fetchone()[0]
+    assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(".spool")) == ["s.db"]
     store.chmod(file_mode)
     folder.chmod(folder_mode)
     try:

@@ -25,13 +25,12 @@ from sqlalchemy import Column, Float, Integer, String, Table
 
 from ..errors import MlfootprintError
 from ..record import clip
-from .layout import RUN_KINDS
+from .layout import RUN_KINDS, RUN_STATUSES
 from .schema import components, phases, run_values, runs, samples, serving_windows
 
 __all__ = ["INT_MAX", "INT_MIN", "PAYLOAD_TABLES", "check_payload", "fit_row", "with_warnings"]
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # INTEGER on PostgreSQL (SQLite's is wider; the smaller one rules)
-STATUSES = ("running", "completed", "failed", "interrupted")
 MAX_RUN_ID = 32
 PAYLOAD_TABLES: dict[str, Table] = {"components": components, "phases": phases, "values": run_values,
                                     "windows": serving_windows, "samples": samples}
@@ -120,9 +119,9 @@ def check_payload(payload: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > MAX_RUN_ID or not run_id.isprintable():
         raise PayloadError(f"{name}: the run has no usable 'id' (text of 1-{MAX_RUN_ID} printable characters), "
                            f"got {_shown(run_id)}")
-    _check_row(runs, run, name, "run", required=True)
-    if run["status"] not in STATUSES:
-        raise PayloadError(f"{name}: run status {_shown(run['status'])} is not one of {', '.join(STATUSES)}")
+    _check_row(runs, run, name, "run")
+    if run["status"] not in RUN_STATUSES:
+        raise PayloadError(f"{name}: run status {_shown(run['status'])} is not one of {', '.join(RUN_STATUSES)}")
     if run.get("kind") is not None and run["kind"] not in RUN_KINDS:
         raise PayloadError(f"{name}: run kind {_shown(run['kind'])} is not one of {', '.join(RUN_KINDS)}")
     for key, table in PAYLOAD_TABLES.items():
@@ -135,13 +134,13 @@ def check_payload(payload: dict[str, Any], name: str) -> dict[str, Any]:
         for i, row in enumerate(rows):
             if not isinstance(row, dict):
                 raise PayloadError(f"{name}: {key}[{i}] must be an object, not {_kind(row)}")
-            _check_row(table, row, name, f"{key}[{i}]", required=True)
+            _check_row(table, row, name, f"{key}[{i}]")
     return payload
 
 
-def _check_row(table: Table, row: dict[str, Any], name: str, where: str, *, required: bool) -> None:
-    """Every field known to `table` and of its column's type; a null where the column has a default is
-    dropped (the default applies), a null where it has none is refused."""
+def _check_row(table: Table, row: dict[str, Any], name: str, where: str) -> None:
+    """Every field known to `table` and of its column's type, every column without a default present; a
+    null where the column has a default is dropped (the default applies), one where it has none refused."""
     for key, value in list(row.items()):
         col = table.c.get(key)
         if col is None or (key in _OWN_KEYS and table is not runs):
@@ -157,11 +156,10 @@ def _check_row(table: Table, row: dict[str, Any], name: str, where: str, *, requ
         expected = _expected(col)
         if not _is(value, expected):
             raise PayloadError(f"{name}: {where}.{key} must be {expected}, got {_shown(value)}")
-    if required:
-        missing = [c.name for c in table.c if c.name not in row and c.name not in _OWN_KEYS
-                   and (c.primary_key or not c.nullable) and not _has_default(c)]
-        if missing:
-            raise PayloadError(f"{name}: {where} lacks {', '.join(repr(m) for m in missing)}")
+    missing = [c.name for c in table.c if c.name not in row and c.name not in _OWN_KEYS
+               and (c.primary_key or not c.nullable) and not _has_default(c)]
+    if missing:
+        raise PayloadError(f"{name}: {where} lacks {', '.join(repr(m) for m in missing)}")
 
 
 def _has_default(col: Column[Any]) -> bool:
@@ -169,30 +167,33 @@ def _has_default(col: Column[Any]) -> bool:
 
 
 def _checked_samples(rows: list[Any], name: str) -> list[dict[str, Any]]:
-    """Samples are the bulk of a large file: checked in one tight loop, numbers made floats."""
-    out = []
+    """Samples are the bulk of a large file: checked in one tight loop and completed in place (numbers
+    made floats, span_s and phase present in every row, so one INSERT serves them all), not copied."""
+    allowed = {"t_s", "key", "energy_j", "power_w", "span_s", "phase"}
     for i, s in enumerate(rows):
         try:
-            t_s, key, energy_j, power_w = s["t_s"], s["key"], s["energy_j"], s["power_w"]
-            span_s, phase = s.get("span_s"), s.get("phase")
-            good = (isinstance(key, str) and _is_number(t_s) and _is_number(energy_j) and _is_number(power_w)
-                    and (span_s is None or _is_number(span_s)) and (phase is None or isinstance(phase, str))
-                    and len(s) <= 6)
+            good = (isinstance(s["key"], str) and _is_number(s["t_s"]) and _is_number(s["energy_j"])
+                    and _is_number(s["power_w"]) and (s.get("span_s") is None or _is_number(s["span_s"]))
+                    and (s.get("phase") is None or isinstance(s["phase"], str)))
         except (TypeError, KeyError):
             good = False
         if not good:
             raise PayloadError(f"{name}: samples[{i}] must be an object with t_s, energy_j, power_w (numbers), key "
                                f"(text) and optionally span_s (number) and phase (text), got {_shown(s)}")
-        extra = set(s) - {"t_s", "key", "energy_j", "power_w", "span_s", "phase"}
-        if extra:
-            raise PayloadError(f"{name}: samples[{i}] has the field {_shown(sorted(extra)[0])}, unknown to this "
-                               "mlfootprint's samples table (written by a newer version?)")
-        try:  # every column in every row: one INSERT statement serves them all
-            out.append({"t_s": float(t_s), "key": key, "energy_j": float(energy_j), "power_w": float(power_w),
-                        "span_s": None if span_s is None else float(span_s), "phase": phase})
+        if len(s) > 4 and not s.keys() <= allowed:
+            raise PayloadError(f"{name}: samples[{i}] has the field {_shown(sorted(set(s) - allowed)[0])}, unknown "
+                               "to this mlfootprint's samples table (written by a newer version?)")
+        try:
+            for key in ("t_s", "energy_j", "power_w", "span_s"):
+                value = s.get(key)
+                if value is not None and type(value) is not float:
+                    s[key] = float(value)
         except OverflowError:
             raise PayloadError(f"{name}: samples[{i}] holds a number too large for a float") from None
-    return out
+        if len(s) < 6:
+            s.setdefault("span_s", None)
+            s.setdefault("phase", None)
+    return rows
 
 
 def _expected(col: Column[Any]) -> str:

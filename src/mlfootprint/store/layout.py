@@ -36,7 +36,7 @@ ADDED_COLUMNS: dict[str, dict[str, Any]] = {
 BLOB_COLUMNS = frozenset({"settings_json", "warnings_json", "impact_json", "job_json", "serving_estimate_json"})
 
 RUN_KINDS = ("run", "experiment")
-FINAL_STATUSES = ("completed", "failed", "interrupted")
+RUN_STATUSES = ("running", "completed", "failed", "interrupted")
 
 
 def parse_version(value: Any, url: str) -> int:

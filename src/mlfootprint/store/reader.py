@@ -72,7 +72,7 @@ class Reader:
         except StoreError:
             raise
         except Exception as exc:
-            if not isinstance(exc, db_errors()):
+            if not isinstance(exc, (*db_errors(), ImportError, ValueError)):  # or a missing driver, a bad URL
                 raise
             raise open_failed(url, exc, self.path) from None
         self.backend = self.source.backend
@@ -255,8 +255,9 @@ class Reader:
             where, params = f"{q('job_id')} IS NOT NULL", {}
             if project:
                 where, params = where + f" AND {q('project')} = :project", {"project": project}
-            sql = (f"SELECT {q('job_id')} AS job_id, MIN({q('started_at')}) AS first FROM runs WHERE {where} "
-                   f"GROUP BY {q('job_id')} ORDER BY first DESC") + (f" {self.source.limit(limit)}" if limit else "")
+            sql = (f"SELECT {q('job_id')} AS job_id, MIN({q('started_at')}) AS first_started FROM runs "
+                   f"WHERE {where} GROUP BY {q('job_id')} ORDER BY first_started DESC")
+            sql += f" {self.source.limit(limit)}" if limit else ""
             job_ids = [r["job_id"] for r in s.rows(sql, params)]
             runs: dict[str, list[dict[str, Any]]] = {j: [] for j in job_ids}
             gpus: dict[str, set[tuple[str, str]]] = {j: set() for j in job_ids}

@@ -64,8 +64,9 @@ def open_source(url: str, path: Path | None) -> Source:
 
 
 def db_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean 'the database failed', for whichever drivers are loaded."""
-    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, ImportError, ValueError)
+    """Exceptions that mean 'the database failed', for whichever drivers are loaded (OverflowError: a
+    number no driver type holds)."""
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, OverflowError)
     alchemy = sys.modules.get("sqlalchemy.exc")
     return errors + ((alchemy.SQLAlchemyError,) if alchemy is not None else ())
 

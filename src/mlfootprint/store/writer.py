@@ -55,9 +55,9 @@ class Writer:
         except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
             raise open_failed(url, exc, self.path) from None
 
-    def _write(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
-        """fn(conn, *args) in one write transaction (a read one: write=False); a database failure is
-        one masked line."""
+    def _transaction(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
+        """fn(conn, *args) in one transaction, a write one unless write=False (SQLite: BEGIN IMMEDIATE
+        or BEGIN); a database failure is one masked line."""
         try:
             with self.engine.connect() as conn:
                 conn.info["write"] = write
@@ -65,14 +65,14 @@ class Writer:
                     return fn(conn, *args)
         except StoreError:
             raise
-        except (SQLAlchemyError, OverflowError, ValueError, TypeError) as exc:
+        except (SQLAlchemyError, OverflowError) as exc:  # OverflowError: a number no driver type holds
             raise query_failed(self.url, exc) from None
 
     # -- a run as it goes ------------------------------------------------------------------------
     def create_run(self, row: dict[str, Any]) -> None:
         """Insert a run row; if the run is stored already (a spooled copy was imported first), update it
         when this copy is newer (recency.py)."""
-        self._write(self._put_run, row)
+        self._transaction(self._put_run, row)
 
     def save_measured(self, run_id: str, run_fields: dict[str, Any], component_rows: Sequence[dict[str, Any]],
                       sample_rows: Sequence[dict[str, Any]]) -> None:
@@ -81,7 +81,7 @@ class Writer:
             _insert_samples(conn, run_id, sample_rows)
             notes = self._replace(conn, components, run_id, component_rows)
             self._update_run(conn, run_id, run_fields, notes)
-        self._write(write)
+        self._transaction(write)
 
     def save_derived(self, run_id: str, phase_rows: Sequence[dict[str, Any]],
                      value_rows: Sequence[dict[str, Any]], window_rows: Sequence[dict[str, Any]] = ()) -> None:
@@ -96,7 +96,7 @@ class Writer:
             notes += self._add_windows(conn, run_id, window_rows)
             if notes:
                 self._update_run(conn, run_id, {}, notes)
-        self._write(write)
+        self._transaction(write)
 
     def save_progress(self, run_id: str, run_fields: dict[str, Any], component_rows: Sequence[dict[str, Any]],
                       sample_rows: Sequence[dict[str, Any]], phase_rows: Sequence[dict[str, Any]] = (),
@@ -127,7 +127,7 @@ class Writer:
             if merges:
                 conn.execute(insert(samples), [dict(m.row, run_id=run_id) for m in merges])
             return removed - len(merges)
-        return self._write(write)
+        return self._transaction(write)
 
     # -- copies of runs --------------------------------------------------------------------------
     def import_rows(self, payload: dict[str, Any]) -> tuple[str, int]:
@@ -159,13 +159,13 @@ class Writer:
             new = [s for s in payload.get("samples", ()) if s["t_s"] > stored.get(s["key"], float("-inf"))]
             _insert_samples(conn, run_id, new)
             return len(new)
-        return run_id, self._write(write)
+        return run_id, self._transaction(write)
 
     def mark_dead_runs(self) -> int:
         """Record as interrupted the runs still marked running whose process is gone: on this host, a pid
         that ended (or was reused); elsewhere, a heartbeat silent for several flushes (liveness.py). Their
         end is their last heartbeat. Returns how many."""
-        rows = self._write(lambda conn: [dict(r._mapping) for r in conn.execute(
+        rows = self._transaction(lambda conn: [dict(r._mapping) for r in conn.execute(
             select(runs.c.id, runs.c.status, runs.c.host, runs.c.pid, runs.c.started_at, runs.c.heartbeat_at,
                    runs.c.settings_json).where(runs.c.status == "running"))], write=False)
         dead = [r for r in rows if is_dead(r)]
@@ -177,7 +177,7 @@ class Writer:
                                        .values(status="interrupted",
                                                ended_at=r["heartbeat_at"] or r["started_at"])).rowcount
             return marked
-        return self._write(write) if dead else 0
+        return self._transaction(write) if dead else 0
 
     # -- rows --------------------------------------------------------------------------------------
     def _put_run(self, conn: Conn, row: dict[str, Any]) -> bool:
