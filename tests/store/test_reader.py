@@ -193,9 +193,8 @@ def test_a_fixture_store_reads_the_same_through_sqlite3_and_sqlalchemy(tmp_path:
     path = tmp_path / "s.db"
     shutil.copyfile(FIXTURES / "schema5.sqlite3", path)
     fast = open_store(str(path))
-    slow = Reader.__new__(Reader)
-    slow.__dict__.update(fast.__dict__)
-    slow.source = AlchemySource(f"sqlite:///{path}")
+    slow = Reader(fast.url, source=AlchemySource(fast.url))
+    assert fast.source.backend == slow.source.backend == "sqlite" and fast.source is not slow.source
     assert fast.list_runs() == slow.list_runs() and _rows(fast)
     assert [fast.get_run(i) for i in _rows(fast)] == [slow.get_run(i) for i in _rows(slow)]
     assert fast.job_rows() == slow.job_rows() and list(fast.payloads()) == list(slow.payloads())

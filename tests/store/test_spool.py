@@ -14,6 +14,7 @@ import pytest
 
 from mlfootprint.errors import MlfootprintError
 from mlfootprint.store import open_store, spool
+from tests.test_reliability import one_line_error
 
 PY = sys.executable
 FORMAT = spool.FORMAT
@@ -33,14 +34,6 @@ def good_payload(run_id: str = "abc123") -> dict[str, Any]:
 def import_cli(path: Path, store: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PY, "-m", "mlfootprint", "import", str(path), "--store", str(store)], capture_output=True,
                           text=True, timeout=120)
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def edited(**changes: Any) -> str:

@@ -7,8 +7,8 @@ builds its own.
 
 SQLite: writers may be several processes. Every connection waits out a busy lock (busy_timeout) and
 enforces foreign keys; write transactions start with BEGIN IMMEDIATE, so concurrent writers queue for
-the lock instead of failing mid-transaction; WAL (set once by the first writer, see migrations) lets
-readers read while a run writes.
+the lock instead of failing mid-transaction; WAL (`use_wal`, set by the writer that prepares the
+schema) lets readers read while a run writes.
 
 Readers of a SQLite file do not come here: they read through the standard library (source.py).
 """
@@ -28,7 +28,7 @@ from sqlalchemy.exc import SAWarning
 
 from .urls import private_dirs
 
-__all__ = ["BUSY_TIMEOUT_MS", "cached_urls", "dispose_engines", "get_engine", "load_driver"]
+__all__ = ["BUSY_TIMEOUT_MS", "cached_urls", "dispose_engines", "get_engine", "load_driver", "use_wal"]
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -98,11 +98,24 @@ def _create(url: str, create_file: Path | None) -> Engine:
     return engine
 
 
+def use_wal(engine: Engine) -> None:
+    """WAL lets readers read while a run writes. It is a property of the file, set once it is known
+    to be our store (never on another application's database, never by a reader): by the writer that
+    creates or checks the schema (migrations.prepare)."""
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("PRAGMA journal_mode=WAL")
+    except Exception:  # read-only media: the default journal works too
+        pass
+    finally:
+        raw.close()
+
+
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA foreign_keys=ON")  # the journal mode is set once, by migrations.use_wal
+    cur.execute("PRAGMA foreign_keys=ON")  # the journal mode is set once, by use_wal
     cur.close()
 
 

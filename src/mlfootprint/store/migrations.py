@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StoreConfigError
 from . import schema
+from .engine import use_wal
 from .layout import META_TABLE, SCHEMA_VERSION, check_version, parse_version
 from .schema import meta, phases, run_values, serving_windows
 from .urls import display_url
@@ -45,7 +46,7 @@ def prepare(engine: Engine, url: str) -> None:
                         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
                     _migrate_locked(conn, backend, url)
             if backend == "sqlite":
-                _use_wal(engine)
+                use_wal(engine)
             return
         except SQLAlchemyError as exc:
             # another process created the same table between our check and our CREATE: look again
@@ -133,18 +134,6 @@ def _add_columns(conn: Conn, table: str, columns: dict[str, str]) -> None:
     for name, sql_type in columns.items():
         if name not in have:
             conn.execute(text(f'ALTER TABLE {table} ADD COLUMN "{name}" {sql_type}'))
-
-
-def _use_wal(engine: Engine) -> None:
-    """WAL lets readers read while a run writes. It is a property of the file, set once it is known
-    to be our store (never on another application's database, never by a reader)."""
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().execute("PRAGMA journal_mode=WAL")
-    except Exception:  # read-only media: the default journal works too
-        pass
-    finally:
-        raw.close()
 
 
 def _is_race(exc: BaseException) -> bool:

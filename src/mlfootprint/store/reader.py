@@ -54,7 +54,8 @@ class ChildTotals:
 class Reader:
     """A store opened for reading (see the module). `columns` holds each table's columns as stored."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, source: Source | None = None) -> None:
+        """`source`: how to reach the rows, when not the usual one for `url` (source.open_source)."""
         self.url = url
         self.display_url = display_url(url)
         check_url(url)
@@ -63,7 +64,7 @@ class Reader:
             raise StoreMissingError(f"no run store at {self.path}: nothing has been recorded there yet "
                                     "(check --store / MLFOOTPRINT_STORE)")
         try:
-            self.source: Source = open_source(url, self.path)
+            self.source: Source = source or open_source(url, self.path)
             with self.source.session() as s:
                 self.tables: frozenset[str] = frozenset(s.tables())
                 self._check_store(s)
