@@ -17,7 +17,7 @@ from .urls import display_url
 #    samples.phase), serving_windows (a served model's requests and energy per time window);
 # 6: runs.parent_id (the run or experiment this one is nested in), runs.kind ('run' | 'experiment'),
 #    runs.serving_estimate_json (computed once at the run's end), components.charged_to (the run that owns
-#    the device's energy when it is not this one)
+#    the device's energy when it is not this one), an index on runs.started_at (listings)
 SCHEMA_VERSION = 6
 
 META_TABLE = "mlfootprint_meta"

@@ -118,11 +118,13 @@ def upgrade_4(conn: Conn, backend: str) -> None:
 
 def upgrade_5(conn: Conn, backend: str) -> None:
     """5 -> 6: nested runs and experiments (runs.parent_id, runs.kind), the component owner
-    (components.charged_to), the serving estimate stored at the run's end (runs.serving_estimate_json)."""
+    (components.charged_to), the serving estimate stored at the run's end (runs.serving_estimate_json),
+    and an index on runs.started_at for listings."""
     _add_columns(conn, "runs", {"parent_id": "VARCHAR(32)", "kind": "VARCHAR(16) NOT NULL DEFAULT 'run'",
                                 "serving_estimate_json": "TEXT"})
     _add_columns(conn, "components", {"charged_to": "VARCHAR(32)"})
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_parent ON runs (parent_id)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_started ON runs (started_at)"))
 
 
 STEPS: dict[int, Callable[[Conn, str], None]] = {1: upgrade_1, 2: upgrade_2, 3: upgrade_3, 4: upgrade_4,

@@ -60,6 +60,7 @@ runs = Table(
 )
 Index("ix_runs_job", runs.c.job_id)
 Index("ix_runs_parent", runs.c.parent_id)
+Index("ix_runs_started", runs.c.started_at)  # listings: the newest N runs without sorting them all
 
 components = Table(
     "components", metadata,

@@ -112,7 +112,7 @@ def _read_text(path: Path, limit: int) -> str:
                                    "rescue file")
         if st.st_size > limit:
             raise MlfootprintError(f"{path} is {st.st_size / 2**20:.0f} MiB, over the {limit // 2**20} MiB a spool "
-                                   "file may have; it was not written by mlfootprint")
+                                   "file may have (parsing it would take several times that in memory)")
         with os.fdopen(fd, "rb") as f:
             fd = -1
             data = f.read(limit + 1)
