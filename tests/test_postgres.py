@@ -87,9 +87,9 @@ def test_sigkilled_run_is_interrupted_on_postgres() -> None:
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
     """A database of its own on the test server, created empty and dropped afterwards."""
-    from tests.store.pg import fresh_database
+    from tests.store.pg import fresh_database as new_database
 
-    with fresh_database() as url:
+    with new_database() as url:
         yield url
 
 
