@@ -84,6 +84,7 @@ def main() -> None:
                  + (f" --compare-src {args.compare_src}" if args.compare_src else ""),
                  f"# {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
                  f"{time.strftime('%Y-%m-%d')}; one run each, wall clock, machine shared with other work",
+                 f"# load average at the start (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
                  f"spool file: {args.samples} samples, {size_mb:.0f} MB"]
         wall, rss, _ = timed([sys.executable, "-c", PARSE_ONLY, str(spool)], dict(os.environ))
         lines.append(f"read + json.loads only (the floor): {wall:.1f} s, peak RSS {rss:.0f} MB")
@@ -95,6 +96,7 @@ def main() -> None:
             env = dict(os.environ, PYTHONPATH=str(src), MLFOOTPRINT_STORE=str(store), COLUMNS="500")
             wall, rss, last = timed([sys.executable, "-m", "mlfootprint", "import", str(spool)], env)
             lines.append(f"{label}: mlfootprint import {wall:.1f} s, peak RSS {rss:.0f} MB ({last.split(' from ')[0]})")
+    lines.append(f"# load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     text = "\n".join(lines) + "\n"
     print(text, end="")
     args.out.write_text(text)

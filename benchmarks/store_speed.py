@@ -128,11 +128,13 @@ def main() -> None:
     lines = [f"# python benchmarks/store_speed.py --runs {args.runs} --repeats {args.repeats}"
              + (f" --compare-src {args.compare_src}" if args.compare_src else ""),
              f"# {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-             f"{time.strftime('%Y-%m-%d')}; medians of {args.repeats}, wall clock, machine shared with other work"]
+             f"{time.strftime('%Y-%m-%d')}; medians of {args.repeats}, wall clock, machine shared with other work",
+             f"# load average at the start (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}"]
     with tempfile.TemporaryDirectory() as tmp:
         lines += run_for(ROOT / "src", f"this checkout ({commit})", args.runs, args.repeats, Path(tmp))
         if args.compare_src:
             lines += run_for(args.compare_src.resolve(), "compared", args.runs, args.repeats, Path(tmp))
+    lines.append(f"# load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     text = "\n".join(lines) + "\n"
     print(text, end="")
     args.out.write_text(text)
