@@ -94,6 +94,7 @@ def main() -> None:
         for i, (label, src) in enumerate(sources):
             store = Path(tmp) / f"store{i}.db"
             env = dict(os.environ, PYTHONPATH=str(src), MLFOOTPRINT_STORE=str(store), COLUMNS="500")
+            env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: modules load from bytecode
             wall, rss, last = timed([sys.executable, "-m", "mlfootprint", "import", str(spool)], env)
             lines.append(f"{label}: mlfootprint import {wall:.1f} s, peak RSS {rss:.0f} MB ({last.split(' from ')[0]})")
     lines.append(f"# load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
