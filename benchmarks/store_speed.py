@@ -8,14 +8,15 @@ store was split: `git archive bbfc0f5 src | tar -x -C /tmp/before` then --compar
 a store of --runs runs is filled through that code's own writer (3 components, 2 phases, 3 values and
 20 samples per run; one run in ten is a rank of an 8-rank job), then timed:
 
-* in one process, median of --repeats: open + list the newest 20 runs (`runs`), open + list every
-  run (the dashboard's projects page), open + the full record of one run by id prefix (`show`),
-  open + the newest 20 jobs (`jobs`);
+* in a measuring process (each case warmed once, then timed 3 times; --repeats such processes):
+  open + list the newest 20 runs (`runs`), open + list every run (the dashboard's projects page),
+  open + the full record of one run (`show`), open + the newest 20 jobs (`jobs`);
 * cold, median of --repeats fresh processes: import the store package, open, list 20 runs. This is
   what the store adds to a command's start (the interpreter and the CLI's own imports not counted).
   Modules load from bytecode, as an installed package's do (PYTHONDONTWRITEBYTECODE is dropped).
 
-Wall-clock medians on the machine the file names; the machine is shared, so read them as rough.
+The code bases are timed in turns, round after round, so a change of the machine's load falls on
+each alike. Wall-clock medians on the machine the file names; it is shared, so read them as rough.
 """
 
 from __future__ import annotations
@@ -70,10 +71,11 @@ def measure(store: str, repeats: int) -> dict[str, float]:
             return reader.list_jobs(limit=20)  # type: ignore[attr-defined,no-any-return]
         return list_jobs(reader, limit=20)
 
+    run_id = open_store(store).list_runs(limit=1)[0]["id"]
     cases = {
         "open + list 20 runs (runs)": lambda: open_store(store).list_runs(limit=20),
         "open + list every run (dashboard projects)": lambda: open_store(store).list_runs(limit=100_000),
-        "open + one run's full record (show)": lambda: open_store(store).get_run(f"{2500:012x}"),
+        "open + one run's full record (show)": lambda: open_store(store).get_run(run_id),
         "open + list 20 jobs (jobs)": lambda: jobs(open_store(store)),
     }
     out = {}
@@ -92,21 +94,38 @@ COLD = ("import sys, time\nt0 = time.perf_counter()\nfrom mlfootprint.store impo
         "open_store(sys.argv[1]).list_runs(limit=20)\nprint(time.perf_counter() - t0)")
 
 
-def run_for(src: Path, label: str, runs: int, repeats: int, tmp: Path) -> list[str]:
+def _env(src: Path) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(src))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: modules load from bytecode, not compiled every time
-    store = str(tmp / f"{len(list(tmp.iterdir()))}.db")
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, str(HERE), "--fill", store, "--runs", str(runs)], env=env, check=True)
-    fill_s = time.perf_counter() - t0
-    done = subprocess.run([sys.executable, str(HERE), "--measure", store, "--repeats", str(repeats)], env=env,
-                          check=True, capture_output=True, text=True)
-    timings = json.loads(done.stdout)
-    cold = [float(subprocess.run([sys.executable, "-c", COLD, store], env=env, check=True, capture_output=True,
-                                 text=True).stdout) for _ in range(repeats + 1)][1:]  # the first writes bytecode
-    lines = [f"{label}: {src} (store filled in {fill_s:.0f} s)"]
-    lines += [f"  {name}: {s * 1000:.1f} ms" for name, s in timings.items()]
-    lines.append(f"  cold process: import the store package + open + list 20 runs: {statistics.median(cold) * 1000:.0f} ms")
+    return env
+
+
+def compare(sources: list[tuple[str, Path]], runs: int, repeats: int, tmp: Path) -> list[str]:
+    """Fill a store per code base, then time them in turns (one measuring process and one cold process
+    each per round), so that a change of the machine's load falls on every code base alike."""
+    stores, fill_s = [], []
+    for i, (_, src) in enumerate(sources):
+        stores.append(str(tmp / f"{i}.db"))
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(HERE), "--fill", stores[-1], "--runs", str(runs)], env=_env(src), check=True)
+        fill_s.append(time.perf_counter() - t0)
+        subprocess.run([sys.executable, "-c", COLD, stores[-1]], env=_env(src), check=True, capture_output=True)
+    timings: list[dict[str, list[float]]] = [{} for _ in sources]
+    cold: list[list[float]] = [[] for _ in sources]
+    for _ in range(repeats):
+        for i, (_, src) in enumerate(sources):
+            done = subprocess.run([sys.executable, str(HERE), "--measure", stores[i], "--repeats", "3"], env=_env(src),
+                                  check=True, capture_output=True, text=True)
+            for name, value in json.loads(done.stdout).items():
+                timings[i].setdefault(name, []).append(value)
+            cold[i].append(float(subprocess.run([sys.executable, "-c", COLD, stores[i]], env=_env(src), check=True,
+                                                capture_output=True, text=True).stdout))
+    lines = []
+    for i, (label, src) in enumerate(sources):
+        lines.append(f"{label}: {src} (store filled in {fill_s[i]:.0f} s)")
+        lines += [f"  {name}: {statistics.median(v) * 1000:.1f} ms" for name, v in timings[i].items()]
+        lines.append(f"  cold process: import the store package + open + list 20 runs: "
+                     f"{statistics.median(cold[i]) * 1000:.0f} ms")
     return lines
 
 
@@ -130,12 +149,13 @@ def main() -> None:
     lines = [f"# python benchmarks/store_speed.py --runs {args.runs} --repeats {args.repeats}"
              + (f" --compare-src {args.compare_src}" if args.compare_src else ""),
              f"# {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-             f"{time.strftime('%Y-%m-%d')}; medians of {args.repeats}, wall clock, machine shared with other work",
+             f"{time.strftime('%Y-%m-%d')}; medians over {args.repeats} rounds, wall clock, machine shared with other work",
              f"# load average at the start (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}"]
+    sources = [(f"this checkout ({commit})", ROOT / "src")]
+    if args.compare_src:
+        sources.append(("compared", args.compare_src.resolve()))
     with tempfile.TemporaryDirectory() as tmp:
-        lines += run_for(ROOT / "src", f"this checkout ({commit})", args.runs, args.repeats, Path(tmp))
-        if args.compare_src:
-            lines += run_for(args.compare_src.resolve(), "compared", args.runs, args.repeats, Path(tmp))
+        lines += compare(sources, args.runs, args.repeats, Path(tmp))
     lines.append(f"# load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     text = "\n".join(lines) + "\n"
     print(text, end="")
