@@ -93,3 +93,12 @@ def test_no_password_or_token_survives_in_any_url_or_message_that_quotes_it(seed
             for piece in itertools.islice(sorted(secrets, key=len, reverse=True), 3):
                 if len(piece) >= 6:
                     assert piece not in mask_text(f"error at {url}: bad value {piece!r} near {piece}@{host}", url)
+
+
+def test_mask_text_without_a_url_masks_every_url_quoted_in_the_message() -> None:
+    message = ("HTTPConnectionPool(host='h'): Max retries exceeded with url: http://u:pw1234@h:5000/api?token=abc "
+               "(Caused by https://x.example/a?api_key=k3y&b=2)")
+    masked = mask_text(message)
+    assert "pw1234" not in masked and "token=abc" not in masked and "k3y" not in masked
+    assert "http://u:***@h:5000/api?token=***" in masked and "https://x.example/a?api_key=***&b=2" in masked
+    assert mask_text("no address here") == "no address here"

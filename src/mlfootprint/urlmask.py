@@ -10,10 +10,11 @@ A URL can carry a secret in three places, and each is masked:
   auth, sig, signature, credential, session, ...: see `is_secret_key`) become `***`;
 * a URL that cannot be parsed is never echoed whole: `<unparseable URL>`.
 
-`mask_text(text, url)` cleans a message that may quote parts of `url` in ways the URL parser did not
-foresee: a database driver that took `user:S3cret@PW@host` apart differently reports the host
-`PW@host`. Every secret fragment of the URL (the password, each piece of it around an `@`, token
-values, raw and percent-decoded) is replaced by `***` wherever it appears.
+`mask_text(text, url)` cleans a message: every URL quoted in it is masked, and, since a message may
+quote parts of `url` in ways the URL parser did not foresee (a database driver that took
+`user:S3cret@PW@host` apart differently reports the host `PW@host`), every secret fragment of `url`
+(the password, each piece of it around an `@`, token values, raw, percent-decoded and encoded) is
+replaced by `***` wherever it appears. Without `url`, only the URLs quoted in the text are masked.
 
 Standard library only: a run's start path names its store with it.
 """
@@ -30,6 +31,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
 _SECRET_PARTS = ("pass", "pwd", "token", "secret", "key", "auth", "sig", "credential", "session", "cookie", "sas")
 _USER_COLON = re.compile(r"[^/?#@:\[]*:")  # a user name, then the ':' before a password
 TOKEN_LIKE_USER = 20  # a bare user part this long is taken for a token and masked
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{}]*")  # a URL quoted in a message
 
 
 def is_secret_key(key: str) -> bool:
@@ -56,13 +58,14 @@ def mask_url(url: str) -> str:
     return f"{scheme}://{_mask_params(rest)}"
 
 
-def mask_text(text: str, url: str | None) -> str:
-    """`text` (a driver's message, say) without any secret fragment of `url`; the URL itself, where it
-    appears whole, is replaced by its masked form."""
+def mask_text(text: str, url: str | None = None) -> str:
+    """`text` (a driver's or a library's message, say) with every URL in it masked, and without any
+    secret fragment of `url` (the URL the message is about) wherever it appears."""
+    if url and url in text:
+        text = text.replace(url, mask_url(url))
+    text = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
     if not url:
         return text
-    if url in text:
-        text = text.replace(url, mask_url(url))
     for secret in sorted(secret_fragments(url), key=len, reverse=True):
         if len(secret) >= 6:  # long enough to be found only where it was quoted
             text = text.replace(secret, MASK)
