@@ -171,19 +171,15 @@ def main() -> None:
         _, test_acc, train_acc = train(args.epochs, run=run)
     print(f"done in {time.perf_counter() - t0:.1f} s: test accuracy {test_acc:.1%}, train accuracy {train_acc:.1%}\n")
     print_run(run.record, show_warnings=False)
-    store = os.environ.get("MLFOOTPRINT_STORE")
-    where = f" --store {store}" if store else ""
-    print(f"stored as run {run.id}: `mlfootprint show {run.id}{where}` (add --json for the full record)")
     if args.report:
-        from pathlib import Path
-
-        from mlfootprint.cli.share import write_report
+        from mlfootprint.report import write_report
+        from mlfootprint.report.terminal import command_hint
         from mlfootprint.store import open_store
 
         run.wait_stored(30)
-        path = write_report(open_store(run.store_url), run.id, Path(args.report))
+        path = write_report(open_store(run.store_url), run.id, args.report)
         print(f"report: {path} — open it in a browser (file://{path.resolve()}); "
-              f"all runs: `mlfootprint dashboard{where}`, then http://127.0.0.1:8765/")
+              f"all runs: `{command_hint(run.record, 'dashboard')}`, then http://127.0.0.1:8765/")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def make_handler(run: Any, model: torch.nn.Module, stop: threading.Event) -> typ
 
         def do_GET(self) -> None:
             if self.path == "/footprint":
-                record = run.record
+                record = run.record.to_json()
                 self._send(200, {k: record[k] for k in ("id", "energy_j", "phases", "counts")})
             else:
                 self._send(404, {"error": f"no route {self.path}"})
@@ -73,7 +73,8 @@ def make_handler(run: Any, model: torch.nn.Module, stop: threading.Event) -> typ
 
 def main() -> None:
     import mlfootprint
-    from mlfootprint.report.terminal import fmt_co2e, fmt_energy, print_run
+    from mlfootprint.report.format import fmt_co2e, fmt_energy
+    from mlfootprint.report.terminal import print_run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8099)
@@ -97,21 +98,18 @@ def main() -> None:
 
     record = run.record
     print_run(record, show_warnings=False)
-    requests = record["counts"].get("requests", 0)
+    requests = record.counts.get("requests", 0)
     if requests:
-        phases = {p["phase"]: p for p in record["phases"]}
-        handling_j = sum(phases[f"serving/{p}"]["energy_j"] for p in ("preprocess", "inference", "postprocess")
-                         if f"serving/{p}" in phases)
-        serving_j = phases["serving"]["energy_j"]
-        facility_per_j = record["facility_energy_j"] / record["energy_j"] if record["energy_j"] else 0
-        co2e_per_j = record["co2e_kg"] / record["facility_energy_j"] if record["facility_energy_j"] else 0
-        print(f"{requests:.0f} requests: {fmt_energy(handling_j / requests)} per request handled "
-              f"(pre {fmt_energy(phases.get('serving/preprocess', {}).get('energy_j', 0) / requests)}, "
-              f"inference {fmt_energy(phases.get('serving/inference', {}).get('energy_j', 0) / requests)}, "
-              f"post {fmt_energy(phases.get('serving/postprocess', {}).get('energy_j', 0) / requests)}); "
+        energy = {p.phase: p.energy_j for p in record.phases}  # IT energy per phase
+        parts = {p: energy.get(f"serving/{p}", 0.0) for p in ("preprocess", "inference", "postprocess")}
+        serving_j = energy["serving"]
+        co2e_per_j = record.co2e_kg / record.energy_j if record.energy_j else 0.0  # operational, per J of IT energy
+        print(f"{requests:.0f} requests: {fmt_energy(sum(parts.values()) / requests)} IT energy per request handled "
+              f"(pre {fmt_energy(parts['preprocess'] / requests)}, inference {fmt_energy(parts['inference'] / requests)}, "
+              f"post {fmt_energy(parts['postprocess'] / requests)}); "
               f"{fmt_energy(serving_j / requests)} per request with idle time between requests")
-        per_1000 = serving_j / requests * 1000 * facility_per_j * co2e_per_j
-        print(f"CO2e per 1,000 requests (serving, idle included): {fmt_co2e(per_1000)}")
+        per_1000 = serving_j / requests * 1000 * co2e_per_j
+        print(f"CO2e operational per 1,000 requests (serving, idle included): {fmt_co2e(per_1000)}")
 
 
 if __name__ == "__main__":

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test gets its own store and working directory and no MLFOOTPRINT_* from the caller."""
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test gets its own store and working directory and no MLFOOTPRINT_* from the caller; a run a
+    test leaves open is ended after it (a later test's runs would otherwise be nested in it)."""
     for key in list(os.environ):
         if key.startswith("MLFOOTPRINT_"):
             monkeypatch.delenv(key)
@@ -17,7 +20,11 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLFOOTPRINT_STORE", str(store))
     monkeypatch.chdir(tmp_path)
     logging.getLogger("mlfootprint").setLevel(logging.WARNING)
-    return store
+    yield store
+    tracker = sys.modules.get("mlfootprint.tracker")
+    if tracker is not None:
+        for run in list(tracker._open_runs):
+            run.stop("interrupted")
 
 
 class FakeClock:

@@ -15,7 +15,7 @@ from mlfootprint.grid import all_regions, all_zones, resolve_location
 def test_layers_flags_over_env_over_file(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mlfootprint]\nproject = 'from-file'\npue = 1.3\ncountry = 'DE'\n")
     settings, origins = load_settings({"country": "fr"}, env={"MLFOOTPRINT_PUE": "1.1"}, cwd=tmp_path)
-    assert (settings.project, settings.pue, settings.country) == ("from-file", 1.1, "FR")
+    assert (settings.project, settings.site.pue, settings.site.country) == ("from-file", 1.1, "FR")
     assert origins == {"project": str(tmp_path / "pyproject.toml"), "pue": "MLFOOTPRINT_PUE",
                        "country": "argument"}
 
@@ -28,7 +28,7 @@ def test_mlfootprint_toml_wins_over_pyproject(tmp_path: Path) -> None:
 
 def test_defaults_are_the_cited_ones(tmp_path: Path) -> None:
     settings, origins = load_settings(env={}, cwd=tmp_path)
-    assert settings.pue == DEFAULT_PUE.value and origins == {}
+    assert settings.site.pue == DEFAULT_PUE.value and origins == {}
 
 
 @pytest.mark.parametrize("overrides,message", [

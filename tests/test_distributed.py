@@ -16,7 +16,7 @@ import pytest
 from mlfootprint.jobenv import JobContext, detect, slurm_tasks_on_node
 from mlfootprint.meter import Meter
 from mlfootprint.ownership import claim, preferred_gpus
-from mlfootprint.sensors import discover_sensors
+from mlfootprint.ownership import measured_sensors
 from tests.fakes.amdsmi_fake import FakeAmdGpu, FakeAmdSmi
 from tests.fakes.pynvml_fake import FakeGpu, FakeNvml
 
@@ -153,8 +153,8 @@ def test_eight_ranks_on_eight_gpus_add_up_to_one_machine_scope_meter(monkeypatch
     gpus = [FakeGpu("NVIDIA H100 80GB HBM3", f"GPU-{i:04d}", 100.0 + 37.0 * i) for i in range(8)]
     nvml = FakeNvml(gpus).install(monkeypatch)
     job_id = f"test:{uuid.uuid4().hex}"
-    ranks = [discover_sensors(env={}, job=_job(r, r, 8, 8, job_id)) for r in range(8)]
-    machine_sensors, _, _ = discover_sensors(env={})
+    ranks = [measured_sensors(_job(r, r, 8, 8, job_id), env={}) for r in range(8)]
+    machine_sensors, _, _ = measured_sensors(None, env={})
     try:
         meters = [Meter(sensors, clock=clock) for sensors, _, _ in ranks]
         machine = Meter(machine_sensors, clock=clock)
@@ -182,8 +182,8 @@ def test_eight_ranks_on_eight_gpus_add_up_to_one_machine_scope_meter(monkeypatch
 def test_with_the_real_cpu_sensors_the_host_is_counted_by_one_rank(tmp_path: Path) -> None:
     """Two local ranks and a machine-scope meter read the same /proc counters at the same moments."""
     job_id = f"test:{uuid.uuid4().hex}"
-    r0, r1 = (discover_sensors(env={}, gpu=False, job=_job(r, r, 2, 2, job_id)) for r in (0, 1))
-    machine_sensors, _, _ = discover_sensors(env={}, gpu=False)
+    r0, r1 = (measured_sensors(_job(r, r, 2, 2, job_id), env={}, gpu=False) for r in (0, 1))
+    machine_sensors, _, _ = measured_sensors(None, env={}, gpu=False)
     busy = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<3: pass"])
     try:
         meters = [Meter(r0[0]), Meter(r1[0]), Meter(machine_sensors)]
@@ -247,7 +247,7 @@ def test_amdsmi_visible_devices_power_fallback_and_job_ownership(monkeypatch, cl
     assert meter.totals_j() == pytest.approx({"gpu:1": 600.0, "gpu:2": 600.0}, rel=1e-5)
     # through discovery, as a rank of a 4-rank job: local rank 2 measures AMD GPU 2 only
     job = _job(2, 2, 4, 4)
-    sensors, _, claims = discover_sensors(env={}, job=job)
+    sensors, _, claims = measured_sensors(job, env={})
     try:
         assert [c.key for s in sensors for c in s.channels()] == ["gpu:2"]
     finally:
@@ -296,20 +296,20 @@ def test_job_view_adds_ranks_once_merges_phases_and_flags_stragglers(monkeypatch
     db = open_store()
     assert db.find_job(job_id[:10]) == job_id
     job = summarize(job_id, db.job_records(job_id))
-    assert job["status"] == "completed" and job["ranks"] == 4 and job["world_size"] == 4
-    assert job["counts"]["samples"] == 40  # each rank's own, added once
-    assert job["metrics"] == {"accuracy": 0.9}
-    assert [n["ranks"] for n in job["nodes"]] == [[0, 1], [2, 3]]
-    assert job["energy_j"] == pytest.approx(sum(r["energy_j"] for r in job["rank_runs"]))
-    forward = next(p for p in job["phases"] if p["phase"] == "forward")
-    assert forward["ranks"] == 4 and forward["slowest_rank"] == 3 and forward["wall_s"] >= 0.8
-    assert forward["energy_j"] == pytest.approx(sum(p["energy_j"] for r in db.job_records(job_id)
-                                                    for p in r["phases"] if p["phase"] == "forward"))
-    assert [s["phase"] for s in job["stragglers"]] == ["forward"] and job["stragglers"][0]["rank"] == 3
-    impact = job["impact"]  # ranks that measured nothing add nothing: the source names one rank
-    assert impact["co2e_operational_kg"]["value"] == pytest.approx(job["co2e_kg"], rel=1e-9)
-    assert impact["co2e_operational_kg"]["source"].startswith("sum over 1 rank(s)")
-    assert impact["energy_j"]["basis"] == "simulated"
+    assert job.status == "completed" and job.ranks == 4 and job.world_size == 4
+    assert job.counts["samples"] == 40  # each rank's own, added once
+    assert job.metrics == {"accuracy": 0.9}
+    assert [n.ranks for n in job.nodes] == [[0, 1], [2, 3]]
+    assert job.energy_j == pytest.approx(sum(r.energy_j for r in job.rank_runs))
+    forward = next(p for p in job.phases if p.phase == "forward")
+    assert forward.ranks == 4 and forward.slowest_rank == 3 and forward.wall_s >= 0.8
+    assert forward.energy_j == pytest.approx(sum(p.energy_j for r in db.job_records(job_id)
+                                                    for p in r.phases if p.phase == "forward"))
+    assert [s.phase for s in job.stragglers] == ["forward"] and job.stragglers[0].rank == 3
+    impact = job.impact  # ranks that measured nothing add nothing: the source names one rank
+    assert impact.co2e_operational_kg.value == pytest.approx(job.co2e_kg, rel=1e-9)
+    assert impact.co2e_operational_kg.source.startswith("sum over 1 rank(s)")
+    assert impact.energy_j.basis == "simulated"
 
 
 def test_a_dead_rank_makes_the_job_partial_with_its_flushed_energy(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -320,9 +320,9 @@ def test_a_dead_rank_makes_the_job_partial_with_its_flushed_energy(monkeypatch) 
     _run_rank(monkeypatch, job_id, 0, stop="interrupted")
     _run_rank(monkeypatch, job_id, 1)
     job = summarize(job_id, open_store().job_records(job_id))
-    assert job["status"] == "partial" and job["missing_ranks"] == [2, 3]
-    assert job["rank_runs"][0]["status"] == "interrupted" and job["rank_runs"][0]["energy_j"] > 0
-    assert job["energy_j"] == job["rank_runs"][0]["energy_j"]
+    assert job.status == "partial" and job.missing_ranks == [2, 3]
+    assert job.rank_runs[0].status == "interrupted" and job.rank_runs[0].energy_j > 0
+    assert job.energy_j == job.rank_runs[0].energy_j
 
 
 def test_jobs_show_export_and_merge_from_the_cli(monkeypatch, isolated_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -356,7 +356,7 @@ def test_jobs_show_export_and_merge_from_the_cli(monkeypatch, isolated_env, tmp_
 
     src, dst = open_store(str(isolated_env)), open_store(str(target))
     for rec in src.job_records(job_id):
-        assert len(dst.samples(rec["id"])) == len(src.samples(rec["id"]))
+        assert len(dst.samples(rec.id)) == len(src.samples(rec.id))
     bad = subprocess.run([sys.executable, "-m", "mlfootprint", "merge", str(target), "--store", str(target)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "target store itself" in bad.stderr
@@ -405,7 +405,7 @@ def test_huggingface_counts_this_ranks_samples_not_the_world_s() -> None:
     from mlfootprint.integrations.huggingface import MlfootprintCallback
 
     counted: list[float] = []
-    run = SimpleNamespace(count=lambda samples: counted.append(samples), meter=SimpleNamespace(clock=lambda: 0.0),
+    run = SimpleNamespace(count=lambda samples: counted.append(samples), clock=lambda: 0.0,
                           phase_exit=lambda name=None: None, current_phase=lambda: None)
     callback = MlfootprintCallback(run)
     args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=2, world_size=4)

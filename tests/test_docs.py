@@ -28,6 +28,7 @@ def _figures_tool():  # type: ignore[no-untyped-def]
 def test_the_readme_figures_are_the_ones_in_the_result_files() -> None:
     assert _figures_tool().table() in README, "refresh with: python tools/readme_figures.py --write"
     assert _figures_tool().serving_table() in README, "refresh with: python tools/readme_figures.py --write"
+    assert _figures_tool().estimate_table() in README, "refresh with: python tools/readme_figures.py --write"
 
 
 def test_the_readme_counts_the_water_table_right() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlfootprint.jobs import summarize
+from mlfootprint.jobs import JobSummary, summarize
 from mlfootprint.store import open_store
 from tests.net import free_port
 
@@ -33,23 +33,23 @@ def _env(store: str) -> dict[str, str]:
     return env
 
 
-def _check_job(store: str, project: str, ranks: int, epochs: int) -> dict:  # type: ignore[type-arg]
+def _check_job(store: str, project: str, ranks: int, epochs: int) -> JobSummary:
     db = open_store(store)
     runs = db.list_runs(project=project)
     job_ids = {r["job_id"] for r in runs}
     assert len(runs) == ranks and len(job_ids) == 1 and None not in job_ids, runs
     job = summarize(job_ids.pop(), db.job_records(runs[0]["job_id"]))
-    assert job["status"] == "completed" and job["ranks"] == ranks and job["world_size"] == ranks
-    assert sorted(r["rank"] for r in job["rank_runs"]) == list(range(ranks))
+    assert job.status == "completed" and job.ranks == ranks and job.world_size == ranks
+    assert sorted(r.rank for r in job.rank_runs) == list(range(ranks))
     # counted once: exactly one rank measured this host's CPUs and memory, the others nothing
-    owners = [r for r in job["rank_runs"] if "host" in r["owns"]]
-    assert len(owners) == 1 and all(r["energy_j"] == 0 for r in job["rank_runs"] if r not in owners)
-    assert job["energy_j"] == pytest.approx(owners[0]["energy_j"]) and job["energy_j"] > 0
-    assert job["counts"]["samples"] == TRAIN_SAMPLES * epochs  # each rank counted its own shard
-    phases = {p["phase"]: p for p in job["phases"]}
+    owners = [r for r in job.rank_runs if "host" in r.owns]
+    assert len(owners) == 1 and all(r.energy_j == 0 for r in job.rank_runs if r not in owners)
+    assert job.energy_j == pytest.approx(owners[0].energy_j) and job.energy_j > 0
+    assert job.counts["samples"] == TRAIN_SAMPLES * epochs  # each rank counted its own shard
+    phases = {p.phase: p for p in job.phases}
     for name in ("setup", "data", "forward", "backward", "optimizer", "evaluation"):
-        assert phases[name]["ranks"] == ranks, name  # every rank's phases are there
-    assert job["metrics"]["accuracy"] > 0.5
+        assert phases[name].ranks == ranks, name  # every rank's phases are there
+    assert job.metrics["accuracy"] > 0.5
     return job
 
 
@@ -67,8 +67,8 @@ def test_torchrun_two_nodes_of_two_processes_is_one_job(tmp_path: Path) -> None:
     outputs = [p.communicate(timeout=240)[0] for p in launches]
     assert [p.returncode for p in launches] == [0, 0], outputs
     job = _check_job(store, project, ranks=4, epochs=2)
-    assert job["launcher"] == "torchrun" and job["detected_from"].startswith("torchrun rendezvous store")
-    assert [sorted(n["ranks"]) for n in job["nodes"]] == [[0, 1], [2, 3]]
+    assert job.launcher == "torchrun" and job.detected_from.startswith("torchrun rendezvous store")
+    assert [sorted(n.ranks) for n in job.nodes] == [[0, 1], [2, 3]]
 
 
 def _slurm_or_skip() -> str:
@@ -98,11 +98,11 @@ def test_srun_two_tasks_under_the_cli_wrapper_is_one_job(tmp_path: Path) -> None
     job_id = wrappers[0]["job_id"]
     assert job_id.startswith("slurm:")
     job = summarize(job_id, db.job_records(job_id))
-    assert job["launcher"] == "slurm" and job["ranks"] == 4  # 2 wrappers + 2 in-script runs
-    assert sorted(r["rank"] for r in job["rank_runs"]) == [0, 0, 1, 1]
-    owners = [r for r in job["rank_runs"] if "host" in r["owns"]]
-    assert len(owners) == 1 and job["energy_j"] == pytest.approx(owners[0]["energy_j"])
-    assert job["counts"]["samples"] == TRAIN_SAMPLES
+    assert job.launcher == "slurm" and job.ranks == 4  # 2 wrappers + 2 in-script runs
+    assert sorted(r.rank for r in job.rank_runs) == [0, 0, 1, 1]
+    owners = [r for r in job.rank_runs if "host" in r.owns]
+    assert len(owners) == 1 and job.energy_j == pytest.approx(owners[0].energy_j)
+    assert job.counts["samples"] == TRAIN_SAMPLES
 
 
 def test_sbatch_script_with_srun_is_one_job(tmp_path: Path) -> None:
@@ -122,5 +122,5 @@ def test_sbatch_script_with_srun_is_one_job(tmp_path: Path) -> None:
     assert len(runs) == 2 and len({r["job_id"] for r in runs}) == 1
     assert runs[0]["job_id"].startswith("slurm:") and runs[0]["job_id"].endswith(f":{slurm_id}")
     job = summarize(runs[0]["job_id"], db.job_records(runs[0]["job_id"]))
-    assert job["status"] == "completed" and sorted(r["rank"] for r in job["rank_runs"]) == [0, 1]
-    assert len([r for r in job["rank_runs"] if "host" in r["owns"]]) == 1
+    assert job.status == "completed" and sorted(r.rank for r in job.rank_runs) == [0, 1]
+    assert len([r for r in job.rank_runs if "host" in r.owns]) == 1

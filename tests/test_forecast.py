@@ -104,8 +104,8 @@ def test_a_run_well_under_budget_runs_to_the_end_and_its_forecast_stays_apart(is
     assert fc is not None and fc.progress > 0.9
     assert abs(fc.total_energy_j.value - run.energy_j) / run.energy_j < 0.1
     record = open_store(None).get_run(run.id)
-    assert record["forecast"]["method"] == "estimated from progress"
-    assert record["energy_j"] == pytest.approx(run.energy_j)  # the forecast never replaces measured totals
+    assert record.forecast.method == "estimated from progress"
+    assert record.energy_j == pytest.approx(run.energy_j)  # the forecast never replaces measured totals
 
 
 def test_run_over_budget_warns_once_and_asks_to_stop(isolated_env: Path, caplog) -> None:  # type: ignore[no-untyped-def]
@@ -120,7 +120,7 @@ def test_run_over_budget_warns_once_and_asks_to_stop(isolated_env: Path, caplog)
     assert stopped_at is not None and stopped_at < 200
     assert "exceeds the budget of 1e-06 kg" in (run.over_budget or "")
     assert sum("exceeds the budget" in r.getMessage() for r in caplog.records) == 1
-    assert any("over budget" in w for w in open_store(None).get_run(run.id)["warnings"])
+    assert any("over budget" in w for w in open_store(None).get_run(run.id).warnings)
 
 
 def test_cli_epochs_budget_and_stop(isolated_env: Path, tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_cli_epochs_budget_and_stop(isolated_env: Path, tmp_path: Path) -> None:
     runs = open_store(None).list_runs()
     assert [r["status"] for r in runs[:2]] == ["interrupted", "completed"]
     first = open_store(None).get_run(runs[1]["id"])
-    assert first["forecast"]["progress"] == pytest.approx(1.0)
+    assert first.forecast.progress == pytest.approx(1.0)
     shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", runs[0]["id"]], capture_output=True,
                            text=True, env=env, timeout=60)
     assert "(estimated, not measured)" in shown.stdout and "over budget" in shown.stdout

@@ -22,7 +22,7 @@ def steady_sensor():  # type: ignore[no-untyped-def]
 
 
 def phases_of(run_id: str) -> dict[str, dict]:
-    return {p["phase"]: p for p in open_store(None).get_run(run_id)["phases"]}
+    return {p.phase: p for p in open_store(None).get_run(run_id).phases}
 
 
 def test_plain_pytorch_loop_gets_phases_from_hooks(isolated_env) -> None:  # type: ignore[no-untyped-def]
@@ -51,10 +51,10 @@ def test_plain_pytorch_loop_gets_phases_from_hooks(isolated_env) -> None:  # typ
         model(x)  # after remove(): no more phases
     phases = phases_of(run.id)
     for name in ("forward", "backward", "optimizer"):
-        assert phases[name]["entries"] == 16, name
-    assert phases["data"]["entries"] == 18  # 8 batches + the final StopIteration, per epoch
-    assert phases["inference"]["entries"] == 1
-    assert all(phases[n]["energy_j"] > 0 for n in ("forward", "backward", "optimizer", "data"))
+        assert phases[name].entries == 16, name
+    assert phases["data"].entries == 18  # 8 batches + the final StopIteration, per epoch
+    assert phases["inference"].entries == 1
+    assert all(phases[n].energy_j > 0 for n in ("forward", "backward", "optimizer", "data"))
 
 
 def test_keras_callback(isolated_env) -> None:  # type: ignore[no-untyped-def]
@@ -71,12 +71,12 @@ def test_keras_callback(isolated_env) -> None:  # type: ignore[no-untyped-def]
     callback = MlfootprintCallback(project="keras", batch_size=20, sensors=[steady_sensor()], interval_s=0.01)
     model.fit(x, y, epochs=2, batch_size=20, validation_split=0.2, verbose=0, callbacks=[callback])
     record = open_store(None).get_run(callback.run.id)
-    phases = {p["phase"]: p for p in record["phases"]}
-    assert phases["train_step"]["entries"] == 16  # 160 training samples / 20, two epochs
-    assert phases["evaluation"]["entries"] == 2
-    assert record["counts"]["samples"] == 320
-    assert {"train_accuracy", "val_accuracy"} <= set(record["metrics"]) and "accuracy" in record["generalization_gap"]
-    assert record["status"] == "completed"
+    phases = {p.phase: p for p in record.phases}
+    assert phases["train_step"].entries == 16  # 160 training samples / 20, two epochs
+    assert phases["evaluation"].entries == 2
+    assert record.counts["samples"] == 320
+    assert {"train_accuracy", "val_accuracy"} <= set(record.metrics) and "accuracy" in record.generalization_gap
+    assert record.status == "completed"
 
 
 def test_huggingface_trainer_callback(isolated_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -108,12 +108,12 @@ def test_huggingface_trainer_callback(isolated_env, tmp_path) -> None:  # type: 
                                    callbacks=[callback])
     trainer.train()
     record = open_store(None).get_run(callback.run.id)
-    phases = {p["phase"]: p for p in record["phases"]}
-    assert phases["forward_backward"]["entries"] == 16 and phases["optimizer"]["entries"] == 16
-    assert phases["evaluation"]["entries"] == 2 and phases["evaluation"]["energy_j"] > 0
-    assert record["counts"]["samples"] == 128
-    assert "eval_loss" in record["metrics"] and "train_loss" in record["metrics"]
-    assert record["generalization_gap"]["loss"] == pytest.approx(record["metrics"]["train_loss"] - record["metrics"]["eval_loss"])
+    phases = {p.phase: p for p in record.phases}
+    assert phases["forward_backward"].entries == 16 and phases["optimizer"].entries == 16
+    assert phases["evaluation"].entries == 2 and phases["evaluation"].energy_j > 0
+    assert record.counts["samples"] == 128
+    assert "eval_loss" in record.metrics and "train_loss" in record.metrics
+    assert record.generalization_gap["loss"] == pytest.approx(record.metrics["train_loss"] - record.metrics["eval_loss"])
 
 
 def test_lightning_callback(isolated_env) -> None:  # type: ignore[no-untyped-def]
@@ -150,11 +150,11 @@ def test_lightning_callback(isolated_env) -> None:  # type: ignore[no-untyped-de
         trainer.fit(Tiny(), DataLoader(data, batch_size=16), DataLoader(data, batch_size=32))
     phases = phases_of(run.id)
     for name in ("forward", "backward", "optimizer"):
-        assert phases[name]["entries"] == 12, name
-    assert phases["evaluation"]["entries"] == 2
+        assert phases[name].entries == 12, name
+    assert phases["evaluation"].entries == 2
     record = open_store(None).get_run(run.id)
-    assert record["counts"]["samples"] == 192
-    assert record["generalization_gap"]["loss"] == pytest.approx(record["metrics"]["train_loss"] - record["metrics"]["val_loss"])
+    assert record.counts["samples"] == 192
+    assert record.generalization_gap["loss"] == pytest.approx(record.metrics["train_loss"] - record.metrics["val_loss"])
 
 
 def test_importing_mlfootprint_does_not_import_frameworks() -> None:

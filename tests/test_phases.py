@@ -5,6 +5,7 @@ import time
 import pytest
 
 import mlfootprint
+from mlfootprint.record import PhaseRow
 from mlfootprint.meter import Meter
 from mlfootprint.phases import PhaseAccount, PhaseRecorder
 from mlfootprint.quality import generalization_gaps, phase_records
@@ -66,13 +67,12 @@ def test_durations_entries_and_nesting(clock) -> None:  # type: ignore[no-untype
     assert totals["train/forward"].duration_s == pytest.approx(5.3, abs=0.011)
     assert totals["data"].entries == 1 and totals["train"].entries == 1
     assert totals["train"].duration_s == pytest.approx(0.0, abs=0.011)  # exclusive: all time is in children
-    rows = [{"path": p.path, "duration_s": p.duration_s, "energy_j": sum(p.energy_j.values()),
-             "gpu_energy_j": p.energy_j.get("gpu", 0), "cpu_energy_j": 0, "ram_energy_j": 0,
-             "entries": p.entries, "items": p.items} for p in totals.values()]
-    records = {r["phase"]: r for r in phase_records(rows, sum(meter.totals_j().values()))}
-    assert records["train"]["energy_j"] == pytest.approx(EXACT["train/forward"] + EXACT["train/backward"], rel=0.01)
-    assert records["train"]["duration_s"] == pytest.approx(12.3, abs=0.02)
-    assert sum(r["share"] for p, r in records.items() if "/" not in p) == pytest.approx(1.0)
+    rows = [PhaseRow(p.path, p.duration_s, sum(p.energy_j.values()), p.energy_j.get("gpu", 0), 0.0, 0.0, p.entries,
+                     p.items) for p in totals.values()]
+    records = {r.phase: r for r in phase_records(rows, sum(meter.totals_j().values()))}
+    assert records["train"].energy_j == pytest.approx(EXACT["train/forward"] + EXACT["train/backward"], rel=0.01)
+    assert records["train"].duration_s == pytest.approx(12.3, abs=0.02)
+    assert sum(r.share for p, r in records.items() if "/" not in p) == pytest.approx(1.0)
 
 
 def test_markers_that_arrive_after_the_interval_wait_for_the_next_one(clock) -> None:  # type: ignore[no-untyped-def]
@@ -106,16 +106,16 @@ def test_run_phase_api_counts_and_metrics(isolated_env) -> None:  # type: ignore
     from mlfootprint.store import open_store
 
     record = open_store(None).get_run(run.id)
-    phases = {p["phase"]: p for p in record["phases"]}
-    assert phases["backward"]["energy_j"] == pytest.approx(2 * phases["forward"]["energy_j"], rel=0.25)
-    assert phases["forward"]["entries"] == 3
-    assert phases["evaluation"]["items"] == 100
-    assert phases["evaluation"]["energy_per_item_j"] == pytest.approx(phases["evaluation"]["energy_j"] / 100)
-    assert record["counts"] == {"samples": 96.0, "tokens": 96.0 * 128}
-    assert record["energy_per_sample_j"] == pytest.approx(record["energy_j"] / 96)
-    assert record["metrics"] == {"accuracy": 0.9, "train_accuracy": 0.97}
-    assert record["generalization_gap"] == {"accuracy": pytest.approx(0.07)}
-    assert sum(p["energy_j"] for p in record["phases"]) == pytest.approx(record["energy_j"], rel=1e-6)
+    phases = {p.phase: p for p in record.phases}
+    assert phases["backward"].energy_j == pytest.approx(2 * phases["forward"].energy_j, rel=0.25)
+    assert phases["forward"].entries == 3
+    assert phases["evaluation"].items == 100
+    assert phases["evaluation"].energy_per_item_j == pytest.approx(phases["evaluation"].energy_j / 100)
+    assert record.counts == {"samples": 96.0, "tokens": 96.0 * 128}
+    assert record.energy_per_sample_j == pytest.approx(record.energy_j / 96)
+    assert record.metrics == {"accuracy": 0.9, "train_accuracy": 0.97}
+    assert record.generalization_gap == {"accuracy": pytest.approx(0.07)}
+    assert sum(p.energy_j for p in record.phases) == pytest.approx(record.energy_j, rel=1e-6)
 
 
 def test_generalization_gap_pairs() -> None:
@@ -236,6 +236,6 @@ def test_a_long_phase_name_is_clipped_in_the_measured_samples_too() -> None:
     with mlfootprint.track(project="long", sensors=[sensor], interval_s=0.02) as run:
         with run.phase(long):
             time.sleep(0.1)
-        rows = run._rows(drain=False)["samples"]
-    assert rows and all(r["phase"] is None or len(r["phase"]) <= 255 for r in rows)
-    assert any(r["phase"] and r["phase"].startswith("ppp") for r in rows)
+        rows = run._rows(drain=False).samples
+    assert rows and all(r.phase is None or len(r.phase) <= 255 for r in rows)
+    assert any(r.phase and r.phase.startswith("ppp") for r in rows)

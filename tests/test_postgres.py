@@ -37,14 +37,14 @@ def test_round_trip_with_phases_counts_and_samples() -> None:
         run.log_metrics(accuracy=0.9, train_accuracy=0.95)
     store = open_store(PG_URL)
     record = store.get_run(run.id)
-    assert record["status"] == "completed" and record["project"] == project
-    assert record["energy_j"] == pytest.approx(run.energy_j) and record["energy_j"] > 0
-    assert record["location"]["country"] == "DE"
-    assert {p["phase"] for p in record["phases"]} >= {"train"}
-    assert record["counts"] == {"samples": 10.0} and record["generalization_gap"] == {"accuracy": pytest.approx(0.05)}
-    assert sum(s["energy_j"] for s in store.samples(run.id)) == pytest.approx(record["energy_j"])
+    assert record.status == "completed" and record.project == project
+    assert record.energy_j == pytest.approx(run.energy_j) and record.energy_j > 0
+    assert record.location.country == "DE"
+    assert {p.phase for p in record.phases} >= {"train"}
+    assert record.counts == {"samples": 10.0} and record.generalization_gap == {"accuracy": pytest.approx(0.05)}
+    assert sum(s["energy_j"] for s in store.samples(run.id)) == pytest.approx(record.energy_j)
     assert [r["id"] for r in store.list_runs(project=project)] == [run.id]
-    assert record["settings"]["store"]["value"].startswith("postgresql+psycopg://postgres@/")
+    assert record.settings["store"].value.startswith("postgresql+psycopg://postgres@/")
 
 
 def test_cli_against_postgres() -> None:
@@ -81,7 +81,7 @@ def test_sigkilled_run_is_interrupted_on_postgres() -> None:
     child.send_signal(signal.SIGKILL)
     child.wait()
     record = open_store(PG_URL).get_run(run_id)
-    assert record["status"] == "interrupted" and record["energy_j"] > 0
+    assert record.status == "interrupted" and record.energy_j > 0
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def fresh_database() -> Iterator[str]:
     """A database of its own on the test server, created empty and dropped afterwards."""
     from tests.store.pg import fresh_database as new_database
 
-    with new_database() as url:
+    with new_database(PG_URL) as url:
         yield url
 
 
@@ -107,6 +107,6 @@ def test_nan_metrics_and_names_over_the_column_limits_on_postgres() -> None:
             time.sleep(0.15)
         run.log_metrics(**{long: float("nan"), "val_loss": float("nan"), "acc\x00x": 0.5})
     record = open_store(PG_URL).get_run(run.id)
-    assert record["status"] == "completed" and record["duration_s"] == pytest.approx(run.duration_s)
-    assert record["metrics"]["val_loss"] is None and len(record["metrics"]) == 3
-    assert all(len(p["phase"]) <= 255 for p in record["phases"])
+    assert record.status == "completed" and record.duration_s == pytest.approx(run.duration_s)
+    assert record.metrics["val_loss"] is None and len(record.metrics) == 3
+    assert all(len(p.phase) <= 255 for p in record.phases)

@@ -71,7 +71,7 @@ def test_no_powercap_directory_means_no_sensor_and_no_warning(tmp_path: Path) ->
 def test_discovery_falls_back_to_models_without_rapl(tmp_path: Path) -> None:
     from mlfootprint.sensors import discover_sensors
 
-    sensors, _, _ = discover_sensors(powercap_root=tmp_path / "absent", gpu=False)
+    sensors, _ = discover_sensors(powercap_root=tmp_path / "absent", gpu=False)
     kinds = {(c.kind, c.method) for s in sensors for c in s.channels()}
     assert kinds == {("cpu", "modelled"), ("ram", "modelled")}
 
@@ -80,7 +80,7 @@ def test_discovery_prefers_rapl_cpu_and_dram(tmp_path: Path) -> None:
     from mlfootprint.sensors import discover_sensors
 
     two_socket_tree(tmp_path)
-    sensors, _, _ = discover_sensors(powercap_root=tmp_path, gpu=False)
+    sensors, _ = discover_sensors(powercap_root=tmp_path, gpu=False)
     methods = {c.key: c.method for s in sensors for c in s.channels()}
     assert set(methods.values()) == {"measured"}
     assert "cpu:modelled" not in methods and "ram:modelled" not in methods

@@ -24,18 +24,18 @@ def test_real_run_on_this_machine_is_plausible_and_labelled(isolated_env: Path) 
     with mlfootprint.track(project="real", country="SE", interval_s=0.1) as run:
         busy(1.0)
     record = run.record
-    assert record["status"] == "completed"
-    kinds = {c["kind"] for c in record["components"]}
+    assert record.status == "completed"
+    kinds = {c.kind for c in record.components}
     assert {"cpu", "ram"} <= kinds
-    for c in record["components"]:
-        assert c["method"] in ("measured", "modelled") and c["source"]
-        assert c["uncertainty_rel"] > 0
-    cpu = [c for c in record["components"] if c["kind"] == "cpu"]
-    if all(c["method"] == "modelled" for c in cpu):
+    for c in record.components:
+        assert c.method in ("measured", "modelled") and c.source
+        assert c.uncertainty_rel > 0
+    cpu = [c for c in record.components if c.kind == "cpu"]
+    if all(c.method == "modelled" for c in cpu):
         # one core busy of n: the model's power lies between its value at (most of) one core and at all
         model = CpuModelSensor()
         n = model.logical_cpus
-        mean_w = sum(c["energy_j"] for c in cpu) / record["duration_s"]
+        mean_w = sum(c.energy_j for c in cpu) / record.duration_s
         assert model.power_w(0.7 / n) <= mean_w <= model.power_w(1.0) * 1.05, (mean_w, n)
         assert mean_w > model.power_w(0.0) * 1.1, "the busy core shows above the idle figure"
 
@@ -48,7 +48,7 @@ def test_process_scope_charges_our_work_and_not_a_neighbours(isolated_env: Path)
     import sys
 
     def cpu_j(run: object) -> float:
-        return sum(c["energy_j"] for c in run.record["components"] if c["kind"] == "cpu")  # type: ignore[attr-defined]
+        return sum(c.energy_j for c in run.record.components if c.kind == "cpu")  # type: ignore[attr-defined]
 
     code = "import time\nt = time.time()\nwhile time.time() - t < 1.5: pass"
     pid = int(subprocess.run(["sh", "-c", f"{sys.executable} -c '{code}' >/dev/null 2>&1 & echo $!"],
@@ -56,7 +56,7 @@ def test_process_scope_charges_our_work_and_not_a_neighbours(isolated_env: Path)
     time.sleep(0.2)
     with mlfootprint.track(interval_s=0.1) as machine, mlfootprint.track(scope="process", interval_s=0.1) as ours:
         time.sleep(1.0)  # idle, beside the neighbour
-    assert ours.record["scope"] == "process"
+    assert ours.record.scope == "process"
     assert cpu_j(ours) < 0.2 * cpu_j(machine), (cpu_j(ours), cpu_j(machine))
     with mlfootprint.track(interval_s=0.1) as machine, mlfootprint.track(scope="process", interval_s=0.1) as ours:
         busy(1.0)  # now the work is ours

@@ -73,10 +73,10 @@ def test_f2_a_diverged_run_is_stored_whole_with_the_nan_metric_as_null(isolated_
             run.count(tokens=float("nan"), samples=8)
             run.progress(float("nan"), 10)
     record = open_store(str(isolated_env)).get_run(run.id)
-    assert record["status"] == "completed"
-    assert record["duration_s"] == pytest.approx(run.duration_s) and record["duration_s"] > 0.55
-    assert record["metrics"] == {"val_loss": None, "train_loss": None}
-    assert record["counts"] == {"samples": 48.0}
+    assert record.status == "completed"
+    assert record.duration_s == pytest.approx(run.duration_s) and record.duration_s > 0.55
+    assert record.metrics == {"val_loss": None, "train_loss": None}
+    assert record.counts == {"samples": 48.0}
     assert json.loads(cli("show", run.id, "--json").stdout)["metrics"]["val_loss"] is None
 
 
@@ -89,9 +89,9 @@ def test_f2_names_longer_than_the_columns_are_clipped_not_refused(isolated_env: 
         run.log_metrics(**{long: 1.0, "a\x00b": 2.0})
         run.count(**{long: 3})
     record = open_store(str(isolated_env)).get_run(run.id)
-    assert record["status"] == "completed" and record["energy_j"] > 0
-    assert all(len(name) <= 200 for name in record["metrics"]) and len(record["metrics"]) == 2
-    assert all(len(p["phase"]) <= 255 for p in record["phases"])
+    assert record.status == "completed" and record.energy_j > 0
+    assert all(len(name) <= 200 for name in record.metrics) and len(record.metrics) == 2
+    assert all(len(p.phase) <= 255 for p in record.phases)
 
 
 def test_f2_a_sensor_returning_nan_is_a_failed_read_not_a_lost_run(isolated_env: Path, clock: Any) -> None:
@@ -103,9 +103,9 @@ def test_f2_a_sensor_returning_nan_is_a_failed_read_not_a_lost_run(isolated_env:
                            interval_s=0.02) as run:
         time.sleep(0.1)
     record = open_store(str(isolated_env)).get_run(run.id)
-    broken = next(c for c in record["components"] if c["key"] == "gpu:1")
-    assert broken["energy_j"] == 0 and "not a finite number" in broken["note"]
-    assert record["energy_j"] == pytest.approx(10.0 * record["duration_s"], rel=0.05)
+    broken = next(c for c in record.components if c.key == "gpu:1")
+    assert broken.energy_j == 0 and "not a finite number" in (broken.note or "")
+    assert record.energy_j == pytest.approx(10.0 * record.duration_s, rel=0.05)
 
 
 # -- F3: fork inside a tracked block --------------------------------------------------------------------
@@ -141,7 +141,7 @@ def test_f3_forked_children_leave_the_parents_run_alone_and_never_hang(isolated_
     run_id, status, hung, mid = out.stdout.split(maxsplit=3)
     assert (status, hung) == ("completed", "0")
     assert "running" in mid and "failed" not in mid, "no child finished the parent's run while it ran"
-    assert open_store(str(isolated_env)).get_run(run_id)["status"] == "completed"
+    assert open_store(str(isolated_env)).get_run(run_id).status == "completed"
 
 
 def test_f3_forked_children_can_store_runs_of_their_own(isolated_env: Path) -> None:
@@ -267,7 +267,7 @@ def test_f6_passwords_in_the_query_or_unparseable_urls_are_masked(isolated_env: 
     assert "u:p@" not in one_line_error(cli("runs", "--store", "postgresql+psycopg://u:p@h:notaport/db"))
     with mlfootprint.track(sensors=[steady(1.0)], store=str(isolated_env)) as run:
         pass
-    assert run.record["settings"]["store"]["value"] == f"sqlite:///{isolated_env}"
+    assert run.record.settings["store"].value == f"sqlite:///{isolated_env}"
 
 
 # -- F7: a locked store neither stalls the sampler nor inflates the run ---------------------------------
@@ -302,8 +302,8 @@ def test_f7_a_locked_store_leaves_sampling_duration_and_exit_time_alone(isolated
             if spooled:
                 assert cli("import", str(spooled[0])).returncode == 0
             time.sleep(0.1)
-    assert record["status"] == "completed"
-    assert record["duration_s"] == pytest.approx(3.0, abs=0.5), "the end is when the command ended"
+    assert record.status == "completed"
+    assert record.duration_s == pytest.approx(3.0, abs=0.5), "the end is when the command ended"
     samples = open_store(str(isolated_env)).samples(run_id)
     assert len({s["t_s"] for s in samples}) >= 10, "sampling went on at 0.25 s while the store was locked"
     assert wall_s < 3 + EXIT_WAIT_S + 3, "the wrapper's exit waits a bounded time, not for the lock"
@@ -464,7 +464,7 @@ def test_f16_background_work_that_outlives_the_command_is_reported(isolated_env:
     assert proc.returncode == 0
     assert "outlived it" in proc.stderr
     run_id = proc.stderr.strip().splitlines()[-1]
-    assert any("outlived" in w for w in open_store(str(isolated_env)).get_run(run_id)["warnings"])
+    assert any("outlived" in w for w in open_store(str(isolated_env)).get_run(run_id).warnings)
 
 
 def test_f16_killing_the_wrapper_stops_the_command(tmp_path: Path) -> None:

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mlfootprint.serving import summarize_windows
-from mlfootprint.serving.scrape import Selector, read_counters
-from mlfootprint.serving.windows import WindowCounter
+from mlfootprint.serving import ServeConfig
+from mlfootprint.serving.estimate import estimate_beside
 
 from tests.net import free_port, wait_for
 
@@ -32,64 +31,11 @@ def _load(port: int, requests: int, concurrency: int, shutdown: bool = False) ->
 
 
 def _records(store: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    """Each project's record, as its JSON (what `show --json` prints)."""
     from mlfootprint.store import open_store
 
     db = open_store(str(store))
-    return {r["project"]: db.get_run(r["id"]) for r in db.list_runs()}
-
-
-# -- counters, windows, figures --------------------------------------------------------------------------
-def test_counters_are_read_from_a_real_exposition() -> None:
-    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-
-    reg = CollectorRegistry()
-    ok = Counter("vllm:request_success", "requests", ["finished_reason"], registry=reg)
-    ok.labels("stop").inc(7)
-    ok.labels("length").inc(3)
-    tokens = Histogram("tgi_request_generated_tokens", "tokens", registry=reg, buckets=(10, 100))
-    for n in (5, 50, 500):
-        tokens.observe(n)
-    text = generate_latest(reg).decode()
-    sels = [Selector.parse("vllm:request_success_total"), Selector.parse('vllm:request_success{finished_reason="stop"}'),
-            Selector.parse("tgi_request_generated_tokens_sum"), Selector.parse("absent_total")]
-    assert read_counters(text, sels) == [10.0, 7.0, 555.0, None]
-
-
-@pytest.mark.parametrize("bad", ["", "1abc", "name{x=unquoted}", 'name{x="a" y="b"}', "name with space"])
-def test_bad_counter_names_are_refused(bad: str) -> None:
-    with pytest.raises(ValueError, match="counter"):
-        Selector.parse(bad)
-
-
-def test_windows_count_increases_and_survive_a_server_restart() -> None:
-    c = WindowCounter()
-    assert c.observe(0.0, 0.0, [None, None]) is None  # server not up: no baseline yet
-    w1 = c.observe(10.0, 100.0, [50.0, None])  # first seen: its past is not ours
-    w2 = c.observe(20.0, 300.0, [80.0, None])
-    w3 = c.observe(30.0, 400.0, [5.0, None])  # restarted: counting starts over at the new process's value
-    assert [(w["requests"], w["energy_j"]) for w in (w1, w2, w3)] == [(0.0, 100.0), (30.0, 200.0), (5.0, 100.0)]
-    assert c.restarts == 1
-
-
-def test_serving_figures_follow_their_definitions() -> None:
-    # 4 windows of 10 s: two busy (100 and 300 requests), two idle at 20 W; a token counter too
-    windows = [{"i": 0, "t_s": 10, "duration_s": 10.0, "energy_j": 200.0, "requests": 0.0, "tokens": 0.0},
-               {"i": 1, "t_s": 20, "duration_s": 10.0, "energy_j": 1200.0, "requests": 100.0, "tokens": 1000.0},
-               {"i": 2, "t_s": 30, "duration_s": 10.0, "energy_j": 2200.0, "requests": 300.0, "tokens": 2000.0},
-               {"i": 3, "t_s": 40, "duration_s": 10.0, "energy_j": 200.0, "requests": 0.0, "tokens": 0.0}]
-    s = summarize_windows(windows, co2e_kg_per_j=1e-7)
-    per = s["energy_per_request_j"]
-    assert per["idle_included"] == pytest.approx(3800 / 400)
-    assert per["idle_excluded"] == pytest.approx(3400 / 400)
-    assert s["idle_power_w"] == pytest.approx(20.0)
-    assert per["above_idle"] == pytest.approx((3800 - 20 * 40) / 400)
-    assert per["p50"] == pytest.approx((12 + 2200 / 300) / 2)
-    assert s["idle_share"] == pytest.approx(400 / 3800)
-    assert s["energy_per_token_j"]["idle_included"] == pytest.approx(3800 / 3000)
-    assert s["co2e_per_1000_requests_kg"] == pytest.approx(3800 * 1e-7 * 1000 / 400)
-    assert s["requests_per_kwh"] == pytest.approx(400 * 3.6e6 / 3800)
-    busy_only = summarize_windows(windows[1:3], co2e_kg_per_j=0.0)
-    assert busy_only["idle_power_w"] is None and busy_only["energy_per_request_j"]["above_idle"] is None
+    return {r["project"]: db.get_run(r["id"]).to_json() for r in db.list_runs()}
 
 
 # -- the FastAPI example under concurrent load -------------------------------------------------------------
@@ -114,7 +60,7 @@ def test_serve_measures_the_fastapi_example_under_concurrent_load(tmp_path: Path
     finally:
         server.kill()
     assert server.returncode == 0, stderr
-    assert "serving ·" in stderr and "idle share" in stderr  # the summary printed at the end
+    assert "serving: 120 requests" in stderr and "per request" in stderr  # the summary printed at the end
     records = _records(store)
     outside, inside = records["outside"], records["inside"]
     serving = outside["serving"]
@@ -131,7 +77,10 @@ def test_serve_measures_the_fastapi_example_under_concurrent_load(tmp_path: Path
     assert phases["request"]["items"] == inside["counts"]["requests"] >= 120
     assert {"request/preprocess", "request/inference", "request/postprocess"} <= set(phases)
     exclusive = sum(p["exclusive_energy_j"] for p in inside["phases"])
-    assert exclusive == pytest.approx(inside["energy_j"], rel=1e-6)
+    assert exclusive == pytest.approx(sum(c["energy_j"] for c in inside["components"]), rel=1e-6)
+    # the server's own run is nested in serve's: the machine is charged once, to the outer run (F1)
+    assert inside["parent_id"] == outside["id"] and inside["energy_j"] == 0.0
+    assert all(c["charged_to"] == outside["id"] for c in inside["components"])
     exported = subprocess.run([*MLFOOTPRINT, "export", "--format", "csv"], env=env, capture_output=True, text=True)
     import csv
     import io
@@ -197,28 +146,31 @@ def test_the_inference_estimate_sits_beside_the_measurement() -> None:
     from mlfootprint.estimate import inference
     from mlfootprint.hardware import get
 
-    windows = [{"i": 0, "t_s": 10, "duration_s": 10.0, "energy_j": 1000.0, "requests": 100.0, "tokens": None}]
-    config = {"model_params": 8.03e9, "model_layers": 32, "model_d_model": 4096, "model_kv_dim": 1024,
-              "hardware": "h100-sxm", "tokens_per_request": 50, "batch": 16}
-    est = summarize_windows(windows, 0.0, config)["estimate"]
+    config = ServeConfig(model_params=8.03e9, model_layers=32, model_d_model=4096, model_kv_dim=1024,
+                         hardware="h100-sxm", tokens_per_request=50, batch=16)
+    est = estimate_beside(config, 100.0, None, 1000.0)
+    assert est is not None
     step = inference.step(inference.Model(8.03e9, None, 32, 4096, 1024), get("h100-sxm"),
                           inference.Serving(16, 0.0, 50.0), inference.calibration())
     expected_j = 5000 * step.energy_j_per_token
-    assert est["tokens"] == 5000 and est["energy_j"] == pytest.approx(expected_j) and est["batch"] == 16
-    assert est["energy_j_range"][0] < expected_j < est["energy_j_range"][1]
-    assert est["measured_to_estimate"] == pytest.approx(1000.0 / expected_j)
-    assert "decode roofline" in est["method"]
-    no_tokens = summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm"})["estimate"]
-    assert "no tokens counted" in no_tokens["error"]
-    no_shape = summarize_windows(windows, 0.0, {"model_params": 8e9, "hardware": "h100-sxm",
-                                                "tokens_per_request": 50})["estimate"]
-    assert "--model-layers and --model-d-model (and --model-kv-dim" in no_shape["error"]
-    assert "--layers" not in no_shape["error"].replace("--model-layers", ""), "serve's own options, not estimate's"
-    assert summarize_windows(windows, 0.0, {})["estimate"] is None
+    assert est.tokens == 5000 and est.energy_j == pytest.approx(expected_j) and est.batch == 16
+    assert est.energy_j_range[0] < expected_j < est.energy_j_range[1]
+    assert est.measured_to_estimate == pytest.approx(1000.0 / expected_j)
+    assert est.method is not None and "decode roofline" in est.method
+    no_tokens = estimate_beside(ServeConfig(model_params=8e9, hardware="h100-sxm"), 100.0, None, 1000.0)
+    assert no_tokens is not None and "no tokens counted" in (no_tokens.error or "")
+    no_shape = estimate_beside(ServeConfig(model_params=8e9, hardware="h100-sxm", tokens_per_request=50), 100.0,
+                               None, 1000.0)
+    assert no_shape is not None and "--model-layers and --model-d-model (and --model-kv-dim" in (no_shape.error or "")
+    assert "--layers" not in (no_shape.error or "").replace("--model-layers", ""), "serve's own options, not estimate's"
+    assert estimate_beside(ServeConfig(), 100.0, None, 1000.0) is None
     # a mixture of experts: its expert share (from --model's catalogue row) reaches the estimate
-    moe = dict(config, model_params=46.7e9, model_active_params=12.9e9, batch=4)
-    plain, shared = (summarize_windows(windows, 0.0, c)["estimate"] for c in (moe, dict(moe, model_expert_share=0.25)))
-    assert shared["energy_j"] < plain["energy_j"], "a known share reads fewer weights at small batch"
+    from dataclasses import replace
+
+    moe = replace(config, model_params=46.7e9, model_active_params=12.9e9, batch=4)
+    plain, shared = (estimate_beside(c, 100.0, None, 1000.0) for c in (moe, replace(moe, model_expert_share=0.25)))
+    assert plain is not None and shared is not None and plain.energy_j and shared.energy_j
+    assert shared.energy_j < plain.energy_j, "a known share reads fewer weights at small batch"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -33,14 +33,14 @@ def test_serving_example_reports_energy_per_request(isolated_env: Path) -> None:
     finally:
         server.kill()
     assert server.returncode == 0, out
-    assert "40 requests:" in out and "per request handled" in out and "CO2e per 1,000 requests" in out
+    assert "40 requests:" in out and "per request handled" in out and "CO2e operational per 1,000 requests" in out
 
     from mlfootprint.store import open_store
 
     record = open_store(str(isolated_env)).list_runs(project="serve-digits")[0]
     full = open_store(str(isolated_env)).get_run(record["id"])
-    phases = {p["phase"]: p for p in full["phases"]}
-    assert phases["serving/inference"]["entries"] == 40 and phases["serving/inference"]["items"] == 80
-    assert phases["serving/preprocess"]["entries"] == 40 and phases["serving/postprocess"]["entries"] == 40
-    assert full["counts"] == {"requests": 40.0, "images": 80.0}
-    assert phases["serving"]["energy_j"] >= sum(phases[f"serving/{p}"]["energy_j"] for p in ("preprocess", "inference", "postprocess"))
+    phases = {p.phase: p for p in full.phases}
+    assert phases["serving/inference"].entries == 40 and phases["serving/inference"].items == 80
+    assert phases["serving/preprocess"].entries == 40 and phases["serving/postprocess"].entries == 40
+    assert full.counts == {"requests": 40.0, "images": 80.0}
+    assert phases["serving"].energy_j >= sum(phases[f"serving/{p}"].energy_j for p in ("preprocess", "inference", "postprocess"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import mlfootprint
+from mlfootprint.record import Setting
 from mlfootprint.constants import J_PER_KWH
 from mlfootprint.errors import ConfigError, RunNotFoundError, StoreError
 from mlfootprint.sensors import ScriptedSensor
@@ -36,13 +37,13 @@ def test_track_context_manager_round_trips_through_the_store(isolated_env: Path)
     assert run.co2e_kg == pytest.approx(run.facility_energy_j / J_PER_KWH * 41.44 / 1000)
 
     record = open_store(str(isolated_env)).get_run(run.id[:6])
-    assert REQUIRED_KEYS <= set(record)
-    assert record["status"] == "completed" and record["project"] == "demo"
-    assert record["energy_j"] == pytest.approx(run.energy_j)
-    assert record["location"]["country"] == "FR" and "Ember" in record["location"]["intensity_source"]
-    assert {c["key"]: c["kind"] for c in record["components"]} == {"gpu:0": "gpu", "cpu:0": "cpu"}
-    assert all(c["method"] == "simulated" and c["source"] for c in record["components"])  # scripted sensors
-    assert record["settings"]["pue"] == {"value": 1.2, "from": "argument"}
+    assert REQUIRED_KEYS <= set(record.to_json())
+    assert record.status == "completed" and record.project == "demo"
+    assert record.energy_j == pytest.approx(run.energy_j)
+    assert record.location.country == "FR" and "Ember" in record.location.intensity_source
+    assert {c.key: c.kind for c in record.components} == {"gpu:0": "gpu", "cpu:0": "cpu"}
+    assert all(c.method == "simulated" and c.source for c in record.components)  # scripted sensors
+    assert record.settings["pue"] == Setting(1.2, "argument")
     samples = open_store(str(isolated_env)).samples(run.id)
     assert sum(s["energy_j"] for s in samples) == pytest.approx(run.energy_j)
 
@@ -120,7 +121,7 @@ def test_a_store_failure_at_the_end_rescues_the_record_to_a_file(isolated_env: P
     monkeypatch.undo()  # the disk has room again: the writer, still trying, stores the run
     assert run.wait_stored(10) and run.rescue_path is None and not rescued.exists()
     stored = open_store(str(isolated_env))
-    assert stored.get_run(run.id)["status"] == "completed"
+    assert stored.get_run(run.id).status == "completed"
     assert sum(s["energy_j"] for s in stored.samples(run.id)) == pytest.approx(run.energy_j, rel=1e-6)
 
     def import_(path: Path, store: Path) -> subprocess.CompletedProcess[str]:
@@ -129,7 +130,7 @@ def test_a_store_failure_at_the_end_rescues_the_record_to_a_file(isolated_env: P
     assert "(0 new samples)" in import_(kept, isolated_env).stdout, "what the store has is not added twice"
     other = isolated_env.with_name("other.db")
     assert import_(kept, other).returncode == 0
-    assert open_store(str(other)).get_run(run.id)["energy_j"] == pytest.approx(run.energy_j)
+    assert open_store(str(other)).get_run(run.id).energy_j == pytest.approx(run.energy_j)
 
 
 CHILD = textwrap.dedent("""
@@ -168,11 +169,11 @@ def test_a_run_killed_with_sigkill_keeps_its_flushed_samples_and_is_interrupted(
     child.wait()
     store = open_store(str(isolated_env))
     record = store.get_run(run_id)
-    assert record["status"] == "interrupted"
+    assert record.status == "interrupted"
     samples = store.samples(run_id)
     assert len(samples) >= 5
-    assert record["energy_j"] == pytest.approx(sum(s["energy_j"] for s in samples), rel=1e-6)
-    assert record["energy_j"] == pytest.approx(100.0 * record["duration_s"], rel=0.05)
+    assert record.energy_j == pytest.approx(sum(s["energy_j"] for s in samples), rel=1e-6)
+    assert record.energy_j == pytest.approx(100.0 * record.duration_s, rel=0.05)
     assert store.list_runs()[0]["status"] == "interrupted"  # persisted, not only shown
 
 
@@ -182,7 +183,7 @@ def test_store_passwords_never_reach_a_record(isolated_env: Path) -> None:
     assert display_url("postgresql+psycopg://alice:s3cret@db.example/runs") == "postgresql+psycopg://alice:***@db.example/runs"
     with mlfootprint.track(sensors=[steady(1.0)]) as run:
         pass
-    assert run.record["settings"]["store"]["value"] == f"sqlite:///{isolated_env}"
+    assert run.record.settings["store"].value == f"sqlite:///{isolated_env}"
 
 
 FORKING = textwrap.dedent("""
@@ -213,4 +214,4 @@ def test_a_forked_child_leaves_the_parents_run_alone(isolated_env: Path) -> None
     run_id, status = lines[-1].split()
     assert status == "completed"
     record = open_store(str(isolated_env)).get_run(run_id)
-    assert record["status"] == "completed" and record["energy_j"] > 0
+    assert record.status == "completed" and record.energy_j > 0

@@ -25,7 +25,7 @@ import re
 import sys
 from pathlib import Path
 
-from mlenergy_models import PROMPT_TOKENS, shape_cells
+from mlenergy_models import PROMPT_TOKENS, expert_parallel, shape_cells
 
 B200_MODELS = {  # legend label -> (model, accelerators, precision)
     "Qwen 3 8B (1x B200)": ("Qwen 3 8B", 1, "bf16"),
@@ -116,11 +116,15 @@ def main(root: Path) -> None:
     print("# Published LLM inference measurements: GPU energy per output token in steady state (ML.ENERGY measures\n"
           "# GPU energy only, with Zeus/NVML), token throughput and total GPU power of all the run's GPUs, by batch\n"
           "# size (vLLM max_num_seqs). Written by tools/extract_mlenergy_figures.py, which says how each value was read.\n"
-          "# set: fit = what estimate/inference.py calibrates on; check-* = held out, used only to report error.\n"
+          "# set: fit = what estimate/inference.py calibrates its model on; check-* = never fitted on: the check-other-hardware and\n"
+          "# check-older-software rows set the width of the printed range, and report the error; the leaderboard's rows (the other file) only test.\n"
           "# kv_dim: key/value heads x head dim; expert_share: a mixture of experts' experts per token / routed experts;\n"
+          "# experts: routed experts per layer; attention_width: query heads x head dim; expert_parallel: 1 where vLLM\n"
+          "# ran the experts spread over the GPUs (ML.ENERGY's configs: every mixture of experts);\n"
           "# prompt/output tokens: the task means the posts state.")
-    print("set,model,hardware,accelerators,precision,software,task,batch,prompt_tokens,output_tokens,params,"
-          "active_params,layers,d_model,kv_dim,expert_share,energy_j_per_token,tokens_per_s,power_w,source")
+    print("set,model,hardware,accelerators,expert_parallel,precision,software,task,batch,prompt_tokens,output_tokens,"
+          "params,active_params,layers,d_model,kv_dim,expert_share,experts,attention_width,energy_j_per_token,"
+          "tokens_per_s,power_w,source")
     version = {"#e74c3c": ("v2", "vLLM 0.5.4"), "#3498db": ("v3", "vLLM 0.11.1")}  # the posts' V2 red, V3 blue
     for (labels, e_series), (_, t_series), (_, p_series) in zip(energy, tput, power):
         title = next(lab for lab in labels if lab.startswith("Llama"))
@@ -132,7 +136,7 @@ def main(root: Path) -> None:
                 continue  # stated as BF16 on 8 H100s, whose 640 GB cannot hold 812 GB of BF16 weights: inconsistent, left out
             tp, pw = dict(t_series[colour]), dict(p_series[colour])
             for batch, j in pts:
-                print(f"{'fit' if tag == 'v3' else 'check-older-software'},{model},h100-sxm,{gpus},{precision},"
+                print(f"{'fit' if tag == 'v3' else 'check-older-software'},{model},h100-sxm,{gpus},,{precision},"
                       f"{software},text conversation,{batch},{PROMPT},{OUTPUT},{shape_cells(model)},"
                       f"{j:.4g},{tp[batch]:.5g},{pw[batch]:.5g},{LONGITUDINAL} (ML.ENERGY Leaderboard {tag.upper()})")
     svg = (root / "docs/posts/assets/ml-energy-leaderboard-v3.0/section3-power-light.svg").read_text()
@@ -141,14 +145,15 @@ def main(root: Path) -> None:
     for colour, pts in series.items():
         model, n, precision = B200_MODELS[names[colour]]
         for batch, j in pts:
-            print(f"check-other-hardware,{model},b200,{n},{precision},vLLM 0.11.1,text conversation,{batch},{PROMPT},"
+            print(f"check-other-hardware,{model},b200,{n},{expert_parallel(model)},{precision},vLLM 0.11.1,text conversation,"
+                  f"{batch},{PROMPT},"
                   f"{OUTPUT},{shape_cells(model)},{j:.4g},,,"
                   f"{V3_POST} figure: energy per token on B200 (task not named; instruct models: taken as text "
                   "conversation)")
     for task, batch, output, j in (("text conversation", 128, 627, 0.209), ("text conversation", 512, 627, 0.151),
                                    ("problem solving", 128, 7035, 0.312)):
         prompt = PROMPT_TOKENS[task]
-        print(f"check-other-hardware,Qwen 3 32B,b200,1,bf16,vLLM 0.11.1,{task},{batch},{prompt},{output},"
+        print(f"check-other-hardware,Qwen 3 32B,b200,1,,bf16,vLLM 0.11.1,{task},{batch},{prompt},{output},"
               f"{shape_cells('Qwen 3 32B')},{j},,,{V3_POST} table: case study on Qwen 3 32B on 1x B200")
     moe_tradeoff(root)
 
@@ -172,7 +177,8 @@ def moe_tradeoff(root: Path) -> None:
             if batch is None:
                 continue  # a point drawn without its batch size: left out
             tps = batch / (itl_ms / 1000)
-            print(f"{'fit' if hardware == 'h100-sxm' else 'check-other-hardware'},Qwen 3 235B A22B,{hardware},{n},fp8,"
+            print(f"{'fit' if hardware == 'h100-sxm' else 'check-other-hardware'},Qwen 3 235B A22B,{hardware},{n},"
+                  f"{expert_parallel('Qwen 3 235B A22B')},fp8,"
                   f"vLLM 0.11.1,problem solving,{batch},{PROMPT_TOKENS['problem solving']},6988,"
                   f"{shape_cells('Qwen 3 235B A22B')},{j:.4g},{tps:.5g},"
                   f"{j * tps:.5g},{V3_POST} figure: time-energy tradeoff of {QWEN_235B_FP8} on Problem Solving "

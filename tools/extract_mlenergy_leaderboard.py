@@ -29,7 +29,7 @@ import json
 import sys
 from pathlib import Path
 
-from mlenergy_models import PROMPT_TOKENS, shape_row
+from mlenergy_models import PROMPT_TOKENS, expert_parallel, shape_row
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "mlfootprint" / "data"
 MODELS = {  # model_id prefix -> the name tools/mlenergy_models.py keeps its published configuration under
@@ -44,8 +44,9 @@ MODELS = {  # model_id prefix -> the name tools/mlenergy_models.py keeps its pub
 TASKS = {"lm-arena-chat": "text conversation", "gpqa": "problem solving"}
 HARDWARE = {"H100": "h100-sxm", "B200": "b200"}
 PRECISION = {"bfloat16": "bf16", "fp8": "fp8"}
-COLUMNS = ("set,model,hardware,accelerators,precision,software,task,batch,prompt_tokens,output_tokens,params,"
-           "active_params,layers,d_model,kv_dim,expert_share,energy_j_per_token,tokens_per_s,power_w,source").split(",")
+COLUMNS = ("set,model,hardware,accelerators,expert_parallel,precision,software,task,batch,prompt_tokens,output_tokens,"
+           "params,active_params,layers,d_model,kv_dim,expert_share,experts,attention_width,energy_j_per_token,tokens_per_s,"
+           "power_w,source").split(",")
 
 
 def model_name(model_id: str) -> str | None:
@@ -79,7 +80,8 @@ def main(root: Path) -> None:
                         f"{' (fitted on)' if key in fitted else ''}"] = 1
                 continue
             out.append({"set": "check-leaderboard", "model": name, "hardware": key[1], "accelerators": c["num_gpus"],
-                        "precision": precision, "software": "vLLM (leaderboard v3)", "task": task_name,
+                        "expert_parallel": expert_parallel(name), "precision": precision,
+                        "software": "vLLM (leaderboard v3)", "task": task_name,
                         "batch": max(1, round(c["avg_batch_size"])), "prompt_tokens": prompt,
                         "output_tokens": f"{c['avg_output_len']:.0f}",
                         **shape_row(name),  # type: ignore[arg-type]

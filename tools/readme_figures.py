@@ -98,38 +98,53 @@ def rows() -> list[tuple[str, str, str, str]]:
                 f"MLP training benchmark averaged {mlp_w:.0f} W, where {tdp} W TDP overstates by "
                 f"{num(tdp) / mlp_w - 1:.0%}", "h100_gpu_impact.txt, h100_gpu_phases.txt"))
 
-    n_runs, = grab("estimate_validation.txt", r"^1\. out of sample .*?, (\d+) published runs")
-    oos, = grab("estimate_validation.txt", r"out-of-sample mean absolute error \(accelerator-hours\): ([\d.]+%)")
-    inside, share, width, widest = grab("estimate_validation.txt", r"inside the range: (\d+/\d+) = (\d+%) .*?width "
-                                                                    r"median ([\d.]+x), max ([\d.]+x)")
+    n_runs, n_releases, n_publishers = grab("estimate_validation.txt", r"^calibration set: (\d+) published runs .*? in "
+                                                                       r"(\d+) releases of (\d+) publishers")
+    release = grab("estimate_validation.txt", r"^grouped by release: mean absolute error ([\d.]+%) .*?nominal 90%: inside "
+                                              r"(\d+/\d+) = (\d+%) .*?median width ([\d.]+x)")
+    levels = re.findall(r"^  nominal (\d+%): inside \d+/\d+ = (\d+%), median width ([\d.]+x)",
+                        (RESULTS / "estimate_validation.txt").read_text(encoding="utf-8").split("\n2. ")[0], re.M)
+    publisher = grab("estimate_validation.txt", r"^grouped by publisher: mean absolute error ([\d.]+%) .*?nominal 90%: "
+                                                r"inside (\d+/\d+) = (\d+%) .*?median width ([\d.]+x)")
+    loro = grab("estimate_validation.txt", r"^leave-one-run-out: mean absolute error ([\d.]+%) .*?nominal 90%: inside "
+                                           r"(\d+/\d+) = (\d+%)")
     peak_mae, peak_inside = grab("estimate_validation.txt", r"peak MFU: mean absolute error ([\d.]+%), inside its range "
                                                             r"(\d+/\d+)")
     hours_mape, = grab("estimate_validation.txt", r"mean absolute error from hours: CO2e ([\d.]+%)")
-    out.append((f"estimate from parameters + tokens vs published accelerator-hours, out of sample (leave-one-out, "
-                f"{n_runs} runs)", "-",
-                f"{oos} mean absolute error; {inside} ({share}) inside the printed range (target 80 %), range "
-                f"{width} wide (median; widest {widest}). The papers' peak MFU on the same runs: {peak_mae}, "
-                f"{peak_inside} inside. From the published accelerator-hours: {hours_mape}, which only re-multiplies "
-                "each publisher's own hours x power x PUE x intensity", "estimate_validation.txt"))
+    out.append((f"estimate from parameters + tokens vs published accelerator-hours, each of {n_runs} runs predicted by a "
+                f"fit that saw nothing of its release ({n_releases} releases of {n_publishers} publishers)", "-",
+                f"{release[0]} mean absolute error (target 25 %); {release[1]} ({release[2]}) inside the nominal-90 % "
+                f"range (target 85 %), median width {release[3]} (target 3x); at each nominal level, inside / median "
+                f"width: " + ", ".join(f"{p} {c} / {w}" for p, c, w in levels) + f". A publisher never seen (each "
+                f"publisher left out): {publisher[0]}, {publisher[1]} inside, median width {publisher[3]}. Leave one run "
+                f"out: {loro[0]}, {loro[1]} inside. The papers' peak MFU: {peak_mae}, {peak_inside} inside. From the "
+                f"published accelerator-hours: {hours_mape}, which only re-multiplies each publisher's own hours x "
+                "power x PUE x intensity", "estimate_validation.txt"))
 
     held = grab("inference_validation.txt", r"^held out, all: (\d+/\d+) within 2x .*?median \|error\| (\d+%); "
-                                            r"worst ratio ([\d.]+); measurement inside the printed range (\d+/\d+)")
+                                            r"worst ratio ([\d.]+); measurement inside the printed 90% range (\d+/\d+)")
     other = grab("inference_validation.txt", r"^check-other-hardware: (\d+/\d+) within 2x")
     older = grab("inference_validation.txt", r"^check-older-software: (\d+/\d+) within 2x")
     board = grab("inference_validation.txt", r"^check-leaderboard: (\d+/\d+) within 2x")
-    board_dense = grab("inference_validation.txt", r"^check-leaderboard, dense: (\d+/\d+) within 2x")
-    board_moe = grab("inference_validation.txt", r"^check-leaderboard, mixture of experts: (\d+/\d+) within 2x .*?"
-                                                 r"median \|error\| (\d+%)")
+    board_dense = grab("inference_validation.txt", r"^check-leaderboard, dense: (\d+/\d+) within 2x .*?inside the "
+                                                   r"printed 90% range (\d+/\d+)")
+    board_moe = grab("inference_validation.txt", r"^check-leaderboard, mixture of experts: (\d+/\d+) within 2x \((\d+%)\).*?"
+                                                 r"median \|error\| (\d+%).*?inside the printed 90% range (\d+/\d+)")
+    classes = re.findall(r"^  class (.*?): (\d+/\d+) within 2x \((\d+%)\)",
+                         (RESULTS / "inference_validation.txt").read_text(encoding="utf-8"), re.M)
     lomo = grab("inference_validation.txt", r"^leave-one-model-out: (\d+/\d+) within 2x .*?median \|error\| (\d+%)")
     old = grab("inference_validation.txt", r"^(\d+) rows with a cited MFU \(H100\): (\d+/\d+) within 2x; median ratio "
                                            r"([\d.]+)")
     out.append(("serving estimate (decode roofline) vs published energy per token, rows never fitted on "
                 "(ML.ENERGY: B200, older vLLM, and their leaderboard's Qwen 3, Gemma 3, Llama 3.3/4, DeepSeek V3.1/R1)",
                 "-", f"{held[0]} within 2x (other hardware and models {other[0]}, older software {older[0]}, "
-                f"leaderboard {board[0]}: dense {board_dense[0]}, mixtures of experts {board_moe[0]} with median "
-                f"error {board_moe[1]}); median "
-                f"error {held[1]}; worst ratio {held[2]}; measurement inside the printed range {held[3]}. Fitted rows, leave one model out: {lomo[0]} within 2x. The previous "
-                f"2 x params FLOPs model: {old[1]} within 2x, median ratio {old[2]}", "inference_validation.txt"))
+                f"leaderboard {board[0]}: dense {board_dense[0]}, mixtures of experts {board_moe[0]} ({board_moe[1]}, "
+                f"target 90 %) with median error {board_moe[2]}; by deployment: "
+                + ", ".join(f"{name} {n} ({share})" for name, n, share in classes) +
+                f"); median error {held[1]}; worst ratio {held[2]}; inside the printed 90% range: leaderboard dense "
+                f"{board_dense[1]}, mixtures of experts {board_moe[3]}. Fitted rows, leave one model out: {lomo[0]} "
+                f"within 2x. The previous 2 x params FLOPs model: {old[1]} within 2x, median ratio {old[2]}",
+                "inference_validation.txt"))
     ratios, = grab("inference_check.txt", r"^throughput within 2x: (\d+/\d+);")
     size, = grab("inference_check.txt", r"random-weight decoder, (\d+M) parameters")
     spread, = grab("inference_check.txt", r"^throughput within 2x: \d+/\d+; ratios (.*)$")
@@ -211,6 +226,37 @@ def table() -> str:
     return "\n".join(lines + [END])
 
 
+ESTIMATE_BEGIN = "<!-- estimate-table:begin (tools/readme_figures.py, from benchmarks/results/estimate_validation.txt and inference_validation.txt) -->"
+ESTIMATE_END = "<!-- estimate-table:end -->"
+
+
+def estimate_table() -> str:
+    """The estimator's validation at a glance: training errors and range coverage by how unseen the run is,
+    then the serving model on mixtures of experts by deployment class."""
+    text = (RESULTS / "estimate_validation.txt").read_text(encoding="utf-8")
+    lines = [ESTIMATE_BEGIN, "| training runs predicted by a fit that saw nothing of | mean absolute error of "
+             "accelerator-hours | inside the nominal 50 / 80 / 90 / 95 % range | median width of the 90 % range |",
+             "| --- | --- | --- | --- |"]
+    for label, name in (("their release (the validation to quote)", "grouped by release"),
+                        ("their publisher (a lab never seen)", "grouped by publisher"),
+                        ("the run itself (its siblings stay in the fit)", "leave-one-run-out")):
+        block = text.split(f"\n{name}: ", 1)[1]
+        mae = re.match(r"mean absolute error ([\d.]+%)", block)
+        covered = re.findall(r"^  nominal \d+%: inside \d+/\d+ = (\d+%), median width ([\d.]+x)", block, re.M)[:4]
+        if mae is None or len(covered) != 4:
+            raise SystemExit(f"estimate_validation.txt: no {name} block: rerun benchmarks/estimate_validation.py")
+        lines.append(f"| {label} | {mae.group(1)} | {' / '.join(c for c, _ in covered)} | {covered[2][1]} |")
+    serving = (RESULTS / "inference_validation.txt").read_text(encoding="utf-8")
+    classes = re.findall(r"^  class (.*?): (\d+/\d+) within 2x \((\d+%)\); median \|error\| (\d+%).*?inside the "
+                         r"printed 90% range (\d+/\d+)", serving, re.M)
+    if not classes:
+        raise SystemExit("inference_validation.txt: no deployment classes: rerun benchmarks/inference_validation.py")
+    lines += ["", "| mixtures of experts on the ML.ENERGY leaderboard (never fitted on), by deployment | within 2x | "
+              "median error | inside the printed 90 % range |", "| --- | --- | --- | --- |"]
+    lines += [f"| {name} | {n} ({share}) | {err} | {inside} |" for name, n, share, err, inside in classes]
+    return "\n".join(lines + [ESTIMATE_END])
+
+
 SERVING_BEGIN = "<!-- serving-table:begin (tools/readme_figures.py, from benchmarks/results/inference_validation.txt) -->"
 SERVING_END = "<!-- serving-table:end -->"
 
@@ -218,9 +264,9 @@ SERVING_END = "<!-- serving-table:end -->"
 def serving_table() -> str:
     """The per-configuration comparison of serving estimates with published measurements."""
     text = (RESULTS / "inference_validation.txt").read_text(encoding="utf-8")
-    if "\n5. by configuration" not in text:
-        raise SystemExit("inference_validation.txt: no section 5: rerun benchmarks/inference_validation.py")
-    section = text.split("\n5. by configuration", 1)[1]
+    if "\n6. by configuration" not in text:
+        raise SystemExit("inference_validation.txt: no section 6: rerun benchmarks/inference_validation.py")
+    section = text.split("\n6. by configuration", 1)[1]
     return "\n".join([SERVING_BEGIN] + [line for line in section.splitlines() if line.startswith("|")] + [SERVING_END])
 
 
@@ -235,12 +281,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = parser.parse_args()
-    text, serving = table(), serving_table()
+    text, serving, estimates = table(), serving_table(), estimate_table()
     if not args.write:
-        print(text + "\n\n" + serving)
+        print(text + "\n\n" + serving + "\n\n" + estimates)
         return
     readme = ROOT / "README.md"
     current = _replace(readme.read_text(encoding="utf-8"), BEGIN, END, text)
+    current = _replace(current, ESTIMATE_BEGIN, ESTIMATE_END, estimates)
     readme.write_text(_replace(current, SERVING_BEGIN, SERVING_END, serving), encoding="utf-8")
 
 

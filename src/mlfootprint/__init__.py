@@ -3,23 +3,27 @@
     import mlfootprint
     with mlfootprint.track(project="demo", country="FR") as run:
         train()
-    print(run.energy_kwh, run.co2e_kg)
+    print(run.it_energy_kwh, run.co2e_operational_kg)
+
+The public modules are listed in the README ("Public modules"); everything else is internal.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-__all__ = ["Run", "report_progress", "track", "__version__"]
+from .version import __version__
+
+__all__ = ["Run", "RunState", "__version__", "report_progress", "track"]
 
 if TYPE_CHECKING:
-    from .tracker import Run, track
+    from .progress import report_progress
+    from .tracker import Run, RunState, track
 
 
 def __getattr__(name: str) -> Any:
     # Heavy imports (SQLAlchemy, psutil) wait until first use: `import mlfootprint` stays cheap.
-    if name in ("track", "Run"):
+    if name in ("track", "Run", "RunState"):
         from . import tracker
 
         return getattr(tracker, name)

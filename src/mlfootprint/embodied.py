@@ -7,7 +7,7 @@ GPUs, the logical CPUs it could use out of a reference two-socket server.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
 
 from .constants import (ACCELERATORS_PER_SERVER, CPU_SERVER_EMBODIED_UNCERTAINTY, DEFAULT_ACCELERATOR_EMBODIED_KG,
                         REFERENCE_SERVER_LOGICAL_CPUS, SERVER_EMBODIED_KG)
@@ -36,21 +36,21 @@ def server_share_for_cpus(logical_cpus: int) -> EmbodiedItem:
                         f"server (range x{1 - u:g} to x{1 + u:g}). Figure: {SERVER_EMBODIED_KG.source}", u)
 
 
-def items_for_run(components: Iterable[dict[str, Any]], logical_cpus: int) -> list[EmbodiedItem]:
-    """Embodied items of a measured run, from its component rows (kind, name)."""
-    gpus = [c for c in components if c["kind"] == "gpu"]
-    items = [accelerator_item(match_device(c["name"]), c["name"]) for c in gpus]
+def items_for_run(components: Iterable[tuple[str, str]], logical_cpus: int) -> list[EmbodiedItem]:
+    """Embodied items of a measured run, from its components' (kind, name)."""
+    gpus = [name for kind, name in components if kind == "gpu"]
+    items = [accelerator_item(match_device(name), name) for name in gpus]
     items.append(server_share_for_accelerators(len(gpus)) if gpus else server_share_for_cpus(logical_cpus))
     return items
 
 
-def items_for_rank(components: Iterable[dict[str, Any]], logical_cpus: int, *, owns_host: bool,
+def items_for_rank(components: Iterable[tuple[str, str]], logical_cpus: int, *, owns_host: bool,
                    host_gpus: int) -> list[EmbodiedItem]:
     """Embodied items of one rank of a distributed job: the GPUs it measures with their share of the
     node, and a CPU server's share only on the process that measures a GPU-less host. Summed over the
     job's ranks, every GPU and every server is charged once."""
-    gpus = [c for c in components if c["kind"] == "gpu"]
-    items = [accelerator_item(match_device(c["name"]), c["name"]) for c in gpus]
+    gpus = [name for kind, name in components if kind == "gpu"]
+    items = [accelerator_item(match_device(name), name) for name in gpus]
     if gpus:
         items.append(server_share_for_accelerators(len(gpus)))
     elif owns_host and host_gpus == 0:

@@ -7,6 +7,7 @@ string that says which of these happened.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -38,11 +39,11 @@ def _prices() -> dict[str, tuple[float, str, int]]:
 
 def water_generation(zone: str | None) -> PlaceFactor:
     """Litres of water consumed off-site per kWh of electricity delivered in `zone`."""
-    from .grid.static import _find_zone
+    from .grid.static import find_zone
 
-    z = _find_zone(zone) if zone else None
+    z = find_zone(zone) if zone else None
     if (z is None or z.alpha3 not in _water()) and zone and "-" in zone:  # a US state: use its country
-        z = _find_zone(zone.split("-")[0])
+        z = find_zone(zone.split("-")[0])
     if z is not None and z.alpha3 in _water():
         note = f" (country figure for {zone})" if zone and "-" in zone else ""
         return PlaceFactor(_water()[z.alpha3], f"EcoLogits 0.11.3 electricity_mixes.json, {z.name}{note}, 2025")
@@ -58,26 +59,27 @@ def electricity_price(zone: str | None) -> tuple[PlaceFactor, str] | None:
     return PlaceFactor(price, f"US EIA Electric Power Annual 2023, commercial average for {zone.upper()}, {year}"), currency
 
 
-def place_for(settings: Settings, origins: dict[str, str], location: Location) -> Place:
+def place_for(settings: Settings, origins: Mapping[str, str], location: Location) -> Place:
     """The impact factors of a run: its settings where given, cited tables and defaults otherwise."""
+    site = settings.site
     pue_source = f"set by {origins['pue']}" if "pue" in origins else f"{DEFAULT_PUE.source}, {DEFAULT_PUE.year}"
-    if settings.wue is not None:
-        wue, wue_source = settings.wue, f"set by {origins.get('wue', 'argument')}"
+    if site.wue is not None:
+        wue, wue_source = site.wue, f"set by {origins.get('wue', 'argument')}"
     else:
         wue, wue_source = DEFAULT_WUE.value, f"{DEFAULT_WUE.source}, {DEFAULT_WUE.year}"
     water = water_generation(location.country)
     price = currency = price_source = None
-    if settings.price_per_kwh is not None:
-        price, currency = settings.price_per_kwh, settings.currency
+    if site.price_per_kwh is not None:
+        price, currency = site.price_per_kwh, site.currency
         price_source = f"set by {origins.get('price_per_kwh', 'argument')}"
     else:
         found = electricity_price(location.country)
         if found is not None:
             price, price_source, currency = found[0].value, found[0].source, found[1]
-    return Place(pue=settings.pue, pue_source=pue_source, intensity_g_per_kwh=location.intensity_g_per_kwh,
+    return Place(pue=site.pue, pue_source=pue_source, intensity_g_per_kwh=location.intensity_g_per_kwh,
                  intensity_source=location.intensity_source, wue_l_per_kwh=wue, wue_source=wue_source,
                  generation_water_l_per_kwh=water.value, generation_water_source=water.source,
-                 price_per_kwh=price, currency=currency or settings.currency, price_source=price_source,
-                 renewable_share=settings.renewable_share,
-                 pue_range=None if "pue" in origins else (DEFAULT_PUE.low or settings.pue, DEFAULT_PUE.high or settings.pue),
+                 price_per_kwh=price, currency=currency or site.currency, price_source=price_source,
+                 renewable_share=site.renewable_share,
+                 pue_range=None if "pue" in origins else (DEFAULT_PUE.low or site.pue, DEFAULT_PUE.high or site.pue),
                  intensity_range_g_per_kwh=location.intensity_range_g_per_kwh)

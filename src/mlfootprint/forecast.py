@@ -19,17 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .ranges import Range
 
 NOISE_MARGIN = 0.02
-
-
-@dataclass(frozen=True)
-class Projection:
-    """A projected total with its band (low ≤ value ≤ high)."""
-
-    value: float
-    low: float
-    high: float
+Projection = Range  # a projected total with its band (low <= value <= high)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ number means the same thing wherever it is shown.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from .constants import (CAR_CO2E_KG_PER_KM, CAR_YEAR_CO2E_KG, DEFAULT_LIFETIME_YEARS, DEFAULT_USAGE_RATE,
                         J_PER_KWH, SMARTPHONE_CHARGE_CO2E_KG)
+from .ranges import Range
 
 SECONDS_PER_YEAR = 365.25 * 86400
 
@@ -50,13 +51,6 @@ def embodied_share_kg(embodied_kg: float, duration_s: float, lifetime_years: flo
     return embodied_kg * duration_s / (lifetime_years * SECONDS_PER_YEAR * usage_rate)
 
 
-def water_l(it_energy_j: float, pue: float, wue_l_per_kwh: float, generation_l_per_kwh: float) -> tuple[float, float]:
-    """(on-site, off-site) litres: cooling water per kWh of IT energy, and water consumed to generate
-    every kWh the facility draws."""
-    it_kwh = it_energy_j / J_PER_KWH
-    return it_kwh * wue_l_per_kwh, it_kwh * pue * generation_l_per_kwh
-
-
 # How a figure was obtained, strongest first. A figure is as weak as its weakest input: energy read
 # from a counter is measured; times a cited factor (PUE, grid intensity, water per kWh) it is modelled;
 # anything with embodied CO2e in it is estimated; anything from a scripted sensor is simulated.
@@ -67,14 +61,14 @@ def weakest(*bases: str) -> str:
     return max(bases, key=BASES.index)
 
 
-def energy_basis(components: list[dict[str, Any]]) -> tuple[str, str]:
-    """(basis, detail) of a run's IT energy from its components' methods, e.g.
+def energy_basis(components: Iterable[tuple[str, str]]) -> tuple[str, str]:
+    """(basis, detail) of a run's IT energy from its components' (method, kind) pairs, e.g.
     ("modelled", "measured (gpu) + modelled (cpu, ram)")."""
     by_method: dict[str, list[str]] = {}
-    for c in components:
-        kinds = by_method.setdefault(c["method"], [])
-        if c["kind"] not in kinds:
-            kinds.append(c["kind"])
+    for method, kind in components:
+        kinds = by_method.setdefault(method, [])
+        if kind not in kinds:
+            kinds.append(kind)
     if not by_method:
         return "modelled", "no components"
     basis = weakest(*by_method)
@@ -83,10 +77,9 @@ def energy_basis(components: list[dict[str, Any]]) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class Figure:
-    value: float
-    low: float
-    high: float
+class Figure(Range):
+    """A figure as shown: its range, unit, how it was obtained and from what."""
+
     unit: str
     basis: str  # measured | modelled | estimated | simulated (see BASES)
     source: str
@@ -139,20 +132,41 @@ class EmbodiedItem:
     share: float
     source: str
     uncertainty_rel: float = 0.0
+    rank: int | None = None  # in a job's impact: the rank that measured the item
 
 
-def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float, float], place: Place,
-           embodied: list[EmbodiedItem], basis: str, *, instance_price_per_hour: float | None = None,
-           series_co2e_kg: float | None = None, series_source: str | None = None,
-           basis_detail: str | None = None) -> dict[str, Any]:
-    """Every impact figure of `energy_j` (value, low, high) of IT energy over `duration_s` (value, low, high).
+@dataclass(frozen=True)
+class Impact:
+    """Every impact figure of one run, job or estimate (`assess`). Its JSON is the record's "impact"."""
+
+    basis: str  # how the IT energy was obtained; each figure carries its own basis
+    basis_detail: str | None  # e.g. "measured (gpu) + modelled (cpu, ram)"; None in the oldest records
+    energy_j: Figure
+    facility_energy_j: Figure
+    co2e_operational_kg: Figure  # location-based
+    co2e_market_kg: Figure | None  # with a stated renewable share only
+    co2e_embodied_kg: Figure
+    co2e_total_kg: Figure  # operational (location-based) + embodied
+    water_l: Figure
+    water_onsite_l: Figure
+    water_offsite_l: Figure
+    electricity_cost: Figure | None
+    instance_cost: Figure | None
+    equivalents: dict[str, Figure]  # car_km, car_years, smartphone_charges
+    embodied_items: list[EmbodiedItem]
+
+
+def assess(energy_j: Range, duration_s: Range, place: Place, embodied: list[EmbodiedItem], basis: str, *,
+           instance_price_per_hour: float | None = None, series_co2e_kg: float | None = None,
+           series_source: str | None = None, basis_detail: str | None = None) -> Impact:
+    """Every impact figure of `energy_j` of IT energy over `duration_s`, each with its range.
 
     `basis` is how the energy was obtained (see `energy_basis`); every other figure's basis follows
     from its inputs (`weakest`). `series_co2e_kg` replaces the annual intensity when a run's samples
     were matched to an hourly series.
     """
-    e, e_lo, e_hi = energy_j
-    d, d_lo, d_hi = duration_s
+    e, e_lo, e_hi = energy_j.value, energy_j.low, energy_j.high
+    d, d_lo, d_hi = duration_s.value, duration_s.low, duration_s.high
     factor_basis = weakest(basis, "modelled")  # energy x a cited or stated factor
     energy = Figure(e, e_lo, e_hi, "J", basis, "IT energy (GPU, CPU, RAM)")
     pue_lo, pue_hi = place.pue_bounds()
@@ -222,20 +236,8 @@ def assess(energy_j: tuple[float, float, float], duration_s: tuple[float, float,
         "smartphone_charges": total.scaled(1 / SMARTPHONE_CHARGE_CO2E_KG.value, "charges",
                                            SMARTPHONE_CHARGE_CO2E_KG.source),
     }
-    return {
-        "basis": basis,  # how the IT energy was obtained; each figure below carries its own basis
-        "basis_detail": basis_detail or basis,
-        "energy_j": asdict(energy),
-        "facility_energy_j": asdict(facility),
-        "co2e_operational_kg": asdict(operational),
-        "co2e_market_kg": asdict(market) if market else None,
-        "co2e_embodied_kg": asdict(embodied_fig),
-        "co2e_total_kg": asdict(total),
-        "water_l": asdict(water),
-        "water_onsite_l": asdict(water_onsite),
-        "water_offsite_l": asdict(water_offsite),
-        "electricity_cost": asdict(cost) if cost else None,
-        "instance_cost": asdict(instance_cost) if instance_cost else None,
-        "equivalents": {k: asdict(v) for k, v in equivalents.items()},
-        "embodied_items": [asdict(i) for i in embodied],
-    }
+    return Impact(basis=basis, basis_detail=basis_detail or basis, energy_j=energy, facility_energy_j=facility,
+                  co2e_operational_kg=operational, co2e_market_kg=market, co2e_embodied_kg=embodied_fig,
+                  co2e_total_kg=total, water_l=water, water_onsite_l=water_onsite, water_offsite_l=water_offsite,
+                  electricity_cost=cost, instance_cost=instance_cost, equivalents=equivalents,
+                  embodied_items=list(embodied))

@@ -16,13 +16,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .phases import PhaseAccount
+from .phases import PhaseAccount, PhaseTotals
 from .sensors.base import Channel, Reading, Sensor
 
 log = logging.getLogger("mlfootprint")
 
 Scope = Literal["machine", "process"]
 POLL_S = 60.0  # counters are read at least this often between samples (RAPL wraps in ~20 min at 200 W)
+# A sample is labelled with the phase that held at least this share of its interval; when phases alternate
+# faster than the interval (forward/backward of every step), none did, and the label says so.
+DOMINANT_SHARE = 0.8
+MIXED_PHASE = "(mixed)"
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class Sample:
     key: str
     energy_j: float
     power_w: float
-    phase: str | None = None  # the phase that held most of the interval (for power-over-time plots)
+    phase: str | None = None  # the phase that held >= DOMINANT_SHARE of the interval, MIXED_PHASE, or None
 
 
 @dataclass
@@ -49,7 +53,40 @@ class ChannelState:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ChannelFigures:
+    """One channel as of a snapshot: its totals and how it was obtained."""
+
+    key: str
+    kind: str
+    name: str
+    method: str
+    source: str
+    uncertainty_rel: float
+    energy_j: float  # attributed to the scope, since the start
+    power_w: float | None  # mean attributed power over the last interval
+    notes: tuple[str, ...]  # counter resets, failed reads
+    signal: str
+
+
+@dataclass(frozen=True)
+class MeterSnapshot:
+    """What the meter knew at one moment, taken under its lock: nothing in it changes afterwards."""
+
+    elapsed_s: float
+    channels: tuple[ChannelFigures, ...]
+    samples: tuple[Sample, ...]  # the samples handed over with this snapshot (drained or peeked)
+    phases: tuple[PhaseTotals, ...]  # exclusive totals per path, outside-of-phases last
+
+    @property
+    def energy_j(self) -> float:
+        return sum(c.energy_j for c in self.channels)
+
+
 class Meter:
+    """The sampler. Threads: `start`/`stop` on the host; `_loop` (and `on_tick`) on its own thread;
+    `sample()` and `snapshot()` from any thread, each under `lock`."""
+
     def __init__(self, sensors: Sequence[Sensor], *, interval_s: float = 1.0, scope: Scope = "machine",
                  pid: int | None = None, clock: Callable[[], float] = time.monotonic,
                  on_tick: Callable[[Meter], None] | None = None, phases: PhaseAccount | None = None) -> None:
@@ -195,6 +232,9 @@ class Meter:
         if not durations or self.phases is None:
             return None
         pid = max(durations, key=durations.__getitem__)
+        total = sum(durations.values())
+        if total > 0 and durations[pid] < DOMINANT_SHARE * total:
+            return MIXED_PHASE
         return self.phases.recorder.paths[pid] or None
 
     def _shares(self) -> dict[str, float]:
@@ -226,6 +266,19 @@ class Meter:
         with self.lock:
             return {k: s.energy_j for k, s in self.states.items()}
 
+    def snapshot(self, drain: bool = False) -> MeterSnapshot:
+        """Every channel's totals, the phases' totals and the new samples, in one consistent view.
+        `drain` hands the samples over (only the writer thread does); otherwise they stay pending."""
+        with self.lock:
+            if drain:
+                samples, self._pending = self._pending, []
+            else:
+                samples = list(self._pending)
+            channels = tuple(_figures(state) for state in self.states.values())
+            phases = tuple(PhaseTotals(p.path, p.duration_s, dict(p.energy_j), p.entries, p.items)
+                           for p in self.phases.snapshot()) if self.phases is not None else ()
+            return MeterSnapshot(self.elapsed_s, channels, tuple(samples), phases)
+
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
@@ -237,6 +290,15 @@ class Meter:
                 sensor.close()
             except Exception:
                 pass
+
+
+def _figures(state: ChannelState) -> ChannelFigures:
+    ch = state.channel
+    notes = list(state.notes)
+    if state.first_error:
+        notes.append(f"{state.failed_reads} failed reads, first: {state.first_error}")
+    return ChannelFigures(ch.key, ch.kind, ch.name, ch.method, ch.source, ch.uncertainty_rel, state.energy_j,
+                          state.interval_power_w, tuple(notes), ch.signal)
 
 
 def _foreign(pids: set[int]) -> bool:

@@ -17,8 +17,12 @@ import fcntl
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .jobenv import JobContext
+
+if TYPE_CHECKING:
+    from .sensors import Sensor
 
 HOST = "host"  # the claim for a host's CPUs and memory
 
@@ -117,3 +121,25 @@ def claim(job: JobContext | None, gpu_ids: list[tuple[int, str]], *, own_share_o
         claims.notes.append(f"this host's CPUs and memory are measured by local rank 0, not by local rank "
                             f"{job.local_rank}")
     return claims
+
+
+def measured_sensors(job: JobContext | None, *, gpu: bool = True, own_share_of_host: bool = False,
+                     powercap_root: Path | None = None, env: dict[str, str] | None = None
+                     ) -> tuple[list[Sensor], list[str], Claims]:
+    """The sensors this process reads, warnings to show once, and what it measures for its job: the
+    machine's readers (sensors.discover_*), narrowed to the devices this rank owns (`claim`)."""
+    from .sensors import discover_gpus, discover_host
+    from .sensors.rapl import POWERCAP_ROOT
+
+    gpus, warnings = discover_gpus(env) if gpu else (None, [])
+    claims = claim(job, gpus.gpu_ids() if gpus else [], own_share_of_host=own_share_of_host)
+    sensors: list[Sensor] = []
+    if gpus is not None:
+        kept = gpus.only(claims.gpu_indices) if claims.gpu_indices is not None else gpus
+        if kept is not None:
+            sensors.append(kept)
+    if claims.host:
+        host, host_warnings = discover_host(powercap_root or POWERCAP_ROOT)
+        sensors += host
+        warnings += host_warnings
+    return sensors, warnings, claims

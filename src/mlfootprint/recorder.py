@@ -20,9 +20,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .record import RunRows, SampleRow
 from .store import pending, spool
 from .store.rollup import ROLLUP_EVERY_S, TIERS
 from .store.urls import display_url, sqlite_path
@@ -33,19 +35,15 @@ FINAL_WAIT_S = 15.0  # longest stop() waits for an open store's final write befo
 PERIODIC_SPOOL_S = 60.0  # while the store fails, the spool file is rewritten at most this often (and at the end)
 EXIT_WAIT_S = 10.0  # longest the interpreter's exit waits for writers still storing final records
 
-Rows = dict[str, Any]  # {"run": row, "components": [...], "samples": [...], "phases": [...], "values": [...]}
-
-
 class RunRecorder:
-    """Writes one run's rows. `snapshot(drain)` returns the current rows (the run's changing fields,
-    components, samples not yet handed over, phases, values); with drain=False it leaves the samples
-    with the meter (the host side peeks at them for a spool file; only the writer takes them)."""
+    """Writes one run's rows. `snapshot(drain)` returns the current rows (the whole run row, components,
+    samples not yet handed over, phases, values, windows); with drain=False it leaves the samples with
+    the meter (the host side peeks at them for a spool file; only the writer takes them)."""
 
-    def __init__(self, run_id: str, url: str, static_row: dict[str, Any], snapshot: Callable[[bool], Rows],
-                 flush_interval_s: float, after_flush: Callable[[], None] | None = None) -> None:
+    def __init__(self, run_id: str, url: str, snapshot: Callable[[bool], RunRows], flush_interval_s: float,
+                 after_flush: Callable[[], None] | None = None) -> None:
         self.run_id, self.url, self.flush_interval_s = run_id, url, flush_interval_s
-        self._after_flush = after_flush  # the other outputs' flush (outputs/): the store sets the cadence
-        self._static_row = static_row
+        self._after_flush = after_flush  # the outputs' flush (outputs/): the store sets the cadence
         self._snapshot = snapshot
         self._wake = threading.Event()
         self._final_requested = False
@@ -59,7 +57,7 @@ class RunRecorder:
         self.not_importing.set()
         self.error: str | None = None  # the first store failure, as shown to the user
         self.spool_path: Path | None = None  # where unsaved rows are, while the store lacks them
-        self._unsaved_samples: list[dict[str, Any]] = []
+        self._unsaved_samples: list[SampleRow] = []
         self._created = False
         self.io_lock = threading.Lock()  # held during every store transaction (fork waits for it)
         self._pending = pending.begin(url)
@@ -187,19 +185,20 @@ class RunRecorder:
                 return
             time.sleep(0.5)
 
-    def _write(self, rows: Rows) -> bool:
+    def _write(self, rows: RunRows) -> bool:
         try:
             self._check_file()
+            payload = rows.payload()
             with self.io_lock:
                 if not self._created:
-                    self._store.create_run(rows["run"])
+                    self._store.create_run(payload["run"])
                     self._created = True
-                fields = {k: v for k, v in rows["run"].items() if k != "id"}
-                self._store.save_measured(self.run_id, fields, rows["components"], rows["samples"])
+                fields = {k: v for k, v in payload["run"].items() if k != "id"}
+                self._store.save_measured(self.run_id, fields, payload["components"], payload["samples"])
                 self._unsaved_samples = []
-                self._maybe_rollup(rows["run"])
+                self._maybe_rollup(rows)
                 try:
-                    self._store.save_derived(self.run_id, rows["phases"], rows["values"], rows.get("windows", ()))
+                    self._store.save_derived(self.run_id, payload["phases"], payload["values"], payload["windows"])
                 except Exception as exc:  # measured data is in; derived rows come again next flush
                     self._warn_once("derived", f"could not store phases/metrics of run {self.run_id} ({exc}); "
                                                "measured energy is stored")
@@ -212,33 +211,31 @@ class RunRecorder:
             self._fail(str(exc))
             return False
 
-    def _maybe_rollup(self, run_row: dict[str, Any]) -> None:
+    def _maybe_rollup(self, rows: RunRows) -> None:
         """Keep a long run's samples bounded (store/rollup.py); a failure only delays it."""
-        if run_row.get("duration_s", 0.0) < TIERS[0][0] or time.monotonic() - self._rolled_at < ROLLUP_EVERY_S:
+        run = rows.run
+        if run.duration_s < TIERS[0][0] or time.monotonic() - self._rolled_at < ROLLUP_EVERY_S:
             return
         self._rolled_at = time.monotonic()
         try:
-            self._store.rollup_samples(self.run_id, float(run_row.get("interval_s") or 1.0),
+            self._store.rollup_samples(self.run_id, float(run.interval_s or 1.0),
                                        since_t_s=max(0.0, self._rolled_to - TIERS[-1][1]))
-            self._rolled_to = float(run_row["duration_s"]) - TIERS[0][0]
+            self._rolled_to = float(run.duration_s) - TIERS[0][0]
         except Exception as exc:
             self._warn_once("rollup", f"could not roll up old samples of run {self.run_id} ({exc}); they are kept "
                                       "at full resolution")
 
-    def _rows(self, *, drain: bool) -> Rows:
+    def _rows(self, *, drain: bool) -> RunRows:
         """Every row not yet stored: the samples of failed writes, then the meter's new ones (drain:
         taken from the meter, which only the writer thread does)."""
         rows = self._snapshot(drain)
         if drain:
-            self._unsaved_samples += rows["samples"]
-            rows["samples"] = list(self._unsaved_samples)
-        else:
-            rows["samples"] = list(self._unsaved_samples) + rows["samples"]
-        rows["run"] = dict(self._static_row, **rows["run"])
-        return rows
+            self._unsaved_samples += rows.samples
+            return replace(rows, samples=list(self._unsaved_samples))
+        return replace(rows, samples=list(self._unsaved_samples) + rows.samples)
 
-    def _spool(self, rows: Rows) -> None:
-        path = spool.write(self.url, rows, self.spool_path)
+    def _spool(self, rows: RunRows) -> None:
+        path = spool.write(self.url, rows.payload(), self.spool_path)
         if path is not None:
             self.spool_path = path
         else:

@@ -8,8 +8,9 @@ order), so `show --json`, exports and spool files keep the keys they always had.
 Why not cattrs or msgspec: either costs 30-40 ms to import, a fifth of what `mlfootprint show` may
 take in all; the two functions below are all the conversion the shapes need.
 
-`to_json` turns a value into dicts, lists and scalars (tuples become lists). `from_json` builds a
-dataclass from such data, leniently, as stores and files written by older versions need: unknown
+`to_json` turns a value into dicts, lists and scalars (tuples become lists); a field whose JSON key
+cannot be a Python name (e.g. "from") says so in its metadata: `field(metadata={JSON_KEY: "from"})`.
+`from_json` builds a dataclass from such data, leniently, as stores and files written by older versions need: unknown
 keys are ignored, missing fields take their defaults (None for an optional field without one), and
 nested dataclasses, lists, tuples and dicts of them are built by their annotations.
 """
@@ -26,7 +27,9 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 
 T = TypeVar("T")
 
-__all__ = ["ShapeError", "from_json", "to_json"]
+__all__ = ["JSON_KEY", "ShapeError", "from_json", "to_json"]
+
+JSON_KEY = "json_key"  # field metadata: the JSON key of a field whose name differs from it
 
 
 class ShapeError(ValueError):
@@ -36,7 +39,7 @@ class ShapeError(ValueError):
 def to_json(value: Any) -> Any:
     """Dicts, lists and scalars for a value made of dataclasses, mappings, sequences and scalars."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.metadata.get(JSON_KEY, f.name): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {k: to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -50,8 +53,8 @@ def from_json(cls: type[T], data: Any, where: str = "") -> T:
 
 
 @lru_cache(maxsize=None)
-def _hints(cls: type) -> tuple[tuple[str, Any, bool], ...]:
-    """(name, annotation, required) of each init field of a dataclass, annotations resolved once."""
+def _hints(cls: type) -> tuple[tuple[str, str, Any, bool], ...]:
+    """(name, JSON key, annotation, required) of each init field of a dataclass, annotations resolved once."""
     module = sys.modules.get(cls.__module__)
     hints = typing.get_type_hints(cls, globalns=vars(module) if module else None)
     out = []
@@ -59,7 +62,7 @@ def _hints(cls: type) -> tuple[tuple[str, Any, bool], ...]:
         if not f.init:
             continue
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        out.append((f.name, hints[f.name], required))
+        out.append((f.name, f.metadata.get(JSON_KEY, f.name), hints[f.name], required))
     return tuple(out)
 
 
@@ -80,19 +83,20 @@ def _build(tp: Any, data: Any, where: str) -> Any:
             except ShapeError as exc:
                 errors.append(str(exc))
         raise ShapeError(errors[0] if errors else f"{where}: got {data!r}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, Mapping):
             raise ShapeError(f"{where}: expected an object, got {type(data).__name__}")
-        kwargs = {}
-        for name, hint, required in _hints(tp):
-            if name in data:
-                kwargs[name] = _build(hint, data[name], f"{where}.{name}")
+        kwargs: dict[str, Any] = {}
+        for name, key, hint, required in _hints(tp):
+            if key in data:
+                kwargs[name] = _build(hint, data[key], f"{where}.{key}")
             elif required:
                 if _optional(hint):
                     kwargs[name] = None
                 else:
-                    raise ShapeError(f"{where}: missing {name!r}")
-        return tp(**kwargs)
+                    raise ShapeError(f"{where}: missing {key!r}")
+        made: Any = tp(**kwargs)
+        return made
     if origin in (list, tuple, typing.Sequence) or tp in (list, tuple):
         if not isinstance(data, (list, tuple)):
             raise ShapeError(f"{where}: expected a list, got {type(data).__name__}")

@@ -4,6 +4,27 @@ Configuration problems raise at the start (before any compute is spent); once th
 nothing raises into it. Persistence is the recorder's (recorder.py): the store is opened on a writer
 thread, measured data reach it every `flush_interval_s`, and whatever the store cannot take (yet)
 is kept in a spool file, so a fresh, locked, full or unreachable store neither delays nor loses a run.
+Outputs (outputs/) run on a thread of their own and receive snapshots, never the run.
+
+Threads, and what each may call (nothing outside this module reads a `Run`'s private state):
+
+| thread                         | what runs there                                                          |
+| ------------------------------ | ------------------------------------------------------------------------ |
+| host (any thread of the user's | `Run.phase`/`phase_enter`/`phase_exit` (markers only), `count`,          |
+| program)                       | `progress`, `log_metrics`, `add_window`, `stop`/`__exit__` -> `_finish`  |
+| any thread                     | `snapshot()`, `sample_now()`, `record`, the live properties: each takes  |
+|                                | the meter's lock once and works on the immutable snapshot it returns     |
+| sampler (meter.py)             | `Meter.sample`, then `Run._on_tick` -> ProgressWatch.observe, callbacks  |
+| writer (recorder.py)           | `Run._rows(drain=True)` -> RunAccounting (series matching, impact), the  |
+|                                | store, then `Outputs.flush(snapshot)`                                    |
+| outputs (outputs/__init__.py)  | every output's `start(live)`, `flush(live)`, `end(record)`               |
+| interpreter exit (atexit)      | `_finish_open_runs`: open runs finished as interrupted, writers and      |
+|                                | outputs waited for (bounded)                                             |
+
+Nesting: a run started while another run measures the same machine — in this process, or under a
+wrapper (`mlfootprint track` / `serve` name their run in MLFOOTPRINT_PARENT_RUN for the command) — is
+nested in it: it keeps its phases, counts and metrics, and its devices are charged to the outer run, so
+a sum over stored runs counts each device once.
 
 A forked child (os.fork in user code, a pre-fork server) does not own its parent's runs: it can
 neither finish nor save them; it may start runs of its own.
@@ -12,6 +33,7 @@ neither finish nor save them; it may start runs of its own.
 from __future__ import annotations
 
 import atexit
+import enum
 import functools
 import json
 import logging
@@ -21,33 +43,46 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import impact, jobenv
-from .config import Settings, load_settings
+from .accounting import RunAccounting
+from .config import SETTINGS, Settings, load_settings
 from .constants import J_PER_KWH
 from .factors import place_for
 from .forecast import Forecast
 from .grid import Location, resolve_location
-from .meter import Meter
-from .ownership import Claims
+from .live import ChannelLive, LiveFigures
+from .meter import Meter, MeterSnapshot
+from .ownership import Claims, measured_sensors
 from .phases import PhaseAccount, PhaseRecorder, within
-from .record import MAX_PATH, clip, dumps, finite, now_iso, to_record
+from .record import (MAX_PATH, ForecastFigures, PhaseRow, RunRecord, RunRow, RunRows, SampleRow, ValueRow, WindowRow, clip, dumps,
+                     finite, now_iso, to_record)
 from .recorder import EXIT_WAIT_S, RunRecorder
-from .sensors import Sensor, discover_sensors
+from .sensors import Sensor
+from .shapes import to_json
 from .store.spool import hostname
 from .store.urls import check_url, display_url, to_url
 from .watch import ProgressWatch
 
+if TYPE_CHECKING:
+    from .outputs import Outputs
+    from .serving.figures import ServingEstimate
+
 log = logging.getLogger("mlfootprint")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_open_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+PARENT_ENV = "MLFOOTPRINT_PARENT_RUN"  # "RUN_ID@HOST": the run a wrapper measures its command in
+
+_open_runs: list[Run] = []  # started and not finished, oldest first (the innermost is the last)
+_open_lock = threading.Lock()
 _writers: weakref.WeakSet[RunRecorder] = weakref.WeakSet()
+_outputs: weakref.WeakSet[Outputs] = weakref.WeakSet()
 _shown_warnings: set[str] = set()  # a process running many runs (experiments) hears each warning once
 _HOST = hostname()
 
@@ -59,19 +94,34 @@ def _warn(message: str) -> None:
         log.warning("mlfootprint: %s", message)
 
 
+class RunState(enum.Enum):
+    """A run's lifecycle: RUNNING until it ends in exactly one of the other states (its stored status)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @classmethod
+    def ended(cls, status: str | RunState) -> RunState:
+        state = cls(status) if isinstance(status, str) else status
+        if state is cls.RUNNING:
+            raise ValueError("a run ends as completed, failed or interrupted, not running")
+        return state
+
+
 class Run:
     """A run being measured (inside the `with`) or finished (after it). Figures are live."""
 
-    def __init__(self, settings: Settings, origins: dict[str, str], location: Location, meter: Meter,
-                 store_url: str, *, command: str | None, warnings: list[str],
-                 job: jobenv.JobContext | None = None, claims: Claims | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, settings: Settings, origins: Mapping[str, str], location: Location, meter: Meter,
+                 store_url: str, *, command: str | None, warnings: list[str], job: jobenv.JobContext | None = None,
+                 claims: Claims | None = None, extra: Mapping[str, Any] | None = None,
+                 parent_id: str | None = None) -> None:
         self.id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] had, without importing uuid
         self.settings = settings
         self.location = location
-        self.meter = meter
         self.store_url = store_url
-        self.status = "running"
+        self.state = RunState.RUNNING
         self.exit_code: int | None = None
         self.started_at = now_iso()
         self.ended_at: str | None = None
@@ -79,39 +129,49 @@ class Run:
         self.warnings = warnings
         self.job = job  # the distributed job this run is a rank of, if any
         self.claims = claims or Claims()  # the devices it measures for that job
+        self.parent_id = parent_id  # nested in that run: its devices are charged there
+        self.origins = dict(origins)  # where each setting that is not a default came from
+        self._meter = meter
         self._owner_pid = os.getpid()
-        values = {k: getattr(settings, k) for k in Settings.names()}
-        values["store"] = display_url(store_url)  # never a database password in a record
+        values = dict(settings.flat(), store=display_url(store_url))  # never a database password in a record
         described = {k: {"value": v, "from": origins.get(k, "default")} for k, v in values.items()}
         for k, v in (extra or {}).items():  # what a wrapper adds about itself (serve: the counters it reads)
             described[k] = {"value": v, "from": "command line"}
-        self._settings_json = json.dumps(described)
-        self._phases = PhaseRecorder(meter.clock, _cuda_sync() if settings.sync_cuda else None)
+        self._settings_json = dumps(described)
+        self._phases = PhaseRecorder(meter.clock, _cuda_sync() if settings.sampling.sync_cuda else None)
         meter.phases = PhaseAccount(self._phases)
         self.counts: dict[str, float] = {}
         self.metrics: dict[str, float | None] = {}
-        self.windows: list[dict[str, Any]] = []  # a served model's time windows (`mlfootprint serve`)
-        self.watch = ProgressWatch(self.id, settings, location.intensity_g_per_kwh, warnings, self._projected_co2e_kg)
-        self.place = place_for(settings, origins, location)
-        self._series = None
-        if settings.intensity_csv:
+        self._windows: list[WindowRow] = []  # a served model's time windows (`mlfootprint serve`)
+        self._serving_estimate: ServingEstimate | None = None
+        series = None
+        if settings.site.intensity_csv:
             from .grid.series import from_csv  # only then: it pulls in urllib and http
 
-            self._series = from_csv(settings.intensity_csv, location.country or "")
-        if self._series is not None and self._series.at(datetime.fromisoformat(self.started_at)) is None:
-            _warn(f"the intensity series {self._series.source} does not cover the run's start ({self.started_at}; "
-                  f"it covers {self._series.span()}): energy outside it is charged at the annual "
-                  f"{location.intensity_g_per_kwh:g} gCO2e/kWh")
-        self._series_j = 0.0  # sample energy matched to an hour of the series, and its CO2e
-        self._series_co2e_kg = 0.0
-        self._failed: set[str] = set()
-        self._logical_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            series = from_csv(settings.site.intensity_csv, location.country or "")
+            if series.at(datetime.fromisoformat(self.started_at)) is None:
+                _warn(f"the intensity series {series.source} does not cover the run's start ({self.started_at}; it "
+                      f"covers {series.span()}): energy outside it is charged at the annual "
+                      f"{location.intensity_g_per_kwh:g} gCO2e/kWh")
+        from .sensors.procfs import logical_cpus  # one count of CPUs for the CPU model and the embodied share
+        self._accounting = RunAccounting(settings, location, place_for(settings, origins, location), series,
+                                         self.started_at, job_rank=job is not None, claims=self.claims,
+                                         logical_cpus=logical_cpus(), charged_to=parent_id)
+        self._static = self._static_row()
+        self.watch = ProgressWatch(self.id, settings, warnings, self._co2e_of_projection)
+        if settings.budget.progress_bar:
+            from .report.progress import attach
+
+            attach(self.watch)
         self._tick_callbacks: list[Callable[[Run], None]] = []
         from .outputs import Outputs, build
 
-        self.outputs = Outputs(build(settings.outputs))  # a bad output spec was refused by load_settings
-        self.recorder = RunRecorder(self.id, store_url, self._static_row(), self._rows, settings.flush_interval_s,
-                                    after_flush=lambda: self.outputs.flush(self))
+        self._outputs = Outputs(build(settings.recording.outputs, self._stored_samples))
+        self._recorder = RunRecorder(self.id, store_url, self._rows, settings.sampling.flush_interval_s,
+                                     after_flush=self._flush_outputs)
+        if parent_id is not None:
+            self.warnings.append(f"nested in run {parent_id}, which measures this machine: this run's devices are "
+                                 "charged there (its phases, counts and metrics are its own)")
 
     # -- phases, counts and quality ---------------------------------------------------------
     def phase(self, name: str, items: float | None = None) -> AbstractContextManager[Any]:
@@ -127,7 +187,7 @@ class Run:
             return nullcontext()
 
     def phase_enter(self, name: str, items: float | None = None, t: float | None = None) -> None:
-        """Enter a phase from a callback that cannot use `with`; `t` (meter clock) backdates it."""
+        """Enter a phase from a callback that cannot use `with`; `t` (the run's `clock()`) backdates it."""
         try:
             self._phases.enter(_phase_name(name), _items(items), t)
         except ValueError as exc:
@@ -142,9 +202,9 @@ class Run:
         return self._phases.current()
 
     def phase_totals(self, name: str) -> tuple[float, float]:
-        """(energy_j, duration_s) of a phase so far, nested phases included."""
-        rows = [r for r in self._phase_rows() if within(r["path"], name)]
-        return sum(r["energy_j"] for r in rows), sum(r["duration_s"] for r in rows)
+        """(IT energy_j, duration_s) of a phase so far, nested phases included."""
+        rows = [p for p in self._meter.snapshot().phases if within(p.path, name)]
+        return sum(sum(p.energy_j.values()) for p in rows), sum(p.duration_s for p in rows)
 
     def count(self, samples: float = 0, tokens: float = 0, **other: float) -> None:
         """Add to the run's work counters, for energy per sample and per token."""
@@ -189,6 +249,22 @@ class Run:
                 continue
             self.metrics[name] = x if math.isfinite(x) else None
 
+    def add_window(self, t_s: float, duration_s: float, energy_j: float, requests: float,
+                   tokens: float | None = None) -> None:
+        """A served model's time window (serving/monitor.py): the energy measured in it and the requests
+        (and tokens) its counters rose by. Values that are not finite numbers >= 0 are not recorded."""
+        values = [finite(v) for v in (t_s, duration_s, energy_j, requests)]
+        if any(v is None or v < 0 for v in values) or (tokens is not None and not (finite(tokens) or 0) >= 0):
+            _warn(f"serving window ({t_s!r}, {duration_s!r}, {energy_j!r}, {requests!r}, {tokens!r}) holds a value "
+                  "that is not a finite number >= 0; window not recorded")
+            return
+        t, d, e, r = (float(v or 0.0) for v in values)
+        self._windows.append(WindowRow(len(self._windows), t, d, e, r, finite(tokens) if tokens is not None else None))
+
+    def set_serving_estimate(self, estimate: ServingEstimate | None) -> None:
+        """The estimator's figure beside the served model's measurement, stored with the record."""
+        self._serving_estimate = estimate
+
     # -- hooks -------------------------------------------------------------------------------
     def add_tick_callback(self, fn: Callable[[Run], None]) -> None:
         """Call `fn(run)` on the sampler thread after every sample (keep it short; errors are logged)."""
@@ -198,193 +274,176 @@ class Run:
         """Call `fn()` once when the forecast exceeds a budget and `stop_over_budget` is set."""
         self.watch.on_over_budget = fn
 
-    def stop(self, status: str = "completed", exit_code: int | None = None) -> Run:
+    def stop(self, status: str | RunState = RunState.COMPLETED, exit_code: int | None = None) -> Run:
         """End the run (for notebooks and code that cannot use `with`). Ending twice does nothing."""
-        self._finish(status, exit_code)
+        self._finish(RunState.ended(status), exit_code)
         return self
 
     def wait_stored(self, timeout_s: float | None = None) -> bool:
         """Block until the final record is in the store; False if it went to a spool file instead."""
-        return self.recorder.wait(timeout_s)
+        return self._recorder.wait(timeout_s)
+
+    def wait_outputs(self, timeout_s: float | None = None) -> bool:
+        """Block until every output (MLflow, W&B, files) has taken the final record; False on timeout.
+        A run's end waits for them at most a second, so a server that does not answer delays nothing."""
+        return self._outputs.wait(timeout_s if timeout_s is not None else 3600.0)
 
     @property
     def rescue_path(self) -> Path | None:
         """The spool file holding what the store has not taken, if any."""
-        return self.recorder.spool_path
+        return self._recorder.spool_path
 
     # -- live figures ----------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        return self.state.value
+
     @property
     def project(self) -> str:
         return self.settings.project
 
     @property
+    def sensors(self) -> tuple[Sensor, ...]:
+        """The sensors this run reads (what a reduce trial checks for other processes' load)."""
+        return tuple(self._meter.sensors)
+
+    def clock(self) -> float:
+        """The run's clock (the meter's), for `phase_enter(..., t=)`."""
+        return self._meter.clock()
+
+    @property
     def duration_s(self) -> float:
-        return self.meter.elapsed_s
+        return self._meter.elapsed_s
 
     @property
-    def energy_j(self) -> float:
-        """IT energy of every measured or modelled component, in joules."""
-        return sum(self.meter.totals_j().values())
+    def it_energy_j(self) -> float:
+        """IT energy (GPU, CPU, RAM) charged to this run so far, in joules: what the devices drew."""
+        return self._accounting.totals(self._meter.snapshot(), with_impact=False).energy_j
+
+    energy_j = it_energy_j  # the name every record uses for IT energy
 
     @property
-    def energy_kwh(self) -> float:
-        return self.energy_j / J_PER_KWH
+    def it_energy_kwh(self) -> float:
+        return self.it_energy_j / J_PER_KWH
+
+    energy_kwh = it_energy_kwh
 
     @property
     def facility_energy_j(self) -> float:
-        return impact.facility_energy_j(self.energy_j, self.settings.pue)
+        """IT energy x PUE: what the facility drew for it (cooling, power conversion)."""
+        return impact.facility_energy_j(self.it_energy_j, self.settings.site.pue)
 
     @property
-    def co2e_kg(self) -> float:
-        """Operational, location-based; at each sample's hour when an intensity series was given."""
-        return self._operational_co2e_kg(self.energy_j)
-
-    def _projected_co2e_kg(self, energy_j: float) -> float:
-        """CO2e of a projected total: with an intensity series, at the effective intensity the run has had
-        so far (its hours matched to the series), not the annual figure."""
-        so_far = self.energy_j
-        if self._series is None or so_far <= 0:
-            return self._operational_co2e_kg(energy_j)
-        return self._operational_co2e_kg(so_far) * energy_j / so_far
-
-    def _operational_co2e_kg(self, energy_j: float) -> float:
-        if self._series is None:
-            return impact.operational_co2e_kg(energy_j, self.settings.pue, self.location.intensity_g_per_kwh)
-        unmatched_j = max(0.0, energy_j - self._series_j)
-        return self._series_co2e_kg + impact.operational_co2e_kg(unmatched_j, self.settings.pue,
-                                                                 self.location.intensity_g_per_kwh)
+    def facility_energy_kwh(self) -> float:
+        return self.facility_energy_j / J_PER_KWH
 
     @property
-    def record(self) -> dict[str, Any]:
-        """The same JSON record `mlfootprint show --json` prints."""
-        fields, comps = self._snapshot()
-        return to_record(dict(self._static_row(), **fields), comps, self._phase_rows(), self._value_rows(),
-                         list(self.windows))
+    def co2e_operational_kg(self) -> float:
+        """Operational CO2e, location-based: facility energy x grid intensity (hour by hour with a series)."""
+        return self._accounting.co2e_kg(self.it_energy_j)
 
-    def _phase_rows(self) -> list[dict[str, Any]]:
-        assert self.meter.phases is not None
-        with self.meter.lock:
-            totals = self.meter.phases.snapshot()
-        return [{"path": p.path, "duration_s": p.duration_s, "energy_j": sum(p.energy_j.values()),
-                 "gpu_energy_j": p.energy_j.get("gpu", 0.0), "cpu_energy_j": p.energy_j.get("cpu", 0.0),
-                 "ram_energy_j": p.energy_j.get("ram", 0.0), "entries": p.entries, "items": p.items}
-                for p in totals]
+    co2e_kg = co2e_operational_kg
 
-    def _value_rows(self) -> list[dict[str, Any]]:
+    def snapshot(self) -> LiveFigures:
+        """The run's figures now, consistent with each other (one meter lock); never changes afterwards."""
+        return self._live(self._meter.snapshot())
+
+    def sample_now(self) -> LiveFigures:
+        """Read every sensor now (closing the sampling interval here), then `snapshot()`: energy up to this
+        moment, e.g. at an epoch or a serving window's boundary."""
+        self._meter.sample()
+        return self.snapshot()
+
+    def _live(self, snap: MeterSnapshot) -> LiveFigures:
+        totals = self._accounting.totals(snap, with_impact=False)
+        charged = {c.key for c in totals.components if c.charged_to is None}
+        return LiveFigures(
+            run_id=self.id, project=self.project, host=_HOST, job_id=self.job.job_id if self.job else None,
+            t_s=snap.elapsed_s,
+            channels=tuple(ChannelLive(c.key, c.kind, c.name, c.method, c.energy_j, c.power_w)
+                           for c in snap.channels if c.key in charged),
+            energy_j=totals.energy_j, facility_energy_j=totals.facility_energy_j, co2e_kg=totals.co2e_kg,
+            phase_energy_j={p.path: sum(p.energy_j.values()) for p in snap.phases})
+
+    @property
+    def record(self) -> RunRecord:
+        """The record as `mlfootprint show --json` prints it (`record.to_json()` for the JSON)."""
+        rows = self._rows(drain=False)
+        return to_record(rows.run, rows.components, rows.phases, rows.values, rows.windows)
+
+    # -- rows for the writer --------------------------------------------------------------------
+    def _static_row(self) -> RunRow:
+        settings = self.settings
+        job_json = None
+        if self.job:
+            job_json = json.dumps(dict(self.job.as_dict(), owns=self.claims.owns(), ownership=self.claims.notes,
+                                       host_gpus=self.claims.visible_gpus))
+        return RunRow(
+            id=self.id, project=settings.project, status=self.status, started_at=self.started_at, ended_at=None,
+            heartbeat_at=self.started_at, duration_s=0.0, energy_j=0.0, energy_uncertainty_j=0.0,
+            facility_energy_j=0.0, pue=settings.site.pue, co2e_kg=0.0, country=self.location.country,
+            region=self.location.region, intensity_g_per_kwh=self.location.intensity_g_per_kwh,
+            intensity_source=self.location.intensity_source, scope=settings.sampling.scope,
+            interval_s=settings.sampling.interval_s, host=_HOST, pid=self._owner_pid, command=self.command,
+            exit_code=None, settings_json=self._settings_json, warnings_json=json.dumps(self.warnings),
+            impact_json=None, job_id=self.job.job_id if self.job else None,
+            job_rank=self.job.rank if self.job else None, job_json=job_json, parent_id=self.parent_id)
+
+    def _rows(self, drain: bool) -> RunRows:
+        """Everything the recorder writes; `drain` takes the new samples from the meter (the writer
+        thread only: each sample is handed over once)."""
+        snap = self._meter.snapshot(drain)
+        if drain:
+            self._accounting.match_series(snap.samples)
+        totals = self._accounting.totals(snap)
+        estimate = self._serving_estimate
+        run = replace(self._static, status=self.status, ended_at=self.ended_at, heartbeat_at=now_iso(),
+                      duration_s=snap.elapsed_s, energy_j=totals.energy_j,
+                      energy_uncertainty_j=totals.uncertainty_j, facility_energy_j=totals.facility_energy_j,
+                      co2e_kg=totals.co2e_kg, exit_code=self.exit_code, warnings_json=json.dumps(self.warnings),
+                      impact_json=dumps(totals.impact) if totals.impact is not None else None,
+                      serving_estimate_json=dumps(estimate) if estimate is not None else None)
+        phases = [PhaseRow(p.path, p.duration_s, sum(p.energy_j.values()), p.energy_j.get("gpu", 0.0),
+                           p.energy_j.get("cpu", 0.0), p.energy_j.get("ram", 0.0), p.entries, p.items)
+                  for p in snap.phases]
+        # the phase label is clipped to its column here: a long name must never fail a measured write
+        samples = [SampleRow(s.t_s, s.key, s.energy_j, s.power_w, clip(s.phase, MAX_PATH) if s.phase else None)
+                   for s in snap.samples]
+        return RunRows(run=run, components=totals.components, samples=samples, phases=phases,
+                       values=self._value_rows(), windows=list(self._windows))
+
+    def _value_rows(self) -> list[ValueRow]:
         # dict() copies in one step under the GIL: the host thread may add a key while we read
-        rows = ([{"kind": "count", "name": k, "value": v} for k, v in dict(self.counts).items()]
-                + [{"kind": "metric", "name": k, "value": v} for k, v in dict(self.metrics).items()])
+        rows = ([ValueRow("count", k, v) for k, v in dict(self.counts).items()]
+                + [ValueRow("metric", k, v) for k, v in dict(self.metrics).items()])
         fc = self.forecast()
-        if fc is not None:  # kept apart from measured totals, under kind "forecast"
-            for name, value in (("progress", fc.progress), ("total_energy_j", fc.total_energy_j.value),
-                                ("total_energy_j_low", fc.total_energy_j.low),
-                                ("total_energy_j_high", fc.total_energy_j.high),
-                                ("duration_s", fc.duration_s.value), ("duration_s_low", fc.duration_s.low),
-                                ("duration_s_high", fc.duration_s.high)):
-                rows.append({"kind": "forecast", "name": name, "value": value})
+        if fc is not None:  # kept apart from measured totals, under kind "forecast" (record.ForecastFigures)
+            figures = ForecastFigures(
+                progress=fc.progress, total_energy_j=fc.total_energy_j.value, total_energy_j_low=fc.total_energy_j.low,
+                total_energy_j_high=fc.total_energy_j.high, duration_s=fc.duration_s.value,
+                duration_s_low=fc.duration_s.low, duration_s_high=fc.duration_s.high)
+            rows += [ValueRow("forecast", name, value) for name, value in to_json(figures).items()
+                     if isinstance(value, float)]
         return rows
 
-    # -- rows for the recorder ---------------------------------------------------------------
-    def _static_row(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "project": self.project, "started_at": self.started_at,
-            "pue": self.settings.pue, "country": self.location.country, "region": self.location.region,
-            "intensity_g_per_kwh": self.location.intensity_g_per_kwh,
-            "intensity_source": self.location.intensity_source, "scope": self.settings.scope,
-            "interval_s": self.settings.interval_s, "host": _HOST, "pid": self._owner_pid,
-            "command": self.command, "settings_json": self._settings_json,
-            "warnings_json": json.dumps(self.warnings), "status": self.status, "heartbeat_at": now_iso(),
-            "job_id": self.job.job_id if self.job else None, "job_rank": self.job.rank if self.job else None,
-            "job_json": json.dumps(dict(self.job.as_dict(), owns=self.claims.owns(), ownership=self.claims.notes,
-                                        host_gpus=self.claims.visible_gpus)) if self.job else None,
-        }
+    def _co2e_of_projection(self, energy_j: float) -> float:
+        return self._accounting.projected_co2e_kg(energy_j, self.it_energy_j)
 
-    def _rows(self, drain: bool) -> dict[str, Any]:
-        """Everything the recorder writes; `drain` takes the new samples from the meter."""
-        if drain:
-            samples = self.meter.drain_samples()
-            if self._series is not None:
-                self._match_series(samples)
-        else:
-            samples = self.meter.pending_samples()
-        fields, comps = self._snapshot()
-        return {"run": fields, "components": comps, "phases": self._phase_rows(), "values": self._value_rows(),
-                "windows": list(self.windows),
-                # the phase label is clipped to its column here: a long name must never fail a measured write
-                "samples": [{"t_s": s.t_s, "key": s.key, "energy_j": s.energy_j, "power_w": s.power_w,
-                             "phase": clip(s.phase, MAX_PATH) if s.phase else None}
-                            for s in samples]}
+    def _flush_outputs(self) -> None:
+        self._outputs.flush(self.snapshot())
 
-    def _snapshot(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        totals = self.meter.totals_j()
-        comps = []
-        for key, state in self.meter.states.items():
-            ch = state.channel
-            notes = list(state.notes)
-            if state.first_error:
-                notes.append(f"{state.failed_reads} failed reads, first: {state.first_error}")
-            if self.settings.scope == "process" and ch.kind == "gpu":
-                notes.append("whole GPU charged when the tracked processes use it, or when NVML lists only "
-                             "processes outside this PID namespace (NVML has no per-process energy)")
-            comps.append({"key": key, "kind": ch.kind, "name": ch.name, "method": ch.method, "source": ch.source,
-                          "uncertainty_rel": ch.uncertainty_rel, "energy_j": totals[key],
-                          "note": "; ".join(notes) or None})
-        energy_j = sum(totals.values())
-        facility_j = impact.facility_energy_j(energy_j, self.settings.pue)
-        fields = {
-            "status": self.status, "ended_at": self.ended_at, "heartbeat_at": now_iso(),
-            "duration_s": self.meter.elapsed_s, "energy_j": energy_j,
-            "energy_uncertainty_j": impact.uncertainty_j([(c["energy_j"], c["uncertainty_rel"]) for c in comps]),
-            "facility_energy_j": facility_j,
-            "co2e_kg": self._operational_co2e_kg(energy_j),  # hour by hour when a series was given
-            "exit_code": self.exit_code, "warnings_json": json.dumps(self.warnings),
-        }
-        try:
-            fields["impact_json"] = dumps(self._impact(energy_j, fields["energy_uncertainty_j"], comps,
-                                                       fields["co2e_kg"]))
-        except Exception as exc:  # impact is derived; never let it stop measured data from being saved
-            if "impact" not in self._failed:
-                self._failed.add("impact")
-                log.warning("mlfootprint: could not compute the impact figures (%s); energy is still recorded", exc)
-        return fields, comps
+    def _stored_samples(self, run_id: str) -> list[SampleRow]:
+        """The run's samples from the store, once its final record is there (the HTML report's plot)."""
+        if not self.wait_stored(10):
+            return []
+        from .record import row
+        from .store import open_store
 
-    def _impact(self, energy_j: float, uncertainty_j: float, comps: list[dict[str, Any]],
-                operational_co2e_kg: float) -> dict[str, Any]:
-        series_co2e = series_source = None
-        if self._series is not None:
-            series_co2e = operational_co2e_kg
-            share = self._series_j / energy_j if energy_j > 0 else 0.0
-            series_source = (f"{self._series.source}, {share:.0%} of the energy matched to its hour"
-                             + (f"; the rest at the annual {self.location.intensity_g_per_kwh:g} gCO2e/kWh"
-                                if share < 0.999 else ""))
-        # the hardware catalogue: loaded on the writer thread, not at start
-        from .embodied import items_for_rank, items_for_run
-
-        duration_s = self.meter.elapsed_s
-        basis, detail = impact.energy_basis(comps)  # measured only if every component is
-        if self.job is None:
-            items = items_for_run(comps, self._logical_cpus)
-        else:  # a rank: only the hardware it measures, so the job's ranks add up to each device once
-            items = items_for_rank(comps, self._logical_cpus, owns_host=self.claims.host,
-                                   host_gpus=self.claims.visible_gpus)
-        return impact.assess((energy_j, max(0.0, energy_j - uncertainty_j), energy_j + uncertainty_j),
-                             (duration_s, duration_s, duration_s), self.place, items,
-                             basis, instance_price_per_hour=self.settings.instance_price_per_hour,
-                             series_co2e_kg=series_co2e, series_source=series_source, basis_detail=detail)
-
-    def _match_series(self, samples: list[Any]) -> None:
-        """Charge each sample's energy at the intensity of its own hour, where the series covers it."""
-        assert self._series is not None
-        start = datetime.fromisoformat(self.started_at)
-        for s in samples:
-            intensity = self._series.at(start + timedelta(seconds=s.t_s))
-            if intensity is not None:
-                self._series_j += s.energy_j
-                self._series_co2e_kg += impact.operational_co2e_kg(s.energy_j, self.settings.pue, intensity)
+        return [row(SampleRow, s) for s in open_store(self.store_url).samples(run_id)]
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _on_tick(self, _meter: Meter) -> None:
-        self.watch.observe(self.meter.elapsed_s, self.energy_j)
+        self.watch.observe(self._meter.elapsed_s, self.it_energy_j)
         for fn in self._tick_callbacks:
             try:
                 fn(self)
@@ -392,36 +451,41 @@ class Run:
                 _warn(f"a tick callback failed ({exc!r}); measuring continues")
 
     def _start(self) -> None:
-        self.meter.on_tick = self._on_tick
-        self.meter.start()
-        _open_runs.add(self)
-        _writers.add(self.recorder)
-        if self.outputs.outputs:
-            self.outputs.start(self)
-        self.recorder.start()  # last: its first job, loading the database layer, need not slow the start
+        self._meter.on_tick = self._on_tick
+        self._meter.start()
+        with _open_lock:
+            _open_runs.append(self)
+        _writers.add(self._recorder)
+        if self._outputs.outputs:
+            _outputs.add(self._outputs)
+            self._outputs.start(self.snapshot())  # returns at once: outputs start on their own thread
+        self._recorder.start()  # last: its first job, loading the database layer, need not slow the start
 
-    def _finish(self, status: str, exit_code: int | None = None) -> None:
-        if self.status != "running" or os.getpid() != self._owner_pid:
+    def _finish(self, state: RunState, exit_code: int | None = None) -> None:
+        if self.state is not RunState.RUNNING or os.getpid() != self._owner_pid:
             return  # finished already, or a forked child unwinding through its parent's `with`
-        _open_runs.discard(self)
+        with _open_lock:
+            if self in _open_runs:
+                _open_runs.remove(self)
         try:
-            self.meter.stop()
-            self.watch.observe(self.meter.elapsed_s, self.energy_j)
+            self._meter.stop()
+            self.watch.observe(self._meter.elapsed_s, self.it_energy_j)
         except Exception as exc:
             log.warning("mlfootprint: stopping the meter failed (%s)", exc)
         self.watch.close()
-        self.status, self.exit_code, self.ended_at = status, exit_code, now_iso()
+        self.state, self.exit_code, self.ended_at = state, exit_code, now_iso()
         try:
-            self.recorder.finish()
-            if self.outputs.outputs:
-                self.outputs.end(self, self.record)
+            self._recorder.finish()
+            if self._outputs.outputs:
+                self._outputs.flush(self.snapshot())
+                self._outputs.end(self.record)  # waits at most END_WAIT_S; the outputs' thread goes on
         finally:
-            self.meter.close()
+            self._meter.close()
             self.claims.release()
 
     def __repr__(self) -> str:
-        return (f"<Run {self.id} {self.status} {self.duration_s:.1f}s {self.energy_kwh:.6f} kWh "
-                f"{self.co2e_kg * 1000:.3f} gCO2e>")
+        return (f"<Run {self.id} {self.status} {self.duration_s:.1f}s IT {self.it_energy_kwh:.6f} kWh "
+                f"{self.co2e_operational_kg * 1000:.3f} gCO2e operational>")
 
 
 def _phase_name(name: Any) -> str:
@@ -440,47 +504,83 @@ def _items(items: Any) -> float | None:
     return x
 
 
+def _nesting_parent() -> tuple[str | None, Run | None]:
+    """(id, run) of the run this process's new run is nested in: the innermost open run of this process,
+    else (id, None) for the run a wrapper on this host named in MLFOOTPRINT_PARENT_RUN."""
+    with _open_lock:
+        mine = [r for r in _open_runs if r._owner_pid == os.getpid() and r.state is RunState.RUNNING]
+    if mine:
+        return mine[-1].id, mine[-1]
+    run_id, _, host = os.environ.get(PARENT_ENV, "").partition("@")
+    return (run_id, None) if run_id and host == _HOST else (None, None)
+
+
+# what a nested run takes from the run it is nested in, unless given: where it runs, and where it is stored
+INHERITED = ("country", "region", "pue", "wue", "renewable_share", "price_per_kwh", "currency",
+             "instance_price_per_hour", "intensity_csv", "store")
+
+
+def parent_environment(run: Run) -> dict[str, str]:
+    """The variables a wrapper sets for its command, so runs the command starts are nested in `run`."""
+    return {PARENT_ENV: f"{run.id}@{_HOST}"}
+
+
+_RUN_ARGUMENTS = ("command", "sensors", "pid", "extra", "parent_id")
+
+
 class track:
     """Measure the energy and carbon of a block or a function.
 
     >>> with track(project="demo", country="FR") as run:   # doctest: +SKIP
     ...     train()
-    >>> run.energy_kwh, run.co2e_kg                          # doctest: +SKIP
+    >>> run.it_energy_kwh, run.co2e_operational_kg          # doctest: +SKIP
 
     Used as a decorator (`@track(project="demo")` or bare `@track`), each call is its own run.
-    Arguments left as None come from MLFOOTPRINT_* variables, the config file, or defaults
-    (config.SETTINGS says what each one means and accepts).
+    Settings are keyword arguments named as in config.SETTINGS (`country`, `pue`, `interval_s`, ...);
+    those left out come from MLFOOTPRINT_* variables, the config file, or defaults. `command` names what
+    ran, `sensors` replaces the machine's (tests, simulations), `pid` is the process tree to charge in
+    process scope, `extra` adds entries to the record's settings, and `parent_id` nests the run in another
+    (found by itself when it runs inside another run or under `mlfootprint track`/`serve`).
     """
 
-    def __init__(self, project: str | Callable[..., Any] | None = None, *, country: str | None = None,
-                 region: str | None = None, pue: float | None = None, interval_s: float | None = None,
-                 flush_interval_s: float | None = None, store: str | None = None, scope: str | None = None,
-                 gpu: bool | None = None, sync_cuda: bool | None = None, budget_kwh: float | None = None,
-                 budget_co2e_kg: float | None = None, stop_over_budget: bool | None = None,
-                 progress_bar: bool | None = None, wue: float | None = None, price_per_kwh: float | None = None,
-                 currency: str | None = None, instance_price_per_hour: float | None = None,
-                 renewable_share: float | None = None, intensity_csv: str | None = None, job: str | None = None,
-                 outputs: Sequence[str] | None = None,
-                 command: str | None = None, sensors: Sequence[Sensor] | None = None, pid: int | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, project: str | Callable[..., Any] | None = None, *, command: str | None = None,
+                 sensors: Sequence[Sensor] | None = None, pid: int | None = None,
+                 extra: Mapping[str, Any] | None = None, parent_id: str | None = None, **settings: Any) -> None:
         self._fn: Callable[..., Any] | None = None
         if callable(project):  # bare @track
             self._fn, project = project, None
             functools.update_wrapper(self, self._fn)
-        arguments = dict(locals())
-        self._overrides = {name: arguments[name] for name in Settings.names()}
+        unknown = [k for k in settings if k not in SETTINGS or k == "project"]
+        if unknown:
+            from .errors import ConfigError
+
+            raise ConfigError(f"track() got an unknown setting {unknown[0]!r}; known settings: "
+                              f"{', '.join(n for n in SETTINGS if n != 'project')}, and command, sensors, pid, "
+                              "extra, parent_id")
+        self._overrides: dict[str, Any] = dict(settings, project=project)
         self._command = command
         self._sensors = sensors
         self._pid = pid  # process scope: the tree to charge (default: this process)
         self._extra = extra
+        self._parent_id = parent_id
         self._run: Run | None = None
 
+    def given_settings(self) -> dict[str, Any]:
+        """The settings given to this tracker as arguments (what a wrapper passes on to its command)."""
+        return {k: v for k, v in self._overrides.items() if v is not None}
+
     def start(self) -> Run:
-        settings, origins = load_settings(self._overrides)
-        location, warnings = resolve_location(settings.country, settings.region)
-        url = to_url(settings.store)
+        parent_id, parent = (self._parent_id, None) if self._parent_id else _nesting_parent()
+        overrides = self._overrides
+        if parent is not None:  # nested in this process: charged where the outer run is, stored with it
+            flat = dict(parent.settings.flat(), store=parent.store_url)
+            given = {k: flat[k] for k in INHERITED if k in parent.origins or k == "store"}
+            overrides = dict(given, **{k: v for k, v in overrides.items() if v is not None})
+        settings, origins = load_settings(overrides)
+        location, warnings = resolve_location(settings.site.country, settings.site.region)
+        url = to_url(settings.recording.store)
         check_url(url)  # bad input is refused now; a store that is merely slow or down is the writer's problem
-        job = jobenv.detect(override=settings.job)
+        job = jobenv.detect(override=settings.recording.job)
         if job is not None and job.note:
             warnings.append(job.note)
         if job is not None:
@@ -492,19 +592,19 @@ class track:
         if self._sensors is not None:
             sensors, claims = list(self._sensors), Claims()
         else:
-            sensors, sensor_warnings, claims = discover_sensors(gpu=settings.gpu, job=job,
-                                                                own_share_of_host=settings.scope == "process")
+            sensors, sensor_warnings, claims = measured_sensors(
+                job, gpu=settings.sampling.gpu, own_share_of_host=settings.sampling.scope == "process")
             warnings += sensor_warnings
         for w in warnings:
             _warn(w)
-        meter = Meter(sensors, interval_s=settings.interval_s, scope=settings.scope, pid=self._pid)
-        run = Run(settings, origins, location, meter, url, command=self._command or _command_line(), warnings=warnings,
-                  job=job, claims=claims, extra=self._extra)
+        meter = Meter(sensors, interval_s=settings.sampling.interval_s, scope=settings.sampling.scope, pid=self._pid)
+        run = Run(settings, origins, location, meter, url, command=self._command or _command_line(),
+                  warnings=warnings, job=job, claims=claims, extra=self._extra, parent_id=parent_id)
         run._start()
         self._run = run
         return run
 
-    def stop(self, status: str = "completed", exit_code: int | None = None) -> Run:
+    def stop(self, status: str | RunState = RunState.COMPLETED, exit_code: int | None = None) -> Run:
         if self._run is None:
             raise RuntimeError("track.stop() called before start()")
         return self._run.stop(status, exit_code)
@@ -515,7 +615,8 @@ class track:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._run is not None:
             interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
-            self._run._finish("completed" if exc_type is None else "interrupted" if interrupted else "failed")
+            self._run._finish(RunState.COMPLETED if exc_type is None else
+                              RunState.INTERRUPTED if interrupted else RunState.FAILED)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._fn is None:  # @track(...) applied to a function
@@ -524,14 +625,17 @@ class track:
 
             @functools.wraps(fn)
             def wrapper(*a: Any, **kw: Any) -> Any:
-                with track(**tracker._public_overrides()):
+                with tracker._again():
                     return fn(*a, **kw)
             return wrapper
-        with track(**self._public_overrides()):
+        with self._again():
             return self._fn(*args, **kwargs)
 
-    def _public_overrides(self) -> dict[str, Any]:
-        return dict(self._overrides, command=self._command, sensors=self._sensors, pid=self._pid, extra=self._extra)
+    def _again(self) -> track:
+        """A fresh tracker with the same arguments: each call of a decorated function is its own run."""
+        settings = {k: v for k, v in self._overrides.items() if k != "project"}
+        return track(self._overrides.get("project"), command=self._command, sensors=self._sensors, pid=self._pid,
+                     extra=self._extra, parent_id=self._parent_id, **settings)
 
 
 def _cuda_sync() -> Callable[[], None] | None:
@@ -543,7 +647,8 @@ def _cuda_sync() -> Callable[[], None] | None:
         return None
     if not torch.cuda.is_available():
         return None
-    return torch.cuda.synchronize
+    sync: Callable[[], None] = torch.cuda.synchronize
+    return sync
 
 
 def _command_line() -> str:
@@ -553,13 +658,19 @@ def _command_line() -> str:
 @atexit.register
 def _finish_open_runs() -> None:
     """An interpreter exiting with a run still open (e.g. sys.exit in a thread) still saves it, and
-    final records still on their way to the store get there (or stay in their spool files)."""
-    for run in list(_open_runs):
-        run._finish("interrupted")
+    final records and outputs still on their way get there (or stay in their spool files), bounded."""
+    with _open_lock:
+        still_open = list(_open_runs)
+    for run in reversed(still_open):
+        run._finish(RunState.INTERRUPTED)
     deadline = time.monotonic() + EXIT_WAIT_S
     for writer in list(_writers):
         if not writer.wait(max(0.0, deadline - time.monotonic())):
             writer.report_unstored()
+    for outputs in list(_outputs):
+        if not outputs.wait(max(0.0, deadline - time.monotonic())):
+            log.warning("mlfootprint: an output did not finish before the process exited (a server that does not "
+                        "answer?); its figures may be incomplete there")
 
 
 # -- fork: never copy a lock mid-transaction into a child, and let the child own nothing of ours ----
@@ -584,6 +695,7 @@ def _after_fork_in_child() -> None:
         _fork_held.pop().release()
     _open_runs.clear()
     _writers.clear()
+    _outputs.clear()
     from .store import pending
 
     pending.clear()
@@ -592,3 +704,5 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
                         after_in_child=_after_fork_in_child)
+
+__all__ = ["PARENT_ENV", "Run", "RunState", "parent_environment", "track"]

@@ -13,7 +13,7 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database (skipped without the test server)."""
     if not PG_URL:
         pytest.skip(NO_PG)
-    with fresh_database("store") as url:
+    with fresh_database(PG_URL, "store") as url:
         yield url
 
 

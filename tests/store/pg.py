@@ -12,15 +12,17 @@ NO_PG = "MLFOOTPRINT_TEST_POSTGRES_URL not set (.ci/run sets it)"
 
 
 @contextmanager
-def fresh_database(prefix: str = "fresh") -> Iterator[str]:
-    """The URL of a new, empty database, dropped afterwards (with the engines this process made for it)."""
+def fresh_database(server_url: str | None = PG_URL, prefix: str = "fresh") -> Iterator[str]:
+    """The URL of a new, empty database on the server of `server_url` (read when this module is imported:
+    the tests' environment is cleared of MLFOOTPRINT_* later), dropped afterwards with the engines this
+    process made for it."""
     import psycopg
     from sqlalchemy.engine import make_url
 
     from mlfootprint.store import dispose_engines
 
-    assert PG_URL is not None
-    url = make_url(PG_URL)
+    assert server_url is not None, NO_PG
+    url = make_url(server_url)
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = dict(dbname=url.database, user=url.username, password=url.password, host=url.query.get("host"),
                  port=url.query.get("port"))

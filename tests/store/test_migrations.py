@@ -65,7 +65,7 @@ def test_an_old_store_is_read_unchanged_and_upgraded_by_a_writer_with_the_same_f
     listed = reader.list_runs()
     assert [(r["id"], r["status"], r["energy_j"], r["co2e_kg"]) for r in reversed(listed)] == [r[:4] for r in runs]
     assert all(r["kind"] == "run" and r["parent_id"] is None for r in listed), "columns the version lacks are filled"
-    records = {r[0]: reader.get_run(r[0]) for r in runs}
+    records = {r[0]: reader.get_run(r[0]).to_json() for r in runs}
     for run_id, record in records.items():
         components = stored(path, f"SELECT key, energy_j FROM components WHERE run_id = '{run_id}' ORDER BY key")
         assert sorted((c["key"], c["energy_j"]) for c in record["components"]) == components
@@ -83,7 +83,7 @@ def test_an_old_store_is_read_unchanged_and_upgraded_by_a_writer_with_the_same_f
     open_store(str(path), write=True)
     assert stored(path, "SELECT value FROM mlfootprint_meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     upgraded = open_store(str(path))
-    assert {r[0]: upgraded.get_run(r[0]) for r in runs} == records, "every run reads the same after the upgrade"
+    assert {r[0]: upgraded.get_run(r[0]).to_json() for r in runs} == records, "every run reads the same after the upgrade"
     assert [r["id"] for r in upgraded.list_runs(top_level_only=True)] == [r["id"] for r in listed]
 
 
@@ -141,9 +141,10 @@ def test_a_version_2_store_shows_through_the_cli_before_and_after_a_writer(tmp_p
 def test_a_version_5_job_is_listed_before_and_after_the_upgrade_and_new_ranks_join_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlfootprint.jobs import list_jobs
+    from mlfootprint.shapes import to_json
 
     path = fixture_copy(5, tmp_path)
-    before = list_jobs(open_store(str(path)))
+    before = [to_json(j) for j in list_jobs(open_store(str(path)))]
     assert [(j["job_id"], j["ranks"]) for j in before] == [("fixture:job1", 1)]
     monkeypatch.setenv("MLFOOTPRINT_JOB", "fixture:job1")
     monkeypatch.setenv("RANK", "1")
@@ -152,7 +153,7 @@ def test_a_version_5_job_is_listed_before_and_after_the_upgrade_and_new_ranks_jo
     with mlfootprint.track(project="fixture-job", store=str(path), sensors=[sensor], interval_s=0.02) as run:
         time.sleep(0.05)
     assert run.wait_stored(10)
-    after = list_jobs(open_store(str(path)))
+    after = [to_json(j) for j in list_jobs(open_store(str(path)))]
     assert [(j["job_id"], j["ranks"], j["world_size"]) for j in after] == [("fixture:job1", 2, 2)]
 
 
@@ -189,7 +190,7 @@ def test_the_5_to_6_step_on_postgresql(postgres_url: str) -> None:
         con.execute(text("UPDATE mlfootprint_meta SET value = '5'"))
     dispose_engines()
     reader = open_store(postgres_url)
-    assert reader.get_run("pgv5")["energy_j"] == 5.0 and reader.list_runs()[0]["kind"] == "run"
+    assert reader.get_run("pgv5").to_json()["energy_j"] == 5.0 and reader.list_runs()[0]["kind"] == "run"
     open_store(postgres_url, write=True)
     with engine.begin() as con:
         kinds = con.execute(text("SELECT kind, parent_id FROM runs")).all()

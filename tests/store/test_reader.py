@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mlfootprint.jobs import list_jobs
+from mlfootprint.shapes import to_json
 from mlfootprint.store import Reader, Writer, open_store
 from mlfootprint.store.layout import BLOB_COLUMNS
 from tests.store.test_writer import payload, run_row
@@ -55,7 +56,7 @@ def test_a_listing_reads_only_the_columns_it_shows_and_top_level_runs_when_asked
     assert set(totals) == {"exp", "outer"}
     assert (totals["exp"].children, totals["exp"].energy_j, totals["exp"].co2e_kg) == (2, 30.0, 3.0)
     assert (totals["outer"].children, totals["outer"].energy_j) == (1, 0.0)
-    record = reader.get_run("trial1")
+    record = reader.get_run("trial1").to_json()
     assert record["settings"] == {} and record["status"] == "completed"
 
 
@@ -87,7 +88,7 @@ def test_jobs_are_listed_from_raw_rows_shaped_by_the_jobs_module(store_url: str)
     ten = next(j for j in raw if j.job_id == "slurm:10")
     assert [r["job_rank"] for r in ten.runs] == [0, 1, 2]
     assert ten.gpus == {("node0", "gpu:0"), ("node1", "gpu:0")}
-    shaped = {j["job_id"]: j for j in list_jobs(reader)}
+    shaped = {j.job_id: to_json(j) for j in list_jobs(reader)}
     assert (shaped["slurm:10"]["ranks"], shaped["slurm:10"]["world_size"], shaped["slurm:10"]["nodes"],
             shaped["slurm:10"]["gpus"], shaped["slurm:10"]["energy_j"]) == (3, 4, 2, 2, 30.0)
     assert reader.find_job("slurm:10") == "slurm:10" and reader.find_job("slurm:1000") is None
@@ -99,7 +100,7 @@ def test_the_reader_never_writes_even_when_it_shows_a_dead_run_interrupted(tmp_p
     open_store(str(path), write=True).create_run(run_row())  # running, with a heartbeat long gone
     before = path.read_bytes()
     reader = open_store(str(path))
-    assert reader.list_runs()[0]["status"] == "interrupted" and reader.get_run("r1")["status"] == "interrupted"
+    assert reader.list_runs()[0]["status"] == "interrupted" and reader.get_run("r1").to_json()["status"] == "interrupted"
     assert path.read_bytes() == before
     assert isinstance(reader, Reader) and not hasattr(reader, "engine") and not hasattr(reader, "import_rows")
     assert set(vars(reader)) >= {"url", "display_url", "path", "tables", "columns", "source", "backend"}
@@ -196,5 +197,5 @@ def test_a_fixture_store_reads_the_same_through_sqlite3_and_sqlalchemy(tmp_path:
     slow = Reader(fast.url, source=AlchemySource(fast.url))
     assert fast.source.backend == slow.source.backend == "sqlite" and fast.source is not slow.source
     assert fast.list_runs() == slow.list_runs() and _rows(fast)
-    assert [fast.get_run(i) for i in _rows(fast)] == [slow.get_run(i) for i in _rows(slow)]
+    assert [fast.get_run(i).to_json() for i in _rows(fast)] == [slow.get_run(i).to_json() for i in _rows(slow)]
     assert fast.job_rows() == slow.job_rows() and list(fast.payloads()) == list(slow.payloads())

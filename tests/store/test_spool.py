@@ -96,7 +96,7 @@ def test_r9_dv08b_a_spool_file_with_a_rank_outside_the_integer_range_imports_wit
                               "run.job_json": "{}"}))
     done = import_cli(path, store)
     assert done.returncode == 0 and "imported run abc123 (2 new samples)" in done.stdout, done.stderr
-    record = open_store(str(store)).get_run("abc123")
+    record = open_store(str(store)).get_run("abc123").to_json()
     assert record["job"]["rank"] is None and record["energy_j"] == 4.0
     assert any("job_rank=99999999999999999999999 does not fit" in w for w in record["warnings"])
 

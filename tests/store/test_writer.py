@@ -39,7 +39,8 @@ def payload(run: dict[str, Any], energy_j: float, n_samples: int, phase: str = "
     return {"run": dict(run, energy_j=energy_j),
             "components": [{"key": k, "kind": k[:3], "name": k, "method": "modelled", "source": "test",
                             "uncertainty_rel": 0.1, "energy_j": energy_j / 2, "note": None} for k in ("cpu:0", "gpu:0")],
-            "phases": [{"path": phase, "duration_s": run["duration_s"], "energy_j": energy_j}],
+            "phases": [{"path": phase, "duration_s": run["duration_s"], "energy_j": energy_j, "gpu_energy_j": energy_j,
+                        "cpu_energy_j": 0.0, "ram_energy_j": 0.0, "entries": 1, "items": 0.0}],
             "values": [{"kind": "count", "name": "samples", "value": energy_j}],
             "windows": [{"i": i, "t_s": i + 1.0, "duration_s": 1.0, "energy_j": 1.0, "requests": 1.0, "tokens": None}
                         for i in range(windows)],
@@ -47,7 +48,7 @@ def payload(run: dict[str, Any], energy_j: float, n_samples: int, phase: str = "
 
 
 def state(url: str, run_id: str = "r1") -> tuple[Any, ...]:
-    record = open_store(url).get_run(run_id)
+    record = open_store(url).get_run(run_id).to_json()
     return (record["status"], record["duration_s"], record["energy_j"],
             sorted((c["key"], c["energy_j"]) for c in record["components"]),
             [p["phase"] for p in record["phases"]], record["counts"], (record["serving"] or {}).get("windows"),
@@ -138,17 +139,17 @@ def test_r9_a_rank_outside_the_integer_range_is_stored_as_null_with_a_warning(st
     writer = open_store(store_url, write=True)
     huge = 99999999999999999999999
     writer.create_run(run_row(job_id="torchrun:x", job_rank=huge, job_json="{}"))
-    first = open_store(store_url).get_run("r1")
+    first = open_store(store_url).get_run("r1").to_json()
     assert first["job"]["rank"] is None and any("job_rank=99999999999999999999999" in w for w in first["warnings"])
     writer.save_measured("r1", {"job_rank": 2**31, "status": "completed", "exit_code": -2**40,
                                 "warnings_json": json.dumps(["a warning of the run"])}, [], [])
-    record = open_store(store_url).get_run("r1")
+    record = open_store(store_url).get_run("r1").to_json()
     assert record["job"]["rank"] is None and record["exit_code"] is None and record["status"] == "completed"
     assert "a warning of the run" in record["warnings"]  # the run's own warnings, and those of the last write
     assert any("job_rank=2147483648 does not fit the store's column; stored as NULL" in w for w in record["warnings"])
     assert any("exit_code=-1099511627776 does not fit" in w for w in record["warnings"])
     writer.import_rows(payload(run_row("r2", job_rank=huge, pid=2**40), 1.0, 1))
-    second = open_store(store_url).get_run("r2")
+    second = open_store(store_url).get_run("r2").to_json()
     assert second["pid"] == -1 and any("pid=1099511627776" in w for w in second["warnings"])
 
 

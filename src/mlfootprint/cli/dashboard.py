@@ -1,4 +1,4 @@
-"""`mlfootprint dashboard`: the web app over the store (mlfootprint/dashboard.py), on this machine only
+"""`mlfootprint dashboard`: the web app over the store (report/dashboard.py), on this machine only
 unless told otherwise."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import MlfootprintError
-from . import StoreOpt, app, err
+from .app import StoreOpt, app, err
 
 
 @app.command()
@@ -26,7 +26,7 @@ def dashboard(
     try:
         import uvicorn
 
-        from ..dashboard import create_app
+        from ..report.dashboard import create_app
     except ImportError as exc:
         raise MlfootprintError(f"the dashboard needs {exc.name}: pip install 'mlfootprint[dashboard]'") from None
     from ..store import open_store
@@ -35,5 +35,14 @@ def dashboard(
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"mlfootprint: the dashboard listens on {host}: anyone who can reach it can read the runs "
                   "(commands, hosts, settings)", markup=False)
+    import socket
+
+    try:  # the address is checked here, so a port in use or an unknown host is one line, not a log record
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise MlfootprintError(f"the dashboard cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     err.print(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)", markup=False)
-    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(store, host, port), host=host, port=port, log_level="warning")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import MlfootprintError
-from . import app, err, out
+from .app import app, err, out
 
 
 @app.command()
@@ -63,11 +63,10 @@ def where(
     from rich.table import Table
 
     from ..grid.advice import where as rank
-    from ..report.terminal import fmt_co2e
-
     from ..config import load_settings
+    from ..report.format import fmt_co2e
 
-    pue = load_settings({"pue": pue})[0].pue  # validated, and MLFOOTPRINT_PUE / the config file apply here too
+    pue = load_settings({"pue": pue})[0].site.pue  # validated, and MLFOOTPRINT_PUE / the config file apply here too
     codes = [c.strip() for c in candidates.split(",") if c.strip()]
     options = rank(energy_kwh, codes + ([here] if here and here not in codes else []), pue)
     base = options[codes.index(here) if here in codes else (len(options) - 1 if here else 0)]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import MlfootprintError
-from . import StoreOpt, app, err, out
+from .app import StoreOpt, app, err, out
 
 
 # CLI name → the strategies it stands for (see mlfootprint.reduce.strategies)
@@ -162,7 +162,7 @@ def _check_up_front(country: str | None, store: str | None, outputs: list[Path])
     from ..store import open_store
 
     settings, _ = load_settings({"country": country, "store": store})
-    open_store(settings.store, write=True)
+    open_store(settings.recording.store, write=True)
     for path in outputs:
         parent = path.resolve().parent
         if not parent.is_dir() or not os.access(parent, os.W_OK):

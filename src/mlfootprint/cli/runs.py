@@ -1,25 +1,22 @@
-"""Measuring and looking at runs: track, runs, show, export, import."""
+"""Measuring and looking at runs: track, runs, show, jobs, export, import, merge."""
 
 from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import signal
-import subprocess
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from ..errors import MlfootprintError, StoreMissingError
-from . import (CountryOpt, IntervalOpt, NoGpuOpt, ProjectOpt, PueOpt, QuietOpt, RegionOpt, StoreOpt, app, err, fail,
-               out)
-from .process import (SignalRelay, background_left, become_subreaper, check_interpreter, die_with_parent, terminate,
-                      why_not_run)
+from .app import (CountryOpt, IntervalOpt, NoGpuOpt, ProjectOpt, PueOpt, QuietOpt, RegionOpt, StoreOpt, setting_help, app,
+                  err, out)
 
+if TYPE_CHECKING:
+    from ..tracker import Run
 
 
 class ExportFormat(str, Enum):
@@ -42,32 +39,27 @@ def track(
     region: RegionOpt = None,
     pue: PueOpt = None,
     interval: IntervalOpt = None,
-    scope: Annotated[Optional[Scope], typer.Option(help="Charge the whole machine, or only the command's "
-                                                   "process tree (CPU-time and memory share).")] = None,
+    scope: Annotated[Optional[Scope], typer.Option(help=setting_help("scope"))] = None,
     store: StoreOpt = None,
     no_gpu: NoGpuOpt = False,
-    epochs: Annotated[Optional[int], typer.Option(metavar="N", help="Total epochs/steps; the command reports progress with "
-                                                  "mlfootprint.report_progress(step). Shows a progress bar and forecast.")] = None,
-    budget_kwh: Annotated[Optional[float], typer.Option(metavar="KWH", help="Warn when the forecast facility energy exceeds this.")] = None,
-    budget_co2e_kg: Annotated[Optional[float], typer.Option(metavar="KG", help="Warn when the forecast CO2e exceeds this.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(metavar="N", help="Total epochs/steps; the command reports progress "
+                                                  "with mlfootprint.report_progress(step). Shows a progress bar (facility "
+                                                  "energy) and the forecast.")] = None,
+    budget_kwh: Annotated[Optional[float], typer.Option(metavar="KWH", help=setting_help("budget_kwh"))] = None,
+    budget_co2e_kg: Annotated[Optional[float], typer.Option(metavar="KG", help=setting_help("budget_co2e_kg"))] = None,
     stop_over_budget: Annotated[bool, typer.Option("--stop-over-budget", help="Then stop the command (SIGTERM, "
                                                    "SIGKILL 10 s later); its data are kept.")] = False,
-    wue: Annotated[Optional[float], typer.Option(metavar="L/KWH", help="On-site water usage effectiveness, L/kWh of IT energy "
-                                                 "(default: the cited US average).")] = None,
-    price_per_kwh: Annotated[Optional[float], typer.Option(metavar="PRICE", help="Electricity price per kWh (needs --currency).")] = None,
-    currency: Annotated[Optional[str], typer.Option(metavar="ISO4217", help="ISO 4217 code of the prices given, e.g. EUR.")] = None,
-    instance_price_per_hour: Annotated[Optional[float], typer.Option(metavar="PRICE", help="What the machine costs per hour.")] = None,
-    renewable_share: Annotated[Optional[float], typer.Option(metavar="0-1", help="Share covered by renewable contracts: "
-                                                             "adds a market-based CO2e.")] = None,
-    intensity_csv: Annotated[Optional[str], typer.Option(metavar="CSV", help="Hourly intensity CSV (time, intensity_g_per_kwh): "
-                                                         "each sample is charged at its own hour.")] = None,
+    wue: Annotated[Optional[float], typer.Option(metavar="L/KWH", help=setting_help("wue"))] = None,
+    price_per_kwh: Annotated[Optional[float], typer.Option(metavar="PRICE", help=setting_help("price_per_kwh"))] = None,
+    currency: Annotated[Optional[str], typer.Option(metavar="ISO4217", help=setting_help("currency"))] = None,
+    instance_price_per_hour: Annotated[Optional[float], typer.Option(metavar="PRICE",
+                                                                     help=setting_help("instance_price_per_hour"))] = None,
+    renewable_share: Annotated[Optional[float], typer.Option(metavar="0-1", help=setting_help("renewable_share"))] = None,
+    intensity_csv: Annotated[Optional[str], typer.Option(metavar="CSV", help=setting_help("intensity_csv"))] = None,
     prometheus: Annotated[Optional[str], typer.Option(metavar="[HOST:]PORT", help="Serve live metrics for Prometheus "
                                                       "at this address while the command runs (e.g. :9464).")] = None,
-    outputs: Annotated[Optional[str], typer.Option("--outputs", metavar="LIST", help="Where figures go besides the "
-                                                   "store: prometheus[:PORT], textfile:PATH, mlflow, wandb, json:PATH, "
-                                                   "codecarbon:PATH, html:PATH (comma-separated).")] = None,
-    job: Annotated[Optional[str], typer.Option(metavar="ID", help="Job id grouping the ranks of a distributed job "
-                                               "(default: from torchrun/Slurm/MPI variables; 'off' to measure alone).")] = None,
+    outputs: Annotated[Optional[str], typer.Option("--outputs", metavar="LIST", help=setting_help("outputs"))] = None,
+    job: Annotated[Optional[str], typer.Option(metavar="ID", help=setting_help("job"))] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Run COMMAND under the meter; stream its output; exit with its exit code.
@@ -75,66 +67,28 @@ def track(
     The command always runs once the settings are valid: a store that is being created by other jobs,
     locked, full or unreachable only delays where the record lands (a spool file, imported later).
     """
-    import tempfile
-
-    from ..progress import ENV_VAR, read_progress
+    from ..command import run_command
     from ..tracker import track as Tracker
 
-    if not command:
-        raise MlfootprintError("no command given: write it after --, e.g. mlfootprint track -- python train.py")
-    if os.sep not in command[0] and shutil.which(command[0]) is None:
-        raise MlfootprintError(f"cannot run {command[0]!r}: no such command on PATH")
     if epochs is not None and epochs < 1:
         raise MlfootprintError(f"--epochs must be a positive integer, got {epochs}")
     if intensity_csv is not None and not intensity_csv.strip():
         raise MlfootprintError("--intensity-csv is empty: give the path of a CSV with columns datetime, "
                                "intensity_g_per_kwh")
-    tracker = Tracker(project=project, country=country, region=region, pue=pue, interval_s=interval,
+    tracker = Tracker(project, country=country, region=region, pue=pue, interval_s=interval,
                       scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
                       budget_kwh=budget_kwh, budget_co2e_kg=budget_co2e_kg, stop_over_budget=stop_over_budget or None,
                       progress_bar=(epochs is not None and not quiet) or None, wue=wue, price_per_kwh=price_per_kwh,
                       currency=currency, instance_price_per_hour=instance_price_per_hour,
                       renewable_share=renewable_share, intensity_csv=intensity_csv, job=job,
                       outputs=_outputs(outputs, prometheus), command=shlex.join(command))
-    check_interpreter(command[0])
-    run = tracker.start()
-    progress_dir = tempfile.mkdtemp(prefix="mlfootprint-")
-    progress_file = os.path.join(progress_dir, "progress")
-    become_subreaper()  # orphaned grandchildren come back to us, so we can tell they outlived the command
-    relay = SignalRelay()  # installed before the command starts: no signal may kill us before it is passed on
-    try:
-        try:
-            child = subprocess.Popen(command, env=dict(os.environ, **{ENV_VAR: progress_file}),
-                                     preexec_fn=die_with_parent())
-        except OSError as exc:
-            relay.restore()
-            tracker.stop("failed", 127)
-            raise MlfootprintError(f"cannot run {command[0]!r}: {why_not_run(exc, command[0])}") from None
-
-        def relay_progress(_run: Any = None) -> None:
-            reported = read_progress(progress_file)
-            if reported is not None:
-                run.progress(reported[0], reported[1] or epochs)
-
-        run.add_tick_callback(relay_progress)
-        run.on_over_budget(lambda: terminate(child))
-        rc = relay.wait(child)
-        relay_progress()  # the last report may have landed after the last tick
-    finally:
-        shutil.rmtree(progress_dir, ignore_errors=True)
-    exit_code = rc if rc >= 0 else 128 - rc
-    killed = rc in (-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
-    left = background_left()
-    if left:
-        run.warnings.append(f"{len(left)} background process(es) started by the command outlived it (pids "
-                            f"{', '.join(map(str, left[:5]))}): they were measured only until the command ended")
-    tracker.stop("completed" if rc == 0 else "interrupted" if killed else "failed", exit_code)
-    print_summary(run, quiet, note=run.warnings[-1] if left else None)
-    raise typer.Exit(exit_code)
+    result = run_command(command, tracker, epochs=epochs)
+    print_summary(result.run, quiet, note=result.run.warnings[-1] if result.left_behind else None)
+    raise typer.Exit(result.exit_code)
 
 
-def print_summary(run: Any, quiet: bool, note: str | None = None) -> None:
-    """The run's table (or only its id) on stderr after a wrapped command. Never raises: the
+def print_summary(run: Run, quiet: bool, note: str | None = None) -> None:
+    """The run's short summary (or only its id) on stderr after a wrapped command. Never raises: the
     command's exit code is the answer, and nothing printed after it may replace it."""
     try:
         if note:
@@ -158,7 +112,7 @@ def _outputs(given: str | None, prometheus: str | None) -> list[str] | None:
     return items or None
 
 
-def _reader(store: str | None) -> Any:
+def reader(store: str | None) -> Any:
     """The store, opened read-only. A store that does not exist yet is not created."""
     from ..store import open_store
 
@@ -177,15 +131,17 @@ def runs(
     if not 1 <= limit <= 100_000:
         raise MlfootprintError(f"--limit must be between 1 and 100000, got {limit}")
     try:
-        db = _reader(store)
+        db = reader(store)
     except StoreMissingError as exc:
         if store or os.environ.get("MLFOOTPRINT_STORE"):
             raise
         err.print("no runs stored yet: try  mlfootprint track -- python train.py", markup=False)
         return
-    rows = db.list_runs(limit=limit, project=project)
+    from ..record import RunRow, row
+
+    rows = [row(RunRow, r) for r in db.list_runs(limit=limit, project=project)]
     if not rows:
-        from ..report.terminal import plain
+        from ..report.format import plain
 
         err.print(f"no runs of project {plain(project)!r} in {db.display_url}" if project else
                   "no runs stored yet: try  mlfootprint track -- python train.py", markup=False)
@@ -197,48 +153,29 @@ def runs(
 def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID", help="Run id or job id (a unique prefix is enough).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON record.")] = False,
+    details: Annotated[bool, typer.Option("--details", help="Every component, impact figure and source, phases and "
+                                          "quality (by default a short summary).")] = False,
     every_row: Annotated[bool, typer.Option("--all", help="For a job: list every GPU and rank (by default a large "
                                             "job lists the flagged ranks and the highest and lowest energy).")] = False,
     store: StoreOpt = None,
 ) -> None:
-    """One run (energy per component, where each number came from, CO2e), or one distributed job
-    (totals, energy by node and GPU, phases across ranks, stragglers)."""
+    """One run (IT and facility energy, operational and total CO2e, the figure to quote), or one distributed
+    job (totals, energy by node and GPU, phases across ranks, stragglers)."""
+    from ..jobs import JobSummary
+    from ..lookup import find
     from ..record import dumps
 
-    db = _reader(store)
-    kind, found = resolve_id(db, run_id)
-    if kind == "job":
-        from ..report.job_view import print_job
-
-        if as_json:
-            typer.echo(dumps(found, indent=2))
-        else:
-            print_job(found, out, every_row=every_row)
-        return
-    from ..report.terminal import print_run
-
+    found = find(reader(store), run_id)
     if as_json:
         typer.echo(dumps(found, indent=2))
+    elif isinstance(found, JobSummary):
+        from ..report.job_view import print_job
+
+        print_job(found, out, every_row=every_row)
     else:
-        print_run(found, out)
+        from ..report.terminal import print_run
 
-
-def resolve_id(db: Any, given: str) -> tuple[str, dict[str, Any]]:
-    """("job", the job's summary) or ("run", the run's record) for an id or unique prefix."""
-    from ..errors import RunNotFoundError
-
-    job_id = db.find_job(given) if given and ":" in given else None  # job ids carry their launcher
-    if job_id is None:
-        try:
-            return "run", db.get_run(given)
-        except RunNotFoundError:
-            job_id = db.find_job(given)
-            if job_id is None:
-                raise RunNotFoundError(f"no run or job with id {given!r} in {db.display_url}; 'mlfootprint runs' "
-                                       "and 'mlfootprint jobs' list them") from None
-    from ..jobs import summarize
-
-    return "job", summarize(job_id, db.job_records(job_id))
+        print_run(found, out, details=details)
 
 
 @app.command()
@@ -249,14 +186,13 @@ def jobs(
     store: StoreOpt = None,
 ) -> None:
     """One row per distributed job (torchrun, Slurm, MPI): ranks, nodes, GPUs, energy, CO2e, status."""
+    from ..jobs import list_jobs
     from ..record import dumps
     from ..report.job_view import jobs_table
 
     if not 1 <= limit <= 100_000:
         raise MlfootprintError(f"--limit must be between 1 and 100000, got {limit}")
-    from ..jobs import list_jobs
-
-    rows = list_jobs(_reader(store), limit=limit, project=project)
+    rows = list_jobs(reader(store), limit=limit, project=project)
     if as_json:
         typer.echo(dumps(rows, indent=2))
     elif not rows:
@@ -279,7 +215,7 @@ def export(
     from ..outputs.files import write_codecarbon
     from ..report.files import write_csv, write_json
 
-    db = _reader(store)
+    db = reader(store)
     writer = {ExportFormat.csv: write_csv, ExportFormat.json: write_json, ExportFormat.codecarbon: write_codecarbon}[fmt]
     if output is None:
         writer(db.iter_records(project), sys.stdout)
@@ -337,4 +273,4 @@ def merge(
     err.print(f"{total_runs} runs from {len(sources)} store(s) merged into {target.display_url}", markup=False)
 
 
-__all__ = ["export", "fail", "import_", "jobs", "merge", "runs", "show", "track"]
+__all__ = ["export", "import_", "jobs", "merge", "print_summary", "runs", "show", "track"]

@@ -1,4 +1,5 @@
-"""`mlfootprint serve`: energy per request and per token of a model server, from outside it.
+"""`mlfootprint serve`: energy per request and per token of a model server, from outside it (the loop
+itself is the library's: serving/monitor.py).
 
 The server is not ours to edit (TensorFlow Serving, Triton, vLLM, TGI, or a Python app): we run it
 (or attach to it with --pid), measure the machine (or, in process scope, the server's process tree),
@@ -10,20 +11,15 @@ windows, the idle share and CO2e per 1,000 requests (serving/__init__.py says ho
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import signal
-import subprocess
-import time
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ..errors import MlfootprintError
-from . import CountryOpt, IntervalOpt, NoGpuOpt, ProjectOpt, PueOpt, QuietOpt, RegionOpt, StoreOpt, app, err
-from .process import SignalRelay, become_subreaper, check_interpreter, die_with_parent, terminate, why_not_run
+from ..shapes import to_json
+from .app import CountryOpt, IntervalOpt, NoGpuOpt, ProjectOpt, PueOpt, QuietOpt, RegionOpt, StoreOpt, app
 from .runs import Scope, print_summary
 
 
@@ -74,17 +70,18 @@ def serve(
     no_gpu: NoGpuOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Measure a model server: energy per request and per token, idle included and excluded."""
+    """Measure a model server: IT energy per request and per token, idle included and excluded."""
+    from ..serving.monitor import measure_server, serve_config
     from ..serving.scrape import PRESETS, Selector
     from ..tracker import track as Tracker
 
     command = command or []
-    if bool(command) == (pid is not None):
-        raise MlfootprintError("give the server to run after -- , or --pid of a running one (not both)")
     if not 1 <= window <= 3600:
         raise MlfootprintError(f"--window must be between 1 and 3600 seconds, got {window:g}")
     if duration is not None and not duration > 0:
         raise MlfootprintError(f"--duration must be a positive number of seconds, got {duration:g}")
+    if pid is not None and not 1 <= pid <= 2**31 - 1:
+        raise MlfootprintError(f"--pid {pid}: no such process (a process id is between 1 and {2**31 - 1})")
     chosen = PRESETS[preset.value] if preset else {}
     url = metrics_url or chosen.get("url")
     counter = requests_counter or chosen.get("requests")
@@ -92,7 +89,9 @@ def serve(
         raise MlfootprintError("no metrics endpoint: give --metrics-url URL (the server's Prometheus /metrics) "
                                "or --preset vllm|tgi|triton|tfserving")
     if not url.startswith(("http://", "https://")):
-        raise MlfootprintError(f"--metrics-url {url!r} is not an http:// or https:// URL")
+        from ..urlmask import mask_url
+
+        raise MlfootprintError(f"--metrics-url {mask_url(url)!r} is not an http:// or https:// URL")
     if not counter:
         raise MlfootprintError("no request counter: give --requests-counter NAME or --preset vllm|tgi|triton|tfserving")
     try:
@@ -102,17 +101,33 @@ def serve(
             selectors.append(Selector.parse(token_name))
     except ValueError as exc:
         raise MlfootprintError(str(exc)) from None
-    spec = None
+    _check_estimate_inputs(model, model_params, hardware, model_layers, model_d_model, model_kv_dim, batch,
+                           prompt_tokens, tokens_per_request)
+    config = serve_config(url, selectors, window, preset=preset.value if preset else None, attached_pid=pid,
+                          model=model, model_params=model_params, hardware=hardware, layers=model_layers,
+                          d_model=model_d_model, kv_dim=model_kv_dim, batch=batch, prompt_tokens=prompt_tokens,
+                          tokens_per_request=tokens_per_request)
+    tracker = Tracker(project or "serve", country=country, region=region, pue=pue, interval_s=interval,
+                      scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
+                      command=shlex.join(command) if command else f"(attached to pid {pid})", pid=pid,
+                      extra={"serve": to_json(config)})
+    result = measure_server(tracker, url, selectors, config, command=command or None, pid=pid, duration_s=duration)
+    print_summary(result.run, quiet)
+    raise typer.Exit(result.exit_code)
+
+
+def _check_estimate_inputs(model: str | None, model_params: float | None, hardware: str | None,
+                           layers: int | None, d_model: int | None, kv_dim: int | None, batch: int | None,
+                           prompt_tokens: float | None, tokens_per_request: float | None) -> None:
+    """The estimate's inputs, refused now in one line (an unknown model or accelerator lists the known ones)."""
     if model is not None:
         from ..estimate.models import get as get_model
 
-        spec = get_model(model)
-        if model_params is None:
-            model_params = spec.params
+        model_params = model_params or get_model(model).params
     if (model_params is None) != (hardware is None):
         raise MlfootprintError("the inference estimate needs both --model-params (or --model) and --hardware")
-    for name, value in (("--model-layers", model_layers), ("--model-d-model", model_d_model),
-                        ("--model-kv-dim", model_kv_dim), ("--batch", batch)):
+    for name, value in (("--model-layers", layers), ("--model-d-model", d_model), ("--model-kv-dim", kv_dim),
+                        ("--batch", batch)):
         if value is not None and value < 1:
             raise MlfootprintError(f"{name} must be a positive integer, got {value}")
     if prompt_tokens is not None and not 0 <= prompt_tokens < 1e30:
@@ -122,132 +137,6 @@ def serve(
 
         if not model_params > 0:
             raise MlfootprintError(f"--model-params must be a positive number, got {model_params:g}")
-        get(hardware or "")  # an unknown accelerator is refused now, with the known ones listed
+        get(hardware or "")
     if tokens_per_request is not None and not tokens_per_request > 0:
         raise MlfootprintError(f"--tokens-per-request must be a positive number, got {tokens_per_request:g}")
-    if pid is not None:
-        import psutil
-
-        if not psutil.pid_exists(pid):
-            raise MlfootprintError(f"--pid {pid}: no such process")
-    else:
-        if os.sep not in command[0] and shutil.which(command[0]) is None:
-            raise MlfootprintError(f"cannot run {command[0]!r}: no such command on PATH")
-        check_interpreter(command[0])
-
-    config = {"metrics_url": url, "requests_counter": str(selectors[0]),
-              "tokens_counter": str(selectors[1]) if len(selectors) > 1 else None,
-              "preset": preset.value if preset else None, "window_s": window,
-              "attached_pid": pid, "model_params": model_params, "hardware": hardware,
-              "model_active_params": spec.active_params if spec else None,
-              "model_layers": model_layers or (spec.layers if spec else None),
-              "model_d_model": model_d_model or (spec.d_model if spec else None),
-              "model_kv_dim": model_kv_dim or (spec.kv_dim if spec else None), "batch": batch,
-              "model_expert_share": spec.expert_share if spec else None,
-              "prompt_tokens": prompt_tokens,
-              "tokens_per_request": tokens_per_request}
-    tracker = Tracker(project=project or "serve", country=country, region=region, pue=pue, interval_s=interval,
-                      scope=scope.value if scope else None, store=store, gpu=False if no_gpu else None,
-                      command=shlex.join(command) if command else f"(attached to pid {pid})",
-                      pid=pid, extra={"serve": config})
-    run = tracker.start()
-    exit_code = 0
-    child: subprocess.Popen[bytes] | None = None
-    relay = None
-    try:
-        if command:
-            become_subreaper()
-            relay = SignalRelay()
-            try:
-                child = subprocess.Popen(command, preexec_fn=die_with_parent())
-            except OSError as exc:
-                relay.restore()
-                tracker.stop("failed", 127)
-                raise MlfootprintError(f"cannot run {command[0]!r}: {why_not_run(exc, command[0])}") from None
-            relay.child = child
-        stopping = _watch(run, selectors, url, window, duration, child, pid)
-        if child is not None:
-            if stopping:
-                terminate(child)
-            rc = child.wait()
-            # stopped by us (--duration) or by SIGINT/SIGTERM passed on to it: a server's normal end
-            exit_code = 0 if rc in (-signal.SIGTERM, -signal.SIGINT) else (rc if rc >= 0 else 128 - rc)
-    finally:
-        if relay is not None:
-            relay.restore()
-    status = "completed" if exit_code == 0 else "failed"
-    tracker.stop(status, exit_code if command else None)
-    print_summary(run, quiet)
-    raise typer.Exit(exit_code)
-
-
-POLL_S = 1.0  # counters are read this often, so a server that stops loses at most this much of its last window
-
-
-def _watch(run: Any, selectors: list[Any], url: str, window_s: float, duration_s: float | None,
-           child: subprocess.Popen[bytes] | None, pid: int | None) -> bool:
-    """Read the counters every second and close a window every `window_s`, until the server ends
-    (False) or --duration asks us to stop it (True). The last, partial window ends at the last read."""
-    import psutil
-
-    from ..serving.scrape import fetch, read_counters
-    from ..serving.windows import WindowCounter
-
-    counter = WindowCounter()
-    stop = {"now": False}
-    if child is None:  # attached: our own SIGINT/SIGTERM end the measurement, not the server
-        for s in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(s, lambda *_: stop.update(now=True))
-    failures, first_error = 0, None
-    latest: tuple[float, float, list[float | None]] | None = None  # the last read, with the energy then
-    start = time.monotonic()
-    next_poll = next_window = start
-
-    def close(reading: tuple[float, float, list[float | None]]) -> None:
-        window = counter.observe(*reading)
-        if window is not None:
-            run.windows.append(dict(window, i=len(run.windows)))
-
-    def ended(result: bool) -> bool:
-        if latest is not None and counter.last_t_s is not None and latest[0] > counter.last_t_s:
-            close(latest)
-        return result
-
-    while True:
-        if (child is not None and child.poll() is not None) or (pid is not None and not psutil.pid_exists(pid)) \
-                or stop["now"]:
-            return ended(False)
-        if duration_s is not None and time.monotonic() - start >= duration_s:
-            return ended(True)
-        now = time.monotonic()
-        if now >= next_poll:
-            next_poll = now + min(POLL_S, window_s)
-            try:
-                values = read_counters(fetch(url, timeout_s=min(5.0, window_s)), selectors)
-            except Exception as exc:  # not up yet, or a bad answer: the window grows until the next read
-                failures += 1
-                first_error = first_error or f"{type(exc).__name__}: {exc}"
-                if failures * POLL_S > 120 and not run.windows:
-                    _warn_once(run, f"the metrics endpoint {url} has not answered for {failures * POLL_S:.0f} s "
-                                    f"({first_error}); still measuring energy")
-                values = None
-            if values is not None:
-                for sel, value in zip(selectors, values):
-                    if value is None:
-                        _warn_once(run, f"the metrics at {url} have no series named {sel}: it is not counted "
-                                        "(check --requests-counter / --tokens-counter)")
-                boundary = now >= next_window or counter.last_t_s is None
-                if boundary:
-                    run.meter.sample()  # the energy up to this moment, paired with the counters just read
-                with run.meter.lock:
-                    latest = (run.meter.elapsed_s, sum(st.energy_j for st in run.meter.states.values()), values)
-                if boundary:
-                    next_window = now + window_s
-                    close(latest)
-        time.sleep(max(0.0, min(0.2, next_poll - time.monotonic())))
-
-
-def _warn_once(run: Any, message: str) -> None:
-    if message not in run.warnings:
-        run.warnings.append(message)
-        err.print(f"mlfootprint: {message}", markup=False)

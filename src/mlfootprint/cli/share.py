@@ -9,29 +9,19 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import MlfootprintError
-from . import StoreOpt, app, err, out
-from .runs import _reader, resolve_id
+from .app import StoreOpt, app, err, out
+from .runs import reader
 
 DEFAULT_REPORT = "footprint-report.html"
 
 
-def write_report(db: Any, given: str, output: Path) -> Path:
-    """Render the run or job `given` to `output`; returns the file written."""
-    from ..report.html import job_report, run_report
+def _plots_available() -> None:
+    """`report` draws with matplotlib, an optional dependency: say how to get it, in one line."""
+    import importlib.util
 
-    kind, found = resolve_id(db, given)
-    return _write_page(job_report(found) if kind == "job" else run_report(found, db.samples(found["id"])), output)
-
-
-def _write_page(page: str, output: Path) -> Path:
-    from ..atomic import write_atomic
-
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(output, page)
-    except OSError as exc:
-        raise MlfootprintError(f"cannot write {output}: {exc.strerror or exc}") from None
-    return output
+    if importlib.util.find_spec("matplotlib") is None:
+        raise MlfootprintError("the HTML report draws its plots with matplotlib, which is not installed: "
+                               "pip install 'mlfootprint[plots]'")
 
 
 @app.command()
@@ -44,10 +34,13 @@ def report(
     """One self-contained HTML file: power over time with phases, energy by phase and component,
     impact with ranges and sources, quality, forecast vs actual; for a reduce result the Pareto plot,
     for an estimate sweep the footprint against model size. Opens offline."""
+    from ..report import write_report
+
+    _plots_available()
     if run_id.endswith(".json") and Path(run_id).is_file():
         path = _result_page(Path(run_id), output)
     else:
-        path = write_report(_reader(store), run_id, output)
+        path = write_report(reader(store), run_id, output)
     err.print(f"wrote {path} — open it in a browser: file://{path.resolve()}", markup=False, highlight=False)
 
 
@@ -56,11 +49,17 @@ def _result_page(source: Path, output: Path) -> Path:
 
     from ..report.html import result_report
 
+    from ..atomic import write_atomic
+
     try:
         page = result_report(json.loads(source.read_text(encoding="utf-8")))
-    except (ValueError, OSError) as exc:
-        raise MlfootprintError(f"cannot make a report of {source}: {exc}") from None
-    return _write_page(page, output)
+    except (ValueError, OSError, KeyError, TypeError, RecursionError) as exc:
+        raise MlfootprintError(f"cannot make a report of {source}: {type(exc).__name__}: {exc}") from None
+    try:
+        write_atomic(output, page)
+    except OSError as exc:
+        raise MlfootprintError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return output
 
 
 @app.command()
@@ -70,10 +69,9 @@ def statement(
 ) -> None:
     """A paragraph a paper can quote: hardware, hours, energy and how it was obtained, PUE, grid
     intensity, CO2e with its range, embodied CO2e, water, each with its source."""
-    from ..report.statement import statement as make
+    from ..report import statement_of
 
-    kind, found = resolve_id(_reader(store), run_id)
-    typer.echo(make(found, job=kind == "job"))
+    typer.echo(statement_of(reader(store), run_id))
 
 
 @app.command()
@@ -86,7 +84,7 @@ def doctor() -> None:
     from ..store.urls import display_url, to_url
 
     settings, origins = load_settings()
-    sensors, warnings, _ = discover_sensors(gpu=settings.gpu)
+    sensors, warnings = discover_sensors(gpu=settings.sampling.gpu)
     out.print(f"mlfootprint {_version()} · Python {sys.version.split()[0]} · {sys.platform}", markup=False)
     out.print("sensors that a run here would use:", markup=False)
     for sensor in sensors:
@@ -110,18 +108,18 @@ def doctor() -> None:
                           "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj (or a udev rule)")
     for line in warnings + advice:
         out.print(f"  note: {line}", markup=False)
-    job = detect(override=settings.job)
+    job = detect(override=settings.recording.job)
     out.print(f"distributed job: {job.job_id} (rank {job.rank}, from {job.detected_from})" if job else
               "distributed job: none detected (no torchrun, Slurm or MPI variables)", markup=False)
-    out.print(f"store: {display_url(to_url(settings.store))} (from {origins.get('store', 'default')})", markup=False)
-    out.print(f"location: {settings.region or settings.country or 'not set: the world average is used'}",
+    out.print(f"store: {display_url(to_url(settings.recording.store))} (from {origins.get('store', 'default')})", markup=False)
+    out.print(f"location: {settings.site.region or settings.site.country or 'not set: the world average is used'}",
               markup=False)
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..version import __version__
 
     return __version__
 
 
-__all__ = ["DEFAULT_REPORT", "doctor", "report", "statement", "write_report"]
+__all__ = ["DEFAULT_REPORT", "doctor", "report", "statement"]

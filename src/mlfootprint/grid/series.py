@@ -17,12 +17,14 @@ import statistics
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import MlfootprintError
+from .static import intensity_in_range
 
 GB_API_URL = "https://api.carbonintensity.org.uk"
 ELECTRICITYMAPS_URL = "https://api.electricitymaps.com/v3"
@@ -124,12 +126,12 @@ def parse_time(text: str) -> datetime:
     return t
 
 
-def _close(points: list[tuple[datetime, datetime | None, float]], source: str) -> list[Point]:
+def _close(rows: Sequence[tuple[datetime, datetime | None, float]], source: str) -> list[Point]:
     """Points without an end last until the next one, unless the next one is more than
     MAX_GAP_STEPS typical steps away: a hole in the data stays a hole (times in it have no value),
     rather than being charged at the value before it. The last point lasts the typical step.
     Overlapping and reversed rows are refused: they would count an hour twice, or not at all."""
-    points.sort(key=lambda p: p[0])
+    points = sorted(rows, key=lambda p: p[0])
     for a, b in zip(points, points[1:]):
         if b[0] == a[0]:
             raise SeriesError(f"{source}: two values for {_fmt(a[0])}")
@@ -137,7 +139,7 @@ def _close(points: list[tuple[datetime, datetime | None, float]], source: str) -
         if end is not None and end <= start:
             raise SeriesError(f"{source}: the row from {_fmt(start)} ends at {_fmt(end)}, not after it")
     steps = [b[0] - a[0] for a, b in zip(points, points[1:])] or [timedelta(hours=1)]
-    step = statistics.median(steps)
+    step = timedelta(seconds=statistics.median(s.total_seconds() for s in steps))
     out = []
     for i, (start, end, value) in enumerate(points):
         nxt = points[i + 1][0] if i + 1 < len(points) else None
@@ -180,7 +182,7 @@ def from_csv(path: str | Path, zone: str = "") -> IntensitySeries:
             value = float(row[value_col])
         except ValueError:
             raise SeriesError(f"intensity CSV {path}, line {line}: {value_col}={row[value_col]!r} is not a number") from None
-        if not 0 <= value < 5000:
+        if not intensity_in_range(value):
             raise SeriesError(f"intensity CSV {path}, line {line}: {value} gCO2e/kWh is outside 0-5000")
         try:
             start = parse_time(row[time_col])

@@ -6,6 +6,7 @@ Zones are ISO 3166 countries (alpha-2 or alpha-3) and US states (`US-CA`); cloud
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,7 +43,7 @@ class Location:
 
 
 @dataclass(frozen=True)
-class _Zone:
+class Zone:
     zone: str
     alpha3: str
     name: str
@@ -55,7 +56,7 @@ class _Zone:
 
 
 @dataclass(frozen=True)
-class _Region:
+class CloudRegion:
     region: str
     location: str
     zone: str
@@ -66,27 +67,27 @@ class _Region:
 
 
 @lru_cache(maxsize=1)
-def all_zones() -> dict[str, _Zone]:
+def all_zones() -> dict[str, Zone]:
     zones = {}
     for r in rows("grid_zones.csv"):
-        zones[r["zone"]] = _Zone(r["zone"], r["alpha3"], r["name"], float(r["intensity_g_per_kwh"]),
+        zones[r["zone"]] = Zone(r["zone"], r["alpha3"], r["name"], float(r["intensity_g_per_kwh"]),
                                  int(r["year"]), r["basis"], r["source"], number(r.get("low_g_per_kwh") or ""),
                                  number(r.get("high_g_per_kwh") or ""))
     return zones
 
 
 @lru_cache(maxsize=1)
-def all_regions() -> dict[str, _Region]:
+def all_regions() -> dict[str, CloudRegion]:
     regions = {}
     for r in rows("cloud_regions.csv"):
-        regions[r["region"]] = _Region(
+        regions[r["region"]] = CloudRegion(
             r["region"], r["location"], r["zone"],
             float(r["intensity_g_per_kwh"]) if r["intensity_g_per_kwh"] else None,
             int(r["year"]) if r["year"] else None, float(r["cfe"]) if r["cfe"] else None, r["source"])
     return regions
 
 
-def _find_zone(code: str) -> _Zone | None:
+def find_zone(code: str) -> Zone | None:
     code = code.strip().upper()
     zones = all_zones()
     if code in zones:
@@ -98,13 +99,28 @@ ANNUAL_RANGE_NOTE = (f"; range ±{UNCERTAINTY_ANNUAL_INTENSITY:.0%}: an annual a
                      "(the project's stated assumption)")
 
 
+MAX_INTENSITY_G_PER_KWH = 5000.0  # far above any grid's average (coal plants emit about 1,000): a typo, not a place
+
+
+def intensity_in_range(g_per_kwh: float) -> bool:
+    """Whether a number can be a grid's carbon intensity: 0 to 5000 gCO2e/kWh, the one check of it."""
+    return math.isfinite(g_per_kwh) and 0 <= g_per_kwh < MAX_INTENSITY_G_PER_KWH
+
+
+def check_intensity(g_per_kwh: float, what: str = "intensity") -> float:
+    """`g_per_kwh` when it can be a grid intensity; else one line naming `what` and the accepted range."""
+    if not intensity_in_range(g_per_kwh):
+        raise ConfigError(f"{what} must be between 0 and {MAX_INTENSITY_G_PER_KWH:.0f} gCO2e/kWh, got {g_per_kwh:g}")
+    return g_per_kwh
+
+
 def annual_range(intensity_g_per_kwh: float) -> tuple[float, float]:
     """An annual average applied to a run's hours, ± the stated assumption (constants.py)."""
     return (intensity_g_per_kwh * (1 - UNCERTAINTY_ANNUAL_INTENSITY),
             intensity_g_per_kwh * (1 + UNCERTAINTY_ANNUAL_INTENSITY))
 
 
-def _zone_location(zone: _Zone, region: str | None = None, note: str = "") -> Location:
+def _zone_location(zone: Zone, region: str | None = None, note: str = "") -> Location:
     # what tools/check_grid_zones.py flags, said where the figure is used (benchmarks/results/grid_zones_check.txt)
     if zone.year < 2020:
         note += f"; caution: the latest data for {zone.name} is from {zone.year}"
@@ -130,8 +146,8 @@ def resolve_location(country: str | None = None, region: str | None = None) -> t
             raise ConfigError(f"unknown cloud region {region!r}: expected provider:region with provider one of "
                               f"{', '.join(providers)} (e.g. gcp:europe-west1, aws:us-east-1); "
                               "'mlfootprint locations' lists the known ones")
-        zone = _find_zone(r.zone)
-        if country and _find_zone(country) != zone:
+        zone = find_zone(r.zone)
+        if country and find_zone(country) != zone:
             warnings.append(f"both country {country!r} and region {region!r} given: using the region")
         if r.intensity_g_per_kwh is not None:
             source = (f"{SOURCES.get(r.source, r.source)}, {r.region} ({r.location}) {r.year}, location-based"
@@ -142,7 +158,7 @@ def resolve_location(country: str | None = None, region: str | None = None) -> t
         note = f"; {r.region} ({r.location}) mapped to its country: the provider publishes no per-region figure"
         return _zone_location(zone, r.region, note), warnings
     if country:
-        zone = _find_zone(country)
+        zone = find_zone(country)
         if zone is None:
             raise ConfigError(f"unknown country {country!r}: expected an ISO 3166 alpha-2 or alpha-3 code "
                               f"(e.g. FR, FRA, US) or a US state zone (e.g. US-CA); "

@@ -51,7 +51,7 @@ class MlfootprintCallback(TrainerCallback):
             # this process's share: the job view sums ranks, so multiplying by world size here would
             # count every sample world_size times
             self.run.count(samples=args.per_device_train_batch_size * args.gradient_accumulation_steps)
-            self._step_end_t = self.run.meter.clock()
+            self._step_end_t = self.run.clock()
 
     def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # called after each evaluation batch: open the phase at the first one, backdated to the

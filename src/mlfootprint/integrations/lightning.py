@@ -83,4 +83,4 @@ class MlfootprintCallback(pl.Callback):
 
 def _batch_len(batch: Any) -> int:
     first = batch[0] if isinstance(batch, (list, tuple)) else next(iter(batch.values()), None) if isinstance(batch, dict) else batch
-    return len(first) if hasattr(first, "__len__") else 0
+    return len(first) if first is not None and hasattr(first, "__len__") else 0

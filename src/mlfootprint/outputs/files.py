@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import os
 import platform
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..atomic import write_atomic
 from ..constants import J_PER_KWH
-from ..record import dumps
+from ..live import LiveFigures
+from ..record import RunRecord, SampleRow, dumps
 
 # CodeCarbon 3.x emissions.csv, column for column (codecarbon/output_methods/emissions_data.py), so a
 # notebook or dashboard built on CodeCarbon's file reads ours. Units as CodeCarbon's: kg, kWh, W, s, L.
@@ -23,34 +25,34 @@ CODECARBON_COLUMNS = [
     "ram_utilization_percent", "ram_used_gb", "on_cloud", "pue", "wue"]
 
 
-def codecarbon_row(record: dict[str, Any]) -> dict[str, Any]:
+def codecarbon_row(record: RunRecord) -> dict[str, Any]:
     """One record in CodeCarbon's columns. CodeCarbon's `emissions` and `energy_consumed` include the
     PUE (it scales power by it); so do ours here: facility energy, operational CO2e."""
     from ..report.files import safe_cell
 
-    duration = record["duration_s"] or 0.0
-    by_kind = {k: sum(c["energy_j"] for c in record["components"] if c["kind"] == k) for k in ("cpu", "gpu", "ram")}
-    names = {k: sorted({c["name"] for c in record["components"] if c["kind"] == k}) for k in ("cpu", "gpu")}
-    impact = record.get("impact") or {}
-    region = record["location"].get("region") or ""
-    pue = record["pue"]
+    duration = record.duration_s or 0.0
+    by_kind = {k: sum(c.energy_j for c in record.components if c.kind == k and not c.charged_to)
+               for k in ("cpu", "gpu", "ram")}
+    names = {k: sorted({c.name for c in record.components if c.kind == k}) for k in ("cpu", "gpu")}
+    region = record.location.region or ""
+    pue = record.pue
     row = {
-        "timestamp": record.get("ended_at") or record["started_at"], "project_name": record["project"],
-        "run_id": record["id"], "experiment_id": (record.get("job") or {}).get("id", ""), "duration": duration,
-        "emissions": record["co2e_kg"], "emissions_rate": record["co2e_kg"] / duration if duration else 0.0,
+        "timestamp": record.ended_at or record.started_at, "project_name": record.project,
+        "run_id": record.id, "experiment_id": record.job.id if record.job else "", "duration": duration,
+        "emissions": record.co2e_kg, "emissions_rate": record.co2e_kg / duration if duration else 0.0,
         "cpu_power": by_kind["cpu"] / duration * pue if duration else 0.0,
         "gpu_power": by_kind["gpu"] / duration * pue if duration else 0.0,
         "ram_power": by_kind["ram"] / duration * pue if duration else 0.0,
         "cpu_energy": by_kind["cpu"] * pue / J_PER_KWH, "gpu_energy": by_kind["gpu"] * pue / J_PER_KWH,
-        "ram_energy": by_kind["ram"] * pue / J_PER_KWH, "energy_consumed": record["facility_energy_j"] / J_PER_KWH,
-        "water_consumed": (impact.get("water_l") or {}).get("value", 0.0),
-        "country_name": "", "country_iso_code": record["location"].get("country") or "",
+        "ram_energy": by_kind["ram"] * pue / J_PER_KWH, "energy_consumed": record.facility_energy_j / J_PER_KWH,
+        "water_consumed": record.impact.water_l.value if record.impact else 0.0,
+        "country_name": "", "country_iso_code": record.location.country or "",
         "region": "", "cloud_provider": region.split(":")[0] if region else "",
         "cloud_region": region.split(":", 1)[1] if region else "", "os": platform.platform(),
         "python_version": platform.python_version(), "codecarbon_version": "",
         "cpu_count": os.cpu_count() or 0, "cpu_model": ", ".join(names["cpu"]),
-        "gpu_count": sum(1 for c in record["components"] if c["kind"] == "gpu"), "gpu_model": ", ".join(names["gpu"]),
-        "longitude": "", "latitude": "", "ram_total_size": "", "tracking_mode": record["scope"],
+        "gpu_count": sum(1 for c in record.components if c.kind == "gpu"), "gpu_model": ", ".join(names["gpu"]),
+        "longitude": "", "latitude": "", "ram_total_size": "", "tracking_mode": record.scope,
         "cpu_utilization_percent": "", "gpu_utilization_percent": "", "ram_utilization_percent": "",
         "ram_used_gb": "", "on_cloud": "Y" if region else "N", "pue": pue,
         "wue": "",
@@ -58,7 +60,7 @@ def codecarbon_row(record: dict[str, Any]) -> dict[str, Any]:
     return {k: safe_cell(v) for k, v in row.items()}
 
 
-def write_codecarbon(records: Any, out: Any) -> int:
+def write_codecarbon(records: Iterable[RunRecord], out: TextIO) -> int:
     from ..report.files import write_csv
 
     return write_csv(records, out, CODECARBON_COLUMNS, codecarbon_row)
@@ -68,18 +70,19 @@ class JsonOutput:
     def __init__(self, path: str) -> None:
         self.path = Path(path)
 
-    def start(self, run: Any) -> None:
+    def start(self, live: LiveFigures) -> None:
         pass
 
-    def flush(self, run: Any) -> None:
+    def flush(self, live: LiveFigures) -> None:
         pass
 
-    def end(self, run: Any, record: dict[str, Any]) -> None:
+    def end(self, record: RunRecord) -> None:
         write_atomic(self.path, dumps(record, indent=2))
 
 
 class CodecarbonOutput(JsonOutput):
-    def end(self, run: Any, record: dict[str, Any]) -> None:
+    def end(self, record: RunRecord) -> None:
+        """One row appended; the header first when the file is new or empty."""
         new = not self.path.exists() or self.path.stat().st_size == 0
         with self.path.open("a", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CODECARBON_COLUMNS)
@@ -89,15 +92,15 @@ class CodecarbonOutput(JsonOutput):
 
 
 class HtmlOutput(JsonOutput):
-    def end(self, run: Any, record: dict[str, Any]) -> None:
+    def __init__(self, path: str, samples_of: Callable[[str], list[SampleRow]] | None = None) -> None:
+        super().__init__(path)
+        self._samples_of = samples_of
+
+    def end(self, record: RunRecord) -> None:
         """The report, once the run's samples are in the store (its power curve reads them)."""
         from ..report.html import run_report
 
-        samples: list[dict[str, Any]] = []
-        if run.wait_stored(10):
-            from ..store import open_store
-
-            samples = open_store(run.store_url).samples(run.id)
+        samples = self._samples_of(record.id) if self._samples_of is not None else []
         write_atomic(self.path, run_report(record, samples))
 
 

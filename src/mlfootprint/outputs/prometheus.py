@@ -1,112 +1,105 @@
 """Live metrics of a run in the Prometheus / OpenMetrics text format.
 
-Names follow Prometheus conventions (base units, `_total` for counters):
+Names follow Prometheus conventions (base units, `_total` for counters); outputs/metrics.py declares
+them:
 
     mlfootprint_energy_joules_total{component,kind,method}   IT energy per component
-    mlfootprint_power_watts{component,kind}                  power over the last sampling interval
+    mlfootprint_facility_energy_joules_total                 facility energy (IT x PUE)
+    mlfootprint_power_watts{component,kind}                  IT power over the last sampling interval
     mlfootprint_co2e_kilograms_total                         operational CO2e so far
-    mlfootprint_phase_energy_joules_total{phase}             energy per phase (exclusive)
+    mlfootprint_phase_energy_joules_total{phase}             IT energy per phase (exclusive)
     mlfootprint_run_info{run_id,project,host,job_id}         1, with the run's labels
 
-every series labelled with `run_id` and `project`, so several runs on one host can be told apart.
+every series labelled with `run_id` and `project`, so several runs on one host can be told apart. A
+scrape serves the figures of the last write to the store (every `flush_interval_s`).
 """
 
 from __future__ import annotations
 
-import os
+import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_atomic
+from ..config import prometheus_address
+from ..live import LiveFigures
+from . import metrics as m
 
-DEFAULT_ADDRESS = ("127.0.0.1", 9464)
+if TYPE_CHECKING:
+    from ..record import RunRecord
 
-
-def address(arg: str | None) -> tuple[str, int]:
-    """':9464', '9464', '0.0.0.0:9464' -> (host, port)."""
-    if not arg:
-        return DEFAULT_ADDRESS
-    host, _, port = arg.rpartition(":")
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"prometheus address {arg!r}: expected [HOST:]PORT, e.g. 9464 or 127.0.0.1:9464") from None
-    if not 1 <= number <= 65535:
-        raise ValueError(f"prometheus port {number} is not between 1 and 65535")
-    return (host or DEFAULT_ADDRESS[0]), number
+log = logging.getLogger("mlfootprint")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-class RunCollector:
-    """Reads the live run at each scrape (prometheus_client calls `collect`)."""
+class LiveCollector:
+    """Serves the newest snapshot it was given (prometheus_client calls `collect` at each scrape)."""
 
-    def __init__(self, run: Any) -> None:
-        self.run = run
+    def __init__(self, live: LiveFigures | None = None) -> None:
+        self.live = live
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        run = self.run
-        base = {"run_id": run.id, "project": run.project}
-        energy = CounterMetricFamily("mlfootprint_energy_joules", "IT energy per component",
-                                     labels=[*base, "component", "kind", "method"])
-        power = GaugeMetricFamily("mlfootprint_power_watts", "power over the last sampling interval",
-                                  labels=[*base, "component", "kind"])
-        with run.meter.lock:
-            states = [(k, s.channel, s.energy_j) for k, s in run.meter.states.items()]
-        last = _last_power(run)
-        for key, ch, joules in states:
-            energy.add_metric([*base.values(), key, ch.kind, ch.method], joules)
-            if key in last:
-                power.add_metric([*base.values(), key, ch.kind], last[key])
+        live = self.live  # one snapshot for the whole scrape
+        if live is None:
+            return
+        base = {"run_id": live.run_id, "project": live.project}
+        labels = list(base.values())
+        energy = CounterMetricFamily(m.IT_ENERGY.prometheus, m.IT_ENERGY.help, labels=[*base, "component", "kind",
+                                                                                        "method"])
+        power = GaugeMetricFamily(m.POWER.prometheus, m.POWER.help, labels=[*base, "component", "kind"])
+        for ch in live.channels:
+            energy.add_metric([*labels, ch.key, ch.kind, ch.method], ch.energy_j)
+            if ch.power_w is not None:
+                power.add_metric([*labels, ch.key, ch.kind], ch.power_w)
         yield energy
         yield power
-        co2e = CounterMetricFamily("mlfootprint_co2e_kilograms", "operational CO2e so far (location-based)",
-                                   labels=list(base))
-        co2e.add_metric(list(base.values()), run.co2e_kg)
-        yield co2e
-        phases = CounterMetricFamily("mlfootprint_phase_energy_joules", "energy per phase (exclusive)",
-                                     labels=[*base, "phase"])
-        for row in run._phase_rows():
-            phases.add_metric([*base.values(), row["path"] or "(outside phases)"], row["energy_j"])
+        for metric, value in ((m.FACILITY_ENERGY, live.facility_energy_j), (m.CO2E, live.co2e_kg)):
+            family = CounterMetricFamily(metric.prometheus, metric.help, labels=list(base))
+            family.add_metric(labels, value)
+            yield family
+        phases = CounterMetricFamily(m.PHASE_ENERGY.prometheus, m.PHASE_ENERGY.help, labels=[*base, "phase"])
+        for path, joules in live.phase_energy_j.items():
+            phases.add_metric([*labels, path or m.OUTSIDE_PHASES], joules)
         yield phases
-        info = GaugeMetricFamily("mlfootprint_run_info", "the run's labels", labels=[*base, "host", "job_id"])
-        info.add_metric([*base.values(), os.uname().nodename, run.job.job_id if run.job else ""], 1.0)
+        info = GaugeMetricFamily(m.RUN_INFO.prometheus, m.RUN_INFO.help, labels=[*base, "host", "job_id"])
+        info.add_metric([*labels, live.host, live.job_id or ""], 1.0)
         yield info
 
 
-def _last_power(run: Any) -> dict[str, float]:
-    """Each channel's mean power over its last sampling interval."""
-    with run.meter.lock:
-        return {k: s.interval_power_w for k, s in run.meter.states.items() if s.interval_power_w is not None}
-
-
-def exposition(run: Any) -> bytes:
+def exposition(live: LiveFigures) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RunCollector(run))
-    return generate_latest(registry)
+    registry.register(LiveCollector(live))
+    return bytes(generate_latest(registry))
 
 
 class PrometheusOutput:
     """An HTTP endpoint serving the run's metrics while it runs (stopped at the end)."""
 
     def __init__(self, arg: str | None) -> None:
-        self.host, self.port = address(arg)
+        self.host, self.port = prometheus_address(arg)
         self._server: Any = None
+        self.collector = LiveCollector()
 
-    def start(self, run: Any) -> None:
+    def start(self, live: LiveFigures) -> None:
         from prometheus_client import CollectorRegistry, start_http_server
 
+        if self.host not in LOOPBACK:
+            log.warning("mlfootprint: the Prometheus endpoint listens on %s:%d: anyone who can reach it can read the "
+                        "run's project, id and host", self.host, self.port)
+        self.collector.live = live
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(RunCollector(run))
+        registry.register(self.collector)
         started = start_http_server(self.port, addr=self.host, registry=registry)
         self._server = started[0] if isinstance(started, tuple) else None
 
-    def flush(self, run: Any) -> None:
-        pass  # scraped live
+    def flush(self, live: LiveFigures) -> None:
+        self.collector.live = live
 
-    def end(self, run: Any, record: dict[str, Any]) -> None:
+    def end(self, record: RunRecord) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -117,15 +110,17 @@ class TextfileOutput:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._last: LiveFigures | None = None
 
-    def _write(self, run: Any) -> None:
-        write_atomic(self.path, exposition(run))
+    def start(self, live: LiveFigures) -> None:
+        self.flush(live)
 
-    def start(self, run: Any) -> None:
-        self._write(run)
+    def flush(self, live: LiveFigures) -> None:
+        self._last = live
+        write_atomic(self.path, exposition(live))
 
-    def flush(self, run: Any) -> None:
-        self._write(run)
+    def end(self, record: RunRecord) -> None:
+        pass  # the last flush, taken after the final write, is already in the file
 
-    def end(self, run: Any, record: dict[str, Any]) -> None:
-        self._write(run)
+
+__all__ = ["LiveCollector", "PrometheusOutput", "TextfileOutput", "exposition"]

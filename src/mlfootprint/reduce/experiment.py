@@ -203,7 +203,7 @@ class Experiment:
                 trial.run_id = run.id
                 self._watch.start()
                 self._train_and_judge(strategy, setup, run, trial)
-                load = self._watch.stop(run.meter.sensors)
+                load = self._watch.stop(list(run.sensors))
                 self._judge_load(trial, load)
             # the trial's record is written by a thread of this process: let it finish, or its work
             # would be charged (in process scope) to whichever trial runs next
@@ -223,7 +223,6 @@ class Experiment:
                      trial.repeat + 1, trial.reason)
 
     def _train_and_judge(self, strategy: Strategy, setup: Setup, run: Any, trial: Trial) -> None:
-        meter = run.meter
         model = None
         generator = self.train_fn(setup)
         while True:
@@ -232,7 +231,7 @@ class Experiment:
                     model = next(generator)
                 except StopIteration:
                     break
-            meter.sample()  # close the interval on the epoch boundary: phase energy is exact here
+            run.sample_now()  # close the interval on the epoch boundary: phase energy is exact here
             trial.epochs += 1
             with run.phase("evaluation"):
                 quality = self.eval_fn(model)
@@ -248,7 +247,7 @@ class Experiment:
         with run.phase("evaluation"):
             trial.quality = dict(self.eval_fn(model))
         if self.predict_fn is not None:
-            meter.sample()
+            run.sample_now()
             n = 0
             deadline = time.monotonic() + self.inference_s
             with run.phase("inference"):
@@ -258,17 +257,17 @@ class Experiment:
                         raise ValueError(f"predict(model) returned {made!r}: it must return how many predictions "
                                          "it made (an int >= 0)")
                     n += made
-            meter.sample()
+            run.sample_now()
             if n == 0:
                 raise ValueError(f"predict(model) returned 0 predictions in {self.inference_s:g} s: nothing to "
                                  "measure energy per prediction on")
             trial.predictions = n
             trial.inference_j_per_1000 = run.phase_totals("inference")[0] / n * 1000 if n else None
-        meter.sample()
+        run.sample_now()
         trial.energy_j, trial.duration_s = run.phase_totals("train")
         record = run.record
-        trial.co2e_kg = record["co2e_kg"] * (trial.energy_j / record["energy_j"]) if record["energy_j"] else 0.0
-        trial.methods = sorted({c["method"] for c in record["components"]})
+        trial.co2e_kg = record.co2e_kg * (trial.energy_j / record.energy_j) if record.energy_j else 0.0
+        trial.methods = sorted({c.method for c in record.components})
 
     def _reached(self, quality: dict[str, float]) -> bool:
         return bool(self.target) and all(quality.get(k, float("-inf")) >= v for k, v in self.target.items())

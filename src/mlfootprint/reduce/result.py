@@ -146,7 +146,7 @@ class Result:
         from ..config import load_settings
         from ..impact import operational_co2e_kg
 
-        pue = load_settings()[0].pue  # the trials ran with the configured PUE
+        pue = load_settings()[0].site.pue  # the trials ran with the configured PUE
         co2e = operational_co2e_kg(base.energy_j, pue, r.location.intensity_g_per_kwh)
         return Summary(r.name, r.kind, base.repeats, base.energy_j, base.energy_sd_j, base.energy_to_target_j,
                        base.reached_target, base.epochs_to_target, base.epochs, base.duration_s, co2e, dict(base.quality), base.inference_j_per_1000,

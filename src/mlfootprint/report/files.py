@@ -2,7 +2,9 @@
 
 Both are streamed record by record, so exporting thousands of runs holds one batch in memory.
 CSV cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
-return) are prefixed with a quote: a project name or command is data, never a formula.
+return) are prefixed with a quote: a project name or command is data, never a formula. Column names
+are the record's (energy_j: IT energy charged to the run; co2e_kg: operational, location-based); a
+nested run (parent_id set) is charged nothing, so summing a column counts each device once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import csv
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from ..record import dumps
+from ..record import RunRecord, dumps
 
 CSV_COLUMNS = ["id", "project", "status", "started_at", "ended_at", "duration_s", "energy_j",
                "energy_uncertainty_j", "facility_energy_j", "pue", "co2e_kg", "country", "region",
@@ -19,8 +21,7 @@ CSV_COLUMNS = ["id", "project", "status", "started_at", "ended_at", "duration_s"
                "gpu_energy_j", "cpu_energy_j", "ram_energy_j", "methods", "co2e_market_kg", "co2e_embodied_kg",
                "co2e_total_kg", "water_l", "electricity_cost", "currency", "job_id", "job_rank", "job_launcher",
                "job_owns", "serving_requests", "serving_tokens", "energy_per_request_idle_included_j",
-               "energy_per_request_idle_excluded_j", "serving_idle_share"]
-IMPACT_COLUMNS = ("co2e_market_kg", "co2e_embodied_kg", "co2e_total_kg", "water_l", "electricity_cost")
+               "energy_per_request_idle_excluded_j", "serving_idle_share", "parent_id", "kind"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -31,30 +32,33 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def flat(record: dict[str, Any]) -> dict[str, Any]:
-    row = {k: record.get(k) for k in CSV_COLUMNS}
-    row.update(record["location"])
-    for kind in ("gpu", "cpu", "ram"):
-        row[f"{kind}_energy_j"] = sum(c["energy_j"] for c in record["components"] if c["kind"] == kind)
-    row["methods"] = ";".join(f"{c['key']}={c['method']}" for c in record["components"])
-    impact = record.get("impact") or {}  # empty for runs recorded before impact figures existed
-    for key in IMPACT_COLUMNS:
-        row[key] = impact[key]["value"] if impact.get(key) else None
-    row["currency"] = impact["electricity_cost"]["unit"] if impact.get("electricity_cost") else None
-    job = record.get("job") or {}  # the distributed job this run is a rank of
-    row.update(job_id=job.get("id"), job_rank=job.get("rank"), job_launcher=job.get("launcher"),
-               job_owns=";".join(job.get("owns", [])) or None)
-    serving = record.get("serving") or {}  # a served model (`mlfootprint serve`)
-    per_request = serving.get("energy_per_request_j") or {}
-    row.update(serving_requests=serving.get("requests"), serving_tokens=serving.get("tokens"),
-               energy_per_request_idle_included_j=per_request.get("idle_included"),
-               energy_per_request_idle_excluded_j=per_request.get("idle_excluded"),
-               serving_idle_share=serving.get("idle_share"))
-    return {k: safe_cell(row.get(k)) for k in CSV_COLUMNS}
+def flat(record: RunRecord) -> dict[str, Any]:
+    """One CSV row. energy_j is IT energy charged to the run (0 for a nested run: see parent_id);
+    co2e_kg is operational, location-based."""
+    loc, impact, job, serving = record.location, record.impact, record.job, record.serving
+    charged = [c for c in record.components if not c.charged_to]
+    values = [record.id, record.project, record.status, record.started_at, record.ended_at, record.duration_s,
+              record.energy_j, record.energy_uncertainty_j, record.facility_energy_j, record.pue, record.co2e_kg,
+              loc.country, loc.region, loc.intensity_g_per_kwh, loc.intensity_source, record.scope, record.host,
+              record.command, record.exit_code,
+              *(sum(c.energy_j for c in charged if c.kind == kind) for kind in ("gpu", "cpu", "ram")),
+              ";".join(f"{c.key}={c.method}" for c in record.components),
+              *((impact.co2e_market_kg.value if impact.co2e_market_kg else None, impact.co2e_embodied_kg.value,
+                 impact.co2e_total_kg.value, impact.water_l.value,
+                 impact.electricity_cost.value if impact.electricity_cost else None,
+                 impact.electricity_cost.unit if impact.electricity_cost else None) if impact is not None
+                else (None,) * 6),
+              job.id if job else None, job.rank if job else None, job.launcher if job else None,
+              ";".join(job.owns) or None if job else None,
+              *((serving.requests, serving.tokens, serving.energy_per_request_j.idle_included,
+                 serving.energy_per_request_j.idle_excluded, serving.idle_share) if serving is not None
+                else (None,) * 5),
+              record.parent_id, record.kind]
+    return {k: safe_cell(v) for k, v in zip(CSV_COLUMNS, values)}
 
 
-def write_csv(records: Iterable[dict[str, Any]], out: TextIO, columns: list[str] = CSV_COLUMNS,
-              row: Callable[[dict[str, Any]], dict[str, Any]] = flat) -> int:
+def write_csv(records: Iterable[RunRecord], out: TextIO, columns: list[str] = CSV_COLUMNS,
+              row: Callable[[RunRecord], dict[str, Any]] = flat) -> int:
     """One row per record (`row` flattens it into `columns`), streamed; returns how many."""
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
@@ -64,7 +68,7 @@ def write_csv(records: Iterable[dict[str, Any]], out: TextIO, columns: list[str]
     return n
 
 
-def write_json(records: Iterable[dict[str, Any]], out: TextIO) -> int:
+def write_json(records: Iterable[RunRecord], out: TextIO) -> int:
     """A JSON array of full records (standard JSON: a NaN is written as null)."""
     n = 0
     out.write("[")

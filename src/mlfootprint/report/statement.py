@@ -1,76 +1,89 @@
-"""A paragraph a paper can quote: hardware, hours, energy and how it was obtained, PUE, grid
-intensity and its source, CO2e with its range, embodied CO2e, water — and which parts are estimates.
-Every number is taken from the record; every source is cited in a numbered list under it."""
+"""A paragraph a paper can quote: hardware with its count, hours, IT and facility energy and how they
+were obtained, the place and its grid intensity, operational CO2e with its range, the embodied share,
+water — and which parts are estimates. Every number is taken from the record; every source is cited in
+a numbered list under it. User text is printed as text (control characters shown, not obeyed).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
 
-from ..constants import J_PER_KWH
+from ..impact import Impact
+from ..jobs import JobSummary
+from ..record import RunRecord
+from .format import fmt_co2e, fmt_duration, fmt_energy, fmt_range, fmt_water, plain, sig
+from .model import Citations
 
-
-def _kwh(j: float) -> str:
-    kwh = j / J_PER_KWH
-    return f"{kwh:,.3g} kWh" if kwh >= 0.001 else f"{j:,.3g} J"
-
-
-def _kg(kg: float) -> str:
-    return f"{kg:,.3g} kg" if kg >= 0.1 else f"{kg * 1000:,.3g} g"
+__all__ = ["job_statement", "statement"]
 
 
-def statement(record: dict[str, Any], *, job: bool = False) -> str:
-    """The statement for a run record or a job summary (`job=True`)."""
-    impact = record.get("impact") or {}
-    sources: list[str] = []
+def _hardware(names: list[tuple[str, str]]) -> str:
+    """'2 × NVIDIA H100 80GB HBM3 and AMD EPYC 7B13 (2 logical CPUs)' from (kind, name) pairs."""
+    gpus = Counter(name for kind, name in names if kind == "gpu")
+    cpus = sorted({name for kind, name in names if kind == "cpu"})
+    parts = [f"{n} × {plain(name)}" for name, n in gpus.items()] + [plain(c) for c in cpus]
+    if not parts:
+        return "no hardware of its own (its devices were measured by another run)"
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
 
-    def cite(text: str | None) -> str:
-        if not text:
-            return ""
-        if text not in sources:
-            sources.append(text)
-        return f" [{sources.index(text) + 1}]"
 
-    if job:
-        gpus = sorted({d["name"] for d in record["devices"] if d["kind"] == "gpu"})
-        hardware = (f"{record['gpus']} GPUs ({', '.join(gpus)})" if gpus else "CPUs only") + \
-            f" on {len(record['nodes'])} node(s), {record['ranks']} processes"
-        hours = record["wall_s"] / 3600
-        what = f"The distributed job {record['id']}"
-        basis = record["energy_basis"]
-    else:
-        gpus = sorted({c["name"] for c in record["components"] if c["kind"] == "gpu"})
-        cpus = sorted({c["name"] for c in record["components"] if c["kind"] == "cpu"})
-        hardware = ", ".join([f"{len(gpus)} x {g}" for g in gpus] + cpus) or "unknown hardware"
-        hours = record["duration_s"] / 3600
-        what = f"This run ({record['project']}, {record['id']})"
-        basis = impact.get("basis_detail") or impact.get("basis") or "modelled"
-    parts = [f"{what} used {hardware} for {hours:,.3g} hours and drew {_kwh(record['energy_j'])} of IT energy "
-             f"(± {_kwh(record['energy_uncertainty_j'])}; {basis})."]
-    facility = impact.get("facility_energy_j")
-    if facility:
-        parts.append(f"With a PUE of {record.get('pue', facility['value'] / record['energy_j'] if record['energy_j'] else 1):g}"
-                     f"{cite(facility['source'])}, the facility drew {_kwh(facility['value'])}.")
-    op = impact.get("co2e_operational_kg")
-    if op:
-        parts.append(f"At the grid's carbon intensity{cite(op['source'])}, this is {_kg(op['value'])} CO2e "
-                     f"(range {_kg(op['low'])}–{_kg(op['high'])}; {op['basis']}), location-based and operational.")
-    emb = impact.get("co2e_embodied_kg")
-    if emb:
-        parts.append(f"The hardware's manufacture adds an estimated {_kg(emb['value'])} CO2e "
-                     f"(range {_kg(emb['low'])}–{_kg(emb['high'])}){cite(emb['source'])}.")
-    water = impact.get("water_l")
-    if water:
-        parts.append(f"Cooling and electricity generation consumed about {water['value']:,.3g} L of water "
-                     f"({water['basis']}){cite(impact.get('water_onsite_l', {}).get('source'))}"
-                     f"{cite(impact.get('water_offsite_l', {}).get('source'))}.")
-    estimated = [name for name, key in (("embodied CO2e", "co2e_embodied_kg"), ("total CO2e", "co2e_total_kg"))
-                 if (impact.get(key) or {}).get("basis") in ("estimated", "simulated")]
-    if "modelled" in str(basis) or "simulated" in str(basis):
-        estimated.insert(0, "the energy of the modelled components")
-    if estimated:
-        parts.append("Estimated or modelled rather than measured: " + ", ".join(estimated) + ".")
-    parts.append(f"Figures from mlfootprint (record {record['id']}).")
+def _paragraph(what: str, hardware: str, duration_s: float, energy_j: float, uncertainty_j: float, basis: str,
+               impact: Impact | None, pue: float, place: str, intensity_g_per_kwh: float, record_id: str) -> str:
+    cite = Citations()
+
+    def ref(text: str | None) -> str:
+        n = cite(text)
+        return f" [{n}]" if n else ""
+
+    parts = [f"{what} used {hardware} for {fmt_duration(duration_s)} and drew {fmt_energy(energy_j)} of IT energy "
+             f"(± {fmt_energy(uncertainty_j)}; {basis})."]
+    if impact is not None:
+        fac = impact.facility_energy_j
+        parts.append(f"With a power usage effectiveness (PUE) of {pue:.3g}{ref(fac.source)}, the facility drew "
+                     f"{fmt_energy(fac.value)}.")
+        op = impact.co2e_operational_kg
+        parts.append(f"At the grid carbon intensity of {place} ({sig(intensity_g_per_kwh)} gCO2e/kWh{ref(op.source)}), "
+                     f"this is {fmt_co2e(op.value)} CO2e operational, location-based (range {fmt_range(op, fmt_co2e)}; "
+                     f"{op.basis}).")
+        if impact.co2e_market_kg is not None:
+            parts.append(f"Market-based, it is {fmt_co2e(impact.co2e_market_kg.value)} CO2e"
+                         f"{ref(impact.co2e_market_kg.source)}.")
+        emb, total = impact.co2e_embodied_kg, impact.co2e_total_kg
+        parts.append(f"The hardware's manufacture adds an estimated {fmt_co2e(emb.value)} CO2e "
+                     f"(range {fmt_range(emb, fmt_co2e)}){ref(emb.source)}, for a total of {fmt_co2e(total.value)} CO2e "
+                     f"(range {fmt_range(total, fmt_co2e)}).")
+        parts.append(f"Cooling and electricity generation consumed about {fmt_water(impact.water_l.value)} of water "
+                     f"({impact.water_l.basis}){ref(impact.water_onsite_l.source)}{ref(impact.water_offsite_l.source)}.")
+        estimated = [name for name, basis in (("the IT energy", impact.energy_j.basis),
+                                              ("the embodied CO2e", emb.basis)) if basis != "measured"]
+        if estimated:
+            parts.append("Not measured but " + " or ".join(sorted({impact.energy_j.basis, emb.basis} - {"measured"}))
+                         + ": " + " and ".join(estimated) + ".")
+    parts.append(f"Figures from mlfootprint (record {record_id}).")
     text = " ".join(parts)
-    if sources:
-        text += "\n\n" + "\n".join(f"[{i}] {s}" for i, s in enumerate(sources, 1))
+    if cite.sources:
+        text += "\n\n" + "\n".join(f"[{i}] {plain(s)}" for i, s in enumerate(cite.sources, 1))
     return text
+
+
+def statement(record: RunRecord) -> str:
+    """The statement of one run."""
+    basis = (record.impact.basis_detail or record.impact.basis) if record.impact else "modelled"
+    place = record.location.region or record.location.country or "the world average (no location was set)"
+    charged = [(c.kind, c.name) for c in record.components if not c.charged_to]
+    what = f"This run ({plain(record.project)}, {record.id})"
+    if record.parent_id:
+        what += f", nested in run {record.parent_id} which is charged its devices,"
+    return _paragraph(what, _hardware(charged), record.duration_s, record.energy_j, record.energy_uncertainty_j,
+                      basis, record.impact, record.pue, place, record.location.intensity_g_per_kwh, record.id)
+
+
+def job_statement(job: JobSummary) -> str:
+    """The statement of a distributed job (its ranks added up, each device once)."""
+    names = [(d.kind, d.name) for d in job.devices if d.kind == "gpu"]
+    cpus = sorted({d.name for d in job.devices if d.kind == "cpu"})
+    hardware = _hardware(names + [("cpu", c) for c in cpus]) + f" on {len(job.nodes)} node(s), {job.ranks} processes"
+    pue = job.facility_energy_j / job.energy_j if job.energy_j else 1.0
+    intensity = job.co2e_kg / (job.facility_energy_j / 3.6e6) * 1000 if job.facility_energy_j else 0.0
+    return _paragraph(f"The distributed job {plain(job.id)}", hardware, job.wall_s, job.energy_j,
+                      job.energy_uncertainty_j, job.energy_basis, job.impact, pue, "its nodes' grid", intensity, job.id)

@@ -1,27 +1,33 @@
-"""Rich tables for the terminal. Units are converted here, for display only."""
+"""A footprint in the terminal: a short summary after a run, the sourced tables one flag away.
+
+`summary()` is what a run ends with (about ten lines: IT and facility energy, operational and total
+CO2e with their ranges, where, how obtained, the figure to quote, where the details are);
+`run_view()` is `show --details`: every component, every impact figure with its numbered source,
+phases and quality. Labels and numbers come from report/model.py and report/format.py, the same as
+the HTML report's and the statement's.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich import box
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..constants import J_PER_KWH
+from ..impact import Impact
+from ..quality import OUTSIDE_PHASES
+from ..ranges import Range
+from ..record import RunRecord, RunRow
+from ..serving.figures import Serving
+from . import model
+from .format import fmt_co2e, fmt_count, fmt_duration, fmt_energy, fmt_range, fmt_share, plain, sig
+from .model import Citations, Row
 
-# C0 and C1 control characters (ESC starts terminal escape sequences), DEL, and the bidirectional
-# overrides that can make text read differently from what it is.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def plain(text: Any) -> str:
-    """User text made safe for a terminal: control characters become '?' (shown, not obeyed)."""
-    return _CONTROL.sub("?", str(text))
+__all__ = ["impact_table", "notes", "phase_table", "print_run", "run_view", "runs_table", "serving_table", "summary",
+           "user"]
 
 
 def user(text: Any) -> Text:
@@ -29,84 +35,157 @@ def user(text: Any) -> Text:
     return Text(plain(text))
 
 
-def fmt_energy(energy_j: float) -> str:
-    if energy_j < 0.1:
-        return f"{energy_j * 1000:,.3g} mJ"
-    if energy_j >= 1e6 * J_PER_KWH:
-        return f"{energy_j / J_PER_KWH / 1e6:,.2f} GWh"
-    if energy_j >= 1e4 * J_PER_KWH:
-        return f"{energy_j / J_PER_KWH / 1000:,.2f} MWh"
-    if energy_j >= J_PER_KWH:
-        return f"{energy_j / J_PER_KWH:,.3f} kWh"
-    if energy_j >= 3600:
-        return f"{energy_j / 3600:,.2f} Wh"
-    return f"{energy_j:,.1f} J" if energy_j >= 10 else f"{energy_j:.3g} J"
+def notes(cite: Citations) -> Text:
+    out = Text()
+    for i, source in enumerate(cite.sources, 1):
+        out.append(f"[{i}] ", style="dim").append(plain(source) + "\n")
+    return out
 
 
-def fmt_co2e(co2e_kg: float) -> str:
-    if co2e_kg >= 10_000:
-        return f"{co2e_kg / 1000:,.1f} t"
-    if co2e_kg >= 1:
-        return f"{co2e_kg:,.3f} kg"
-    grams = co2e_kg * 1000
-    return f"{grams:.3g} g" if grams >= 0.1 else f"{grams * 1000:.3g} mg"
+def _ref(n: int | None) -> str:
+    return f"[{n}]" if n else ""
 
 
-class Citations:
-    """Numbered sources for a table: `cite(text)` gives "[n]", `notes()` lists them under it."""
+def _rows_table(title: str, rows: Iterable[Row], cite_rows: Iterable[Row] = ()) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("figure", overflow="fold")
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("range", justify="right", no_wrap=True)
+    table.add_column("basis", no_wrap=True)
+    table.add_column("src", justify="right", no_wrap=True)
+    for row in rows:
+        style = "bold" if row.strong else ""
+        table.add_row(Text(row.label, style=style), Text(row.value, style=style), row.range, row.basis, _ref(row.ref))
+    extra = list(cite_rows)
+    if extra:
+        table.add_section()
+        for row in extra:
+            table.add_row(row.label, row.value, row.range, row.basis, _ref(row.ref))
+    return table
 
-    def __init__(self) -> None:
-        self.sources: list[str] = []
 
-    def __call__(self, text: str) -> str:
-        if text not in self.sources:
-            self.sources.append(text)
-        return f"[{self.sources.index(text) + 1}]"
-
-    def notes(self) -> Text:
-        notes = Text()
-        for i, source in enumerate(self.sources, 1):
-            notes.append(f"[{i}] ", style="dim").append(plain(source) + "\n")
-        return notes
+def impact_table(impact: Impact, cite: Citations) -> Table:
+    """Facility energy, CO2e (operational and embodied apart), water, cost and plain equivalents."""
+    return _rows_table(f"impact · IT energy {plain(impact.basis_detail or impact.basis)}",
+                       model.impact_rows(impact, cite), model.equivalent_rows(impact, cite))
 
 
-def run_view(record: dict[str, Any]) -> Group:
+def _where(record: RunRecord) -> str:
+    loc = record.location
+    return (f"{record.where} {sig(loc.intensity_g_per_kwh)} gCO2e/kWh"
+            + (" (no location set)" if not (loc.region or loc.country) else ""))
+
+
+def _basis(record: RunRecord) -> str:
+    if record.impact is not None:
+        return record.impact.basis_detail or record.impact.basis
+    return ", ".join(sorted({c.method for c in record.components})) or "nothing measured"
+
+
+def summary(record: RunRecord) -> Group:
+    """The short summary a run ends with: about ten lines, the figure to quote among them."""
+    head = Text()
+    head.append(f"run {record.id} · ").append(plain(record.project), style="bold").append(
+        f" · {record.status} · {fmt_duration(record.duration_s)} · scope {record.scope}")
+    lines: list[Any] = [head]
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        grid.add_column()
+    energy = model.energy_row(record.energy_j, record.energy_uncertainty_j, _basis(record))
+    grid.add_row(model.IT_ENERGY, Text(energy.value, style="bold"), energy.range, plain(energy.basis))
+    impact = record.impact
+    if impact is not None:
+        fac = impact.facility_energy_j
+        grid.add_row(model.FACILITY_ENERGY, fmt_energy(fac.value), fmt_range(fac, fmt_energy), f"× PUE {record.pue:.3g}")
+        op, total = impact.co2e_operational_kg, impact.co2e_total_kg
+        grid.add_row("CO2e operational", Text(fmt_co2e(op.value), style="bold"), fmt_range(op, fmt_co2e),
+                     plain(_where(record)))
+        grid.add_row("CO2e total", fmt_co2e(total.value), fmt_range(total, fmt_co2e),
+                     "+ the hardware's embodied share (estimated)")
+    else:
+        grid.add_row("CO2e operational", fmt_co2e(record.co2e_kg), "", plain(_where(record)))
+    lines.append(grid)
+    top = [p for p in record.phases if p.top_level and p.share]
+    if top:
+        shown = sorted(top, key=lambda p: -p.energy_j)[:5]
+        lines.append(Text("phases: ") + user(", ".join(f"{p.phase} {fmt_share(p.share)}" for p in shown))
+                     + Text(f" of the energy read{'; +' + str(len(top) - 5) + ' more' if len(top) > 5 else ''}"))
+    if record.serving is not None and record.serving.energy_per_request_j.idle_included is not None:
+        s = record.serving
+        lines.append(Text(f"serving: {fmt_count(s.requests)} requests, "
+                          f"{fmt_energy(s.energy_per_request_j.idle_included or 0.0)} IT energy per request "
+                          "(idle included)"))
+    fc = record.forecast
+    if fc is not None and fc.progress is not None and fc.progress < 1.0 and fc.total_energy_j is not None:
+        lines.append(Text(_forecast_line(record)))
+    if record.parent_id:
+        lines.append(Text(f"nested in run {record.parent_id}: its devices are charged there "
+                          f"(mlfootprint show {record.parent_id})", style="yellow"))
+    if record.job is not None:
+        lines.append(Text("rank ") + Text(str(record.job.rank)) + Text(" of job ") + user(record.job.id)
+                     + Text(f" · the whole job: mlfootprint show {plain(record.job.id)}"))
+    lines.append(Text("quote: ", style="bold") + Text(model.quote(impact, record.co2e_kg, record.where)))
+    lines.append(Text(f"details: {command_hint(record, 'show', record.id, '--details')} · HTML report: "
+                      f"{command_hint(record, 'report', record.id)}", style="dim"))
+    return Group(*lines)
+
+
+def command_hint(record: RunRecord, *args: str) -> str:
+    """A command line that works as printed: the `mlfootprint` of this interpreter (its venv's path when the
+    venv is not on PATH, as under `make demo`), and the run's store when it is not the default one."""
+    import os
+    import shlex
+    import shutil
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "mlfootprint"
+    found = shutil.which("mlfootprint")
+    program = "mlfootprint"
+    if script.exists() and (found is None or Path(found).resolve() != script.resolve()):
+        try:
+            relative = os.path.relpath(script)
+        except ValueError:
+            relative = ".."
+        program = str(script) if relative.startswith("..") else relative
+    words = [program, *args]
+    store = record.settings.get("store")
+    if store is not None and store.origin != "default":
+        shown = str(store.value)
+        words += ["--store", shown[len("sqlite:///"):] if shown.startswith("sqlite:///") else shown]
+    return shlex.join(words)
+
+
+def run_view(record: RunRecord) -> Group:
     """Per component energy, totals and impact; where each number came from as numbered notes."""
-    table = Table(title=f"run {record['id']} · {escape(plain(record['project']))} · {record['status']} · "
-                        f"{record['duration_s']:.1f} s · scope {record['scope']}", title_justify="left")
+    table = Table(title=f"run {record.id} · {plain(record.project)} · {record.status} · "
+                        f"{fmt_duration(record.duration_s)} · scope {record.scope}", title_justify="left")
     table.add_column("component", overflow="fold")
-    table.add_column("energy", justify="right", no_wrap=True)
+    table.add_column("IT energy", justify="right", no_wrap=True)
     table.add_column("±", justify="right", no_wrap=True)
     table.add_column("share", justify="right", no_wrap=True)
     table.add_column("how", no_wrap=True)
     table.add_column("src", justify="right", no_wrap=True)
     cite = Citations()
-
-    total = record["energy_j"] or 0.0
-    for c in record["components"]:
-        share = f"{c['energy_j'] / total:.0%}" if total > 0 else "-"
-        source = c["source"] + (f" — {c['note']}" if c.get("note") else "")
-        table.add_row(user(f"{c['kind']} · {c['name']}"), fmt_energy(c["energy_j"]), f"{c['uncertainty_rel']:.0%}",
-                      share, c["method"], cite(source))
+    read = record.energy_j + sum(c.energy_j for c in record.components if c.charged_to)
+    for c in record.components:
+        source = c.source + (f" — {c.note}" if c.note else "") + (
+            f" — charged to run {c.charged_to}" if c.charged_to else "")
+        table.add_row(user(f"{c.kind} · {c.name}"), fmt_energy(c.energy_j), f"{c.uncertainty_rel:.0%}",
+                      fmt_share(c.energy_j / read) if read > 0 else "-", c.method, _ref(cite(source)))
     table.add_section()
-    table.add_row("[b]IT energy[/]", f"[b]{fmt_energy(total)}[/]", fmt_energy(record["energy_uncertainty_j"]),
-                  "", "sum", "")
-    pue_from = record["settings"].get("pue", {}).get("from", "default")
-    pue_note = "Uptime Institute 2024 industry average" if pue_from == "default" else f"set by {pue_from}"
-    facility = (record.get("impact") or {}).get("facility_energy_j") or {}
-    table.add_row("facility energy", fmt_energy(record["facility_energy_j"]), "", "", "modelled",
-                  cite(facility.get("source") or f"IT energy × PUE {record['pue']:g} ({pue_note})"))
-    loc = record["location"]
-    where = loc["region"] or loc["country"] or "world average"
-    if not record.get("impact"):  # runs recorded before impact_json: the bare operational figure
-        table.add_row("[b]CO2e[/]", f"[b]{fmt_co2e(record['co2e_kg'])}[/]", "", "", "modelled",
-                  cite(f"facility energy × {loc['intensity_g_per_kwh']:g} gCO2e/kWh for {where}: "
-                       f"{loc['intensity_source']}"))
+    table.add_row(Text(model.IT_ENERGY + (" charged here" if record.parent_id else ""), style="bold"),
+                  Text(fmt_energy(record.energy_j), style="bold"), fmt_energy(record.energy_uncertainty_j), "", "sum",
+                  "")
     parts: list[Any] = [table]
-    if record.get("impact"):
-        parts.append(impact_table(record["impact"], cite))
-    parts.append(cite.notes())
-    if record.get("phases"):
+    if record.impact is not None:
+        parts.append(impact_table(record.impact, cite))
+    else:  # runs recorded before impact figures existed: the bare operational figure
+        loc = record.location
+        parts.append(Text(f"{model.CO2E_OPERATIONAL}: {fmt_co2e(record.co2e_kg)} — facility energy × "
+                          f"{sig(loc.intensity_g_per_kwh)} gCO2e/kWh for {record.where}: {plain(loc.intensity_source)}"))
+    parts.append(notes(cite))
+    if record.phases:
         parts.append(phase_table(record))
     quality = quality_text(record)
     if quality.plain:
@@ -114,162 +193,161 @@ def run_view(record: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
-def fmt_water(water_l: float) -> str:
-    if water_l >= 1000:
-        return f"{water_l / 1000:,.2f} m³"
-    return f"{water_l:,.3g} L" if water_l >= 0.1 else f"{water_l * 1000:.3g} mL"
-
-
-def fmt_money(amount: float, currency: str) -> str:
-    return f"{amount:,.2f} {currency}" if amount >= 0.01 else f"{amount:.2g} {currency}"
-
-
-def fmt_count(n: float) -> str:
-    return f"{n:,.0f}" if n >= 100 else f"{n:.3g}"
-
-
-_IMPACT_ROWS: list[tuple[str, str, Callable[[float, dict[str, Any]], str]]] = [
-    ("co2e_operational_kg", "CO2e operational (location-based)", lambda v, f: fmt_co2e(v)),
-    ("co2e_market_kg", "CO2e operational (market-based)", lambda v, f: fmt_co2e(v)),
-    ("co2e_embodied_kg", "CO2e embodied (hardware share)", lambda v, f: fmt_co2e(v)),
-    ("co2e_total_kg", "CO2e total", lambda v, f: fmt_co2e(v)),
-    ("water_onsite_l", "water on-site (cooling)", lambda v, f: fmt_water(v)),
-    ("water_offsite_l", "water off-site (generation)", lambda v, f: fmt_water(v)),
-    ("water_l", "water total", lambda v, f: fmt_water(v)),
-    ("electricity_cost", "electricity cost", lambda v, f: fmt_money(v, f["unit"])),
-    ("instance_cost", "machine cost", lambda v, f: fmt_money(v, f["unit"])),
-]
-
-
-def impact_table(impact: dict[str, Any], cite: Callable[[str], str]) -> Table:
-    """CO2e (operational and embodied, apart), water, cost and plain equivalents, each with its range."""
-    table = Table(title=f"impact · energy {escape(impact.get('basis_detail') or impact['basis'])}", title_justify="left")
-    for name, kw in (("figure", {}), ("value", {"justify": "right"}), ("range", {"justify": "right"}),
-                     ("basis", {}), ("src", {"justify": "right"})):
-        table.add_column(name, no_wrap=name != "figure", **kw)  # type: ignore[arg-type]
-    for key, label, fmt in _IMPACT_ROWS:
-        fig = impact.get(key)
-        if not fig:
-            continue
-        bold = key in ("co2e_total_kg", "water_l")
-        value = fmt(fig["value"], fig)
-        table.add_row(f"[b]{label}[/]" if bold else label, f"[b]{value}[/]" if bold else value,
-                      f"{fmt(fig['low'], fig)} – {fmt(fig['high'], fig)}", fig.get("basis", ""), cite(fig["source"]))
-    if impact.get("electricity_cost") is None:
-        table.add_row("electricity cost", "-", "", "", cite("no cited price for this zone: give --price-per-kwh and --currency"))
-    table.add_section()
-    for key, fig in impact.get("equivalents", {}).items():
-        label = {"car_km": "≈ km driven by a car", "car_years": "≈ cars driven for a year",
-                 "smartphone_charges": "≈ smartphone charges"}.get(key, key)
-        table.add_row(label, fmt_count(fig["value"]),
-                      f"{fmt_count(fig['low'])} – {fmt_count(fig['high'])}", fig.get("basis", ""), cite(fig["source"]))
-    return table
-
-
-def phase_table(record: dict[str, Any]) -> Table:
+def phase_table(record: RunRecord) -> Table:
     """Energy per pipeline phase (inclusive of nested phases), by time overlap with sampled power."""
-    table = Table(title="phases (energy by time overlap with sampled power; nested phases included in their parent)",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("phase", "time", "energy", "share", "entries", "per item"):
+    table = Table(title="phases (IT energy by time overlap with sampled power; nested phases included in their "
+                        "parent)", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("phase", "time", "IT energy", "share", "entries", "per item"):
         table.add_column(col, justify="left" if col == "phase" else "right", no_wrap=col != "phase")
-    for p in record["phases"]:
-        depth = p["phase"].count("/")
-        name = "  " * depth + p["phase"].rsplit("/", 1)[-1] if p["phase"] != "(outside phases)" else p["phase"]
-        per_item = f"{fmt_energy(p['energy_per_item_j'])}" if p.get("energy_per_item_j") is not None else ""
-        share = f"{p['share']:.1%}" if p.get("share") is not None else "-"
-        table.add_row(user(name), f"{p['duration_s']:.2f} s", fmt_energy(p["energy_j"]), share, str(p["entries"] or ""),
+    for p in record.phases:
+        name = "  " * p.depth + p.phase.rsplit("/", 1)[-1] if p.phase != OUTSIDE_PHASES else p.phase
+        per_item = fmt_energy(p.energy_per_item_j) if p.energy_per_item_j is not None else ""
+        share = f"{p.share:.1%}" if p.share is not None else "-"
+        table.add_row(user(name), fmt_duration(p.duration_s), fmt_energy(p.energy_j), share, str(p.entries or ""),
                       per_item)
     return table
 
 
-def quality_text(record: dict[str, Any]) -> Text:
+def quality_text(record: RunRecord) -> Text:
     text = Text()
-    for key, label in (("energy_per_sample_j", "sample"), ("energy_per_token_j", "token")):
-        if record.get(key) is not None:
-            text.append(f"energy per {label}: {fmt_energy(record[key])} "
-                        f"({record['counts'][label + 's']:,.0f} {label}s)\n")
-    if record.get("metrics"):
+    for per, label, key in ((record.energy_per_sample_j, "sample", "samples"),
+                            (record.energy_per_token_j, "token", "tokens")):
+        if per is not None:
+            text.append(f"IT energy per {label}: {fmt_energy(per)} ({fmt_count(record.counts[key])} {key})\n")
+    if record.metrics:
         text.append("quality: " + ", ".join(f"{plain(k)} {'not a number' if v is None else format(v, '.4g')}"
-                                            for k, v in sorted(record["metrics"].items())) + "\n")
-    for name, gap in record.get("generalization_gap", {}).items():
+                                            for k, v in sorted(record.metrics.items())) + "\n")
+    for name, gap in record.generalization_gap.items():
         text.append(f"generalization gap ({plain(name)}, train minus held-out): {gap:+.4g}\n")
-    fc = record.get("forecast")
-    if fc and fc.get("progress", 1.0) < 1.0:  # a run that ended early: where it was heading
-        text.append(f"forecast at {fc['progress']:.0%} done (estimated, not measured): "
-                    f"{fmt_energy(fc['total_energy_j'])} ({fmt_energy(fc['total_energy_j_low'])}–"
-                    f"{fmt_energy(fc['total_energy_j_high'])}) over {fc['duration_s']:.0f} s in all\n")
-    for w in record.get("warnings", []):
+    fc = record.forecast
+    if fc is not None and fc.progress is not None and fc.progress < 1.0 and fc.total_energy_j is not None:
+        text.append(_forecast_line(record) + "\n")
+    for w in record.warnings:
         if w.startswith("over budget"):
             text.append(f"{plain(w)}\n", style="red")
     return text
 
 
-def runs_table(rows: list[dict[str, Any]], width: int = 120) -> Table:
-    """One line per run; the command column only where the terminal has room, taking what is left."""
-    table = Table(title="runs (newest first)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
-    style = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
-    lines = [[r["id"], plain(r["project"]), r["status"], r["started_at"][5:16].replace("T", " "),
-              f"{r['duration_s']:.1f} s", fmt_energy(r["energy_j"]), fmt_co2e(r["co2e_kg"]),
-              plain(r["region"] or r["country"] or "world")] for r in rows]
-    headers = ["id", "project", "status", "started UTC", "time", "energy", "CO2e", "where"]
-    caps = {"project": 24, "where": 20}  # longer ones end in "…"
-    for i, col in enumerate(headers):
-        natural = max([len(col), *(len(line[i]) for line in lines)])
-        table.add_column(col, justify="right" if col in ("time", "energy", "CO2e") else "left", no_wrap=True,
-                         min_width=min(natural, caps.get(col, natural)), overflow="ellipsis")
-    with_command = width >= 120
-    if with_command:  # takes what the other columns leave, never squeezes them
-        table.add_column("command", overflow="ellipsis", no_wrap=True, ratio=1)
-    for r, line in zip(rows, lines):
-        cells: list[Any] = [Text(c) for c in line]
-        cells[2] = Text(line[2], style=style.get(r["status"], ""))
-        table.add_row(*cells, *([user(r["command"] or "")] if with_command else []))
-    return table
+def _forecast_line(record: RunRecord) -> str:
+    """Where a run that ended early was heading: estimated, never part of its measured totals."""
+    fc = record.forecast
+    assert fc is not None and fc.total_energy_j is not None
+    low, high = fc.total_energy_j_low or fc.total_energy_j, fc.total_energy_j_high or fc.total_energy_j
+    return (f"forecast at {fc.progress or 0.0:.0%} done (estimated, not measured): IT energy "
+            f"{fmt_energy(fc.total_energy_j)} ({fmt_range(Range(fc.total_energy_j, low, high), fmt_energy)}) over "
+            f"{fmt_duration(fc.duration_s or 0.0)} in all")
 
 
-def serving_table(serving: dict[str, Any]) -> Table:
-    """Energy per request and per token of a served model, with how each figure is defined."""
-    window = f"{serving['window_s']:.3g} s" if serving.get("window_s") else "-"
-    table = Table(title=f"serving · {serving['windows']} windows of {window} · {fmt_count(serving['requests'])} "
-                        f"requests ({serving['requests_per_s'] or 0:.3g}/s) · energy {serving.get('basis', 'modelled')}",
-                  title_justify="left")
-    for name in ("per", "idle included", "idle excluded", "above idle", "p50", "p95"):
-        table.add_column(name, justify="left" if name == "per" else "right")
-    for label, key in (("request", "energy_per_request_j"), ("token", "energy_per_token_j")):
-        figures = serving.get(key)
-        if figures:
-            table.add_row(label, *(fmt_energy(figures[k]) if figures.get(k) is not None else "-"
-                                   for k in ("idle_included", "idle_excluded", "above_idle", "p50", "p95")))
-    table.caption = (f"idle share {serving['idle_share']:.0%}" if serving.get("idle_share") is not None else "") + (
-        f" · idle power {serving['idle_power_w']:.3g} W" if serving.get("idle_power_w") is not None else
-        " · no idle window: idle power unknown") + (
-        f" · {fmt_count(serving['requests_per_kwh'])} requests per kWh" if serving.get("requests_per_kwh") else "") + (
-        f" · CO2e per 1,000 requests {fmt_co2e(serving['co2e_per_1000_requests_kg'])}"
-        if serving.get("co2e_per_1000_requests_kg") is not None else "")
-    est = serving.get("estimate")
-    if est and est.get("error"):
-        table.caption += f" · no estimate: {plain(est['error'])}"
-    elif est:
-        table.caption += (f" · estimate on {est['hardware']}: {fmt_energy(est['energy_per_token_j'])} per token, "
-                          f"measured/estimate x{est['measured_to_estimate']:.3g} (idle excluded)")
+def serving_table(serving: Serving) -> Table:
+    """IT energy per request and per token of a served model, with how each figure is defined."""
+    window = fmt_duration(serving.window_s) if serving.window_s else "-"
+    table = Table(title=f"serving · {serving.windows} windows of {window} · {fmt_count(serving.requests)} requests "
+                        f"({sig(serving.requests_per_s or 0.0)}/s) · IT energy {serving.basis}", title_justify="left")
+    for name in ("IT energy per", "idle included", "idle excluded", "above idle", "p50", "p95"):
+        table.add_column(name, justify="left" if name == "IT energy per" else "right")
+    for label, figures in (("request", serving.energy_per_request_j), ("token", serving.energy_per_token_j)):
+        if figures is not None and not (label == "token" and serving.tokens == serving.requests):
+            table.add_row(label, *(fmt_energy(v) if v is not None else "-" for v in
+                                   (figures.idle_included, figures.idle_excluded, figures.above_idle, figures.p50,
+                                    figures.p95)))
+    caption = [f"idle share {serving.idle_share:.0%}" if serving.idle_share is not None else "",
+               f"idle power {sig(serving.idle_power_w)} W" if serving.idle_power_w is not None else
+               "no idle window: idle power unknown"]
+    if serving.requests_per_kwh:
+        caption.append(f"{fmt_count(serving.requests_per_kwh)} requests per kWh of IT energy")
+    if serving.co2e_per_1000_requests_kg is not None:
+        caption.append(f"CO2e operational per 1,000 requests {fmt_co2e(serving.co2e_per_1000_requests_kg)}")
+    est = serving.estimate
+    if est is not None and est.error:
+        caption.append(f"no estimate: {plain(est.error)}")
+    elif est is not None and est.energy_per_token_j is not None:
+        level = f"{est.range_level:.0%} " if est.range_level else ""
+        rng = ""
+        if len(est.energy_j_range) == 2 and est.tokens:
+            rng = (f" ({level}range {fmt_energy(est.energy_j_range[0] / est.tokens)}–"
+                   f"{fmt_energy(est.energy_j_range[1] / est.tokens)})")
+        caption.append(f"estimate on {est.hardware}: {fmt_energy(est.energy_per_token_j)} per token{rng}, "
+                       f"measured/estimate x{sig(est.measured_to_estimate or 0.0)} (idle excluded)")
+    table.caption = " · ".join(c for c in caption if c)
     table.caption_justify = "left"
     return table
 
 
-def print_run(record: dict[str, Any], console: Console | None = None, *, show_warnings: bool = True) -> None:
+def print_run(record: RunRecord, console: Console | None = None, *, details: bool = False,
+              show_warnings: bool = True) -> None:
+    """The summary (or with `details`, every table) of a run."""
     console = console or Console()
-    console.print(run_view(record))
-    if record.get("serving"):
-        console.print(serving_table(record["serving"]))
-    job = record.get("job")
-    if job:
-        owns = ", ".join(job.get("owns", [])) or "nothing"
-        line = Text(f"rank {job.get('rank')} of job ") + user(job["id"]) + Text(f" ({job.get('launcher')}): measures {owns}")
-        for note in job.get("ownership", []):
-            line += Text("; ") + user(note)
-        console.print(line)
-        console.print(Text("the whole job: mlfootprint show ") + user(job["id"]))
+    if not details:
+        console.print(summary(record))
+    else:
+        console.print(run_view(record))
+        if record.serving is not None:
+            console.print(serving_table(record.serving))
+        if record.job is not None:
+            job = record.job
+            owns = ", ".join(job.owns) or "nothing"
+            line = Text(f"rank {job.rank} of job ") + user(job.id) + Text(f" ({job.launcher}): measures {owns}")
+            for note in job.ownership:
+                line += Text("; ") + user(note)
+            console.print(line)
+            console.print(Text("the whole job: mlfootprint show ") + user(job.id))
     if show_warnings:
-        for w in record.get("warnings", []):
+        for w in record.warnings:
             console.print(Text("note: ", style="yellow") + user(w))
+
+
+# -- the list of runs ------------------------------------------------------------------------------------
+RUN_COLUMNS = ("id", "project", "status", "started UTC", "time", "IT energy", "CO2e op.", "where")
+_FIGURES = {"time", "IT energy", "CO2e op."}
+
+
+def runs_table(rows: Sequence[RunRow], width: int = 120, nested: dict[str, int] | None = None) -> Table:
+    """One line per run. The energy and CO2e columns are never dropped or cut: at any width down to 80,
+    the command is shortened first (then left out), then the project and place, then the date goes."""
+    style = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
+    nested = nested or {}
+    lines = [[r.id, plain(r.project) + (f" (+{nested[r.id]} nested)" if nested.get(r.id) else ""), r.status,
+              r.started_at[5:16].replace("T", " "), fmt_duration(r.duration_s), fmt_energy(r.energy_j),
+              fmt_co2e(r.co2e_kg), plain(r.region or r.country or "world")] for r in rows]
+    natural = {col: max([len(col), *(len(line[i]) for line in lines)]) for i, col in enumerate(RUN_COLUMNS)}
+    commands = [plain(r.command or "") for r in rows]
+    command_width = max([len("command"), *(len(c) for c in commands)])
+    # (project cap, where cap, with the date, command width): tried in order until the table fits
+    plans = [(natural["project"], natural["where"], True, min(command_width, w)) for w in (command_width, 60, 40, 24)]
+    plans += [(min(natural["project"], p), min(natural["where"], w), d, 0)
+              for p, w, d in ((natural["project"], natural["where"], True), (16, natural["where"], True),
+                              (12, 8, True), (12, 8, False), (8, 6, False))]
+    for project_w, where_w, with_date, cmd_w in plans:
+        table = _runs(rows, lines, commands, style, project_w, where_w, with_date, cmd_w, natural)
+        if _measure(table) <= width:
+            return table
+    return table
+
+
+def _runs(rows: Sequence[RunRow], lines: list[list[str]], commands: list[str], style: dict[str, str], project_w: int,
+          where_w: int, with_date: bool, command_w: int, natural: dict[str, int]) -> Table:
+    table = Table(title="runs (newest first; IT energy and operational CO2e)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    caps = dict(natural, project=project_w, where=where_w)
+    shown = [c for c in RUN_COLUMNS if with_date or c != "started UTC"]
+    for col in shown:
+        figure = col in _FIGURES
+        table.add_column(col, justify="right" if figure else "left", no_wrap=True,
+                         overflow="fold" if figure else "ellipsis", min_width=caps[col],
+                         max_width=None if figure else caps[col])
+    if command_w:
+        table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=command_w)
+    for r, line, command in zip(rows, lines, commands):
+        cells: list[Any] = [Text(c) for i, c in enumerate(line) if RUN_COLUMNS[i] in shown]
+        cells[2] = Text(line[2], style=style.get(r.status, ""))
+        table.add_row(*cells, *([Text(command)] if command_w else []))
+    return table
+
+
+def _measure(table: Table) -> int:
+    """The width `table` takes when nothing limits it."""
+    import io
+
+    console = Console(width=10_000, record=True, file=io.StringIO())
+    console.print(table)
+    return max((len(line.rstrip()) for line in console.export_text().splitlines()), default=0)

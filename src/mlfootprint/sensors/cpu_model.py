@@ -101,7 +101,8 @@ class CpuModelSensor:
 
     def channels(self) -> list[Channel]:
         uncertainty = UNCERTAINTY_TDP_MODEL if self.spec else UNCERTAINTY_VCPU_MODEL
-        return [Channel(self.key, "cpu", self.brand, "modelled", self.source, uncertainty, "power-interval-mean")]
+        name = f"{self.brand} ({self.logical_cpus} logical CPUs)"  # the count says how much of it was modelled
+        return [Channel(self.key, "cpu", name, "modelled", self.source, uncertainty, "power-interval-mean")]
 
     def utilization(self) -> float:
         """Share of the machine's CPU time that was busy since the previous call."""

@@ -50,4 +50,6 @@ def memory_used_bytes() -> int:
 
 
 def logical_cpus() -> int:
+    """The machine's logical CPUs, the one count the package uses: the CPU model multiplies machine-wide
+    utilization (/proc/stat covers every CPU) by it, and a CPU-only run's embodied share is taken of it."""
     return os.cpu_count() or 1

@@ -1,38 +1,70 @@
 """Time windows of a served model: the energy measured in each, and how much its counters rose.
 
-A counter that goes down (the server restarted) starts over: the window counts what the new
-process reports, never a negative number of requests.
+Each series of a counter (one per replica, status code, ...) is followed on its own, as Prometheus'
+`increase()` does: a series that goes down was restarted, and the window counts what the new
+process reports since (never a negative number); the other series keep their own increase. A series
+first seen mid-run starts counting from its first reading (that reading is its baseline). Values that are not a counter's (NaN, infinite,
+negative) never reach here (scrape.read_series drops them); a series missing from one reading is
+taken up again from its next value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from .scrape import Reading, SeriesKey
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A closed window's figures (the caller numbers it)."""
+
+    t_s: float  # end of the window, seconds since the run started
+    duration_s: float
+    energy_j: float  # IT energy measured in the window
+    requests: float
+    tokens: float | None  # None: no token counter named
 
 
 @dataclass
 class WindowCounter:
     last_t_s: float | None = None
     last_energy_j: float = 0.0
-    last: list[float | None] = field(default_factory=list)
-    restarts: int = 0
+    last: list[dict[SeriesKey, float] | None] = field(default_factory=list)
+    restarts: int = 0  # series that went down (a replica restarted)
 
-    def observe(self, t_s: float, energy_j: float, values: list[float | None]) -> dict[str, Any] | None:
-        """A new reading (run time, run energy so far, counter values); returns the window it closes."""
-        if self.last_t_s is None or not self.last:
-            self.last_t_s, self.last_energy_j, self.last = t_s, energy_j, list(values)
+    def observe(self, t_s: float, energy_j: float, reading: Reading) -> Observed | None:
+        """A new reading (run time, run energy so far, the counters' series); returns the window it closes."""
+        values = reading.series
+        if self.last_t_s is None:
+            self.last_t_s, self.last_energy_j, self.last = t_s, energy_j, [dict(v) if v else v for v in values]
             return None
-        deltas: list[float | None] = []
-        for before, now in zip(self.last, values):
-            if now is None:
-                deltas.append(None)
-            elif before is None or now < before:  # first seen, or reset by a restart: count from zero
-                if before is not None:
-                    self.restarts += 1
-                deltas.append(now if before is not None else 0.0)
-            else:
-                deltas.append(now - before)
-        window = {"t_s": t_s, "duration_s": t_s - self.last_t_s, "energy_j": max(0.0, energy_j - self.last_energy_j),
-                  "requests": deltas[0] or 0.0, "tokens": deltas[1] if len(deltas) > 1 else None}
-        self.last_t_s, self.last_energy_j, self.last = t_s, energy_j, list(values)
+        deltas = [self._increase(i, now) for i, now in enumerate(values)]
+        window = Observed(t_s, t_s - self.last_t_s, max(0.0, energy_j - self.last_energy_j), deltas[0] or 0.0,
+                          deltas[1] if len(deltas) > 1 else None)
+        self.last_t_s, self.last_energy_j = t_s, energy_j
         return window
+
+    def _increase(self, i: int, now: dict[SeriesKey, float] | None) -> float | None:
+        while len(self.last) <= i:
+            self.last.append(None)
+        before = self.last[i] or {}
+        if now is None:
+            return None if not before else 0.0
+        total = 0.0
+        for key, value in now.items():
+            previous = before.get(key)
+            if previous is None:
+                continue  # first seen: its count so far is a baseline, as increase() takes it
+            if value < previous:  # this series restarted: count what it reports since
+                self.restarts += 1
+                total += value
+            else:
+                total += value - previous
+        merged = dict(before)
+        merged.update(now)  # a series missing from this reading keeps its last value
+        self.last[i] = merged
+        return total
+
+
+__all__ = ["Observed", "WindowCounter"]

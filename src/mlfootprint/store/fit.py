@@ -140,7 +140,8 @@ def check_payload(payload: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _check_row(table: Table, row: dict[str, Any], name: str, where: str) -> None:
     """Every field known to `table` and of its column's type, every column without a default present; a
-    null where the column has a default is dropped (the default applies), one where it has none refused."""
+    null or a missing field where the column has a default takes the default, a null where it has none
+    is refused."""
     for key, value in list(row.items()):
         col = table.c.get(key)
         if col is None or (key in _OWN_KEYS and table is not runs):
@@ -150,7 +151,7 @@ def _check_row(table: Table, row: dict[str, Any], name: str, where: str) -> None
             if col.nullable and not col.primary_key:
                 continue
             if _has_default(col):
-                del row[key]
+                del row[key]  # the default, below (or the database's)
                 continue
             raise PayloadError(f"{name}: {where}.{key} may not be null")
         expected = _expected(col)
@@ -160,6 +161,10 @@ def _check_row(table: Table, row: dict[str, Any], name: str, where: str) -> None
                and (c.primary_key or not c.nullable) and not _has_default(c)]
     if missing:
         raise PayloadError(f"{name}: {where} lacks {', '.join(repr(m) for m in missing)}")
+    for c in table.c:  # a field left out that has a default gets it: every row then has every field
+        default = getattr(c.default, "arg", None)
+        if c.name not in row and default is not None and not callable(default):
+            row[c.name] = default
 
 
 def _has_default(col: Column[Any]) -> bool:

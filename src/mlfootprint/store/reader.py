@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RunNotFoundError, StoreConfigError, StoreError, StoreMissingError
 from .failures import open_failed, query_failed
@@ -25,6 +25,9 @@ from .layout import ADDED_COLUMNS, BLOB_COLUMNS, CHILD_TABLES, META_TABLE, check
 from .liveness import shown_status
 from .source import Session, Source, db_errors, open_source
 from .urls import check_url, display_url, sqlite_path
+
+if TYPE_CHECKING:
+    from ..record import RunRecord
 
 __all__ = ["BATCH", "ChildTotals", "JobRows", "Reader"]
 
@@ -160,7 +163,7 @@ class Reader:
             return self._shown(s, self._complete("runs", rows, blobs=False))
         return list(self._read(read))
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
+    def get_run(self, run_id: str) -> RunRecord:
         """The full record of a run; a unique prefix of its id is enough."""
         q = self.source.quote
 
@@ -176,7 +179,7 @@ class Reader:
             raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous; give more characters")
         return next(self.records([shown_status(self._complete("runs", found)[0])]))
 
-    def iter_records(self, project: str | None = None) -> Iterator[dict[str, Any]]:
+    def iter_records(self, project: str | None = None) -> Iterator[RunRecord]:
         """Every run's full record, newest first, read in batches (a few queries per batch, not per run)."""
         q = self.source.quote
         where, params = (f"{q('project')} = :project", {"project": project}) if project else ("", {})
@@ -189,7 +192,7 @@ class Reader:
             yield from self.records([shown_status(r) for r in self._complete("runs", batch)])
             offset += len(batch)
 
-    def records(self, rows: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def records(self, rows: Sequence[dict[str, Any]]) -> Iterator[RunRecord]:
         """Full records of these run rows, with their components, phases, values and serving windows
         (a query per table per batch of BATCH runs)."""
         from ..record import to_record
@@ -293,7 +296,7 @@ class Reader:
             raise RunNotFoundError(f"job id prefix {job_id!r} is ambiguous; give more characters")
         return found[0] if found else None
 
-    def job_records(self, job_id: str) -> list[dict[str, Any]]:
+    def job_records(self, job_id: str) -> list[RunRecord]:
         """Full records of every rank of a job."""
         if not self.has_jobs:
             return []

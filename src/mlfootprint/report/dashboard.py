@@ -1,0 +1,231 @@
+"""A small web app over the run store: runs and jobs with filters, totals per project over time, a
+run's report, and two runs side by side. Read-only: it opens the store the way `runs` does, never
+creates or migrates it. Pages are server-rendered HTML (Jinja2, autoescaped) with inline SVG plots:
+no JavaScript, nothing fetched from the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment
+
+from ..record import RunRecord, RunRow, row
+from .format import fmt_co2e, fmt_duration, fmt_energy, sig
+from .plots import projects_plot
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}
+main{max-width:1100px;margin:0 auto;padding:20px} nav a{margin-right:14px}
+table{border-collapse:collapse;background:#fff;width:100%} th,td{border-bottom:1px solid #e4e8ee;padding:4px 8px;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums} form{margin:12px 0} input{margin-right:8px}
+figure{background:#fff;border:1px solid #dde2e8;border-radius:8px;margin:12px 0;padding:8px} figure svg{width:100%;height:auto}
+.dim{color:#5b6775}"""
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ title }} · mlfootprint</title>
+<style>{{ style }}</style></head><body><main>
+{{ nav|safe }}
+<h1 id="title">{{ title }}</h1>
+{% if page == "runs" %}
+<form method="get" id="filters"><input name="project" placeholder="project" value="{{ q.project }}">
+<input name="host" placeholder="host" value="{{ q.host }}"><input name="since" placeholder="since (YYYY-MM-DD)" value="{{ q.since }}">
+<button type="submit">filter</button></form>
+<form method="get" action="/compare" id="compare">compare <input name="a" placeholder="run id"><input name="b" placeholder="run id"><button>compare</button></form>
+{% if rows %}<table id="runs"><tr><th>run</th><th>project</th><th>status</th><th>started UTC</th><th>time</th><th>IT energy</th><th>CO2e operational</th><th>host</th><th>job</th></tr>
+{% for r in rows %}<tr><td><a href="/run/{{ r.id }}">{{ r.id }}</a></td><td>{{ r.project }}{% if r.parent_id %} <span class="dim">(nested in <a href="/run/{{ r.parent_id }}">{{ r.parent_id }}</a>)</span>{% endif %}</td><td>{{ r.status }}</td><td>{{ r.started_at[:16] }}</td>
+<td class="n">{{ "%.1f"|format(r.duration_s) }} s</td><td class="n">{{ fmt_energy(r.energy_j) }}</td><td class="n">{{ fmt_co2e(r.co2e_kg) }}</td><td>{{ r.host }}</td>
+<td>{% if r.job_id %}<a href="/job/{{ r.job_id|urlencode }}">{{ r.job_id }}</a>{% endif %}</td></tr>{% endfor %}</table>
+<p>{{ rows|length }} runs{% if truncated %} (the newest {{ rows|length }}; narrow the filters){% endif %}</p>
+{% else %}<p id="empty">No runs{% if q.project or q.host or q.since %} match these filters{% else %} stored yet: try <code>mlfootprint track -- python train.py</code>{% endif %}.</p>{% endif %}
+{% elif page == "jobs" %}
+{% if not rows %}<p id="empty">No distributed jobs stored: runs join a job when launched by torchrun, srun or mpirun (or with --job).</p>{% else %}
+<table id="jobs"><tr><th>job</th><th>status</th><th>ranks</th><th>nodes</th><th>GPUs</th><th>wall</th><th>IT energy</th><th>CO2e operational</th></tr>
+{% for j in rows %}<tr><td><a href="/job/{{ j.job_id|urlencode }}">{{ j.job_id }}</a></td><td>{{ j.status }}</td><td class="n">{{ j.ranks }}{% if j.world_size %}/{{ j.world_size }}{% endif %}</td>
+<td class="n">{{ j.nodes }}</td><td class="n">{{ j.gpus }}</td><td class="n">{{ "%.1f"|format(j.wall_s) }} s</td><td class="n">{{ fmt_energy(j.energy_j) }}</td><td class="n">{{ fmt_co2e(j.co2e_kg) }}</td></tr>{% endfor %}</table>{% endif %}
+{% elif page == "projects" %}
+{% if svg %}<figure id="projects-plot">{{ svg|safe }}</figure>{% endif %}
+{% if not rows %}<p id="empty">No runs stored yet.</p>{% endif %}
+<table id="projects"><tr><th>project</th><th>runs</th><th>IT energy</th><th>CO2e operational</th><th>last run</th></tr>
+{% for p in rows %}<tr><td><a href="/?project={{ p.project|urlencode }}">{{ p.project }}</a></td><td class="n">{{ p.runs }}</td><td class="n">{{ fmt_energy(p.energy_j) }}</td><td class="n">{{ fmt_co2e(p.co2e_kg) }}</td><td>{{ p.last[:16] }}</td></tr>{% endfor %}</table>
+{% elif page == "compare" %}
+{% if svg %}<figure id="compare-plot">{{ svg|safe }}</figure>{% endif %}
+<table id="comparison"><tr><th></th>{% for r in rows %}<th><a href="/run/{{ r.id }}">{{ r.id }}</a> · {{ r.project }}</th>{% endfor %}<th>b / a</th></tr>
+{% for label, values, ratio in lines %}<tr><td>{{ label }}</td>{% for v in values %}<td class="n">{{ v }}</td>{% endfor %}<td class="n">{{ ratio }}</td></tr>{% endfor %}</table>
+{% else %}<p id="error">{{ message }}</p>{% endif %}
+</main></body></html>"""
+
+RUN_LIMIT = 500
+NAV = ('<nav style="font:14px system-ui,sans-serif;margin-bottom:12px"><a href="/">runs</a> · <a href="/jobs">jobs</a> · '
+       '<a href="/projects">projects</a></nav>')
+
+
+def _env() -> Environment:
+    env = Environment(autoescape=True)
+    env.globals.update(fmt_energy=fmt_energy, fmt_co2e=fmt_co2e, style=STYLE, nav=NAV)
+    return env
+
+
+@dataclass(frozen=True)
+class ProjectTotal:
+    project: str
+    runs: int
+    energy_j: float  # IT energy charged to the project's runs
+    co2e_kg: float  # operational
+    last: str  # the newest run's start
+
+
+def project_totals(rows: Sequence[RunRow]) -> list[ProjectTotal]:
+    """IT energy and operational CO2e per project; nested runs count in their parent (they are charged 0)."""
+    totals: dict[str, ProjectTotal] = {}
+    for r in rows:
+        t = totals.get(r.project) or ProjectTotal(r.project, 0, 0.0, 0.0, r.started_at)
+        totals[r.project] = ProjectTotal(r.project, t.runs + 1, t.energy_j + r.energy_j, t.co2e_kg + r.co2e_kg,
+                                         max(t.last, r.started_at))
+    return sorted(totals.values(), key=lambda t: -t.energy_j)
+
+
+def allowed_hosts(host: str, port: int) -> list[str]:
+    """The Host header values the dashboard answers: the names it serves, never another name that a web
+    page rebinds to this address (DNS rebinding)."""
+    names = {host, "127.0.0.1", "localhost", "::1", "[::1]"} if host in LOOPBACK else {host}
+    return sorted(names) if host not in ("0.0.0.0", "::") else ["*"]
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{b / a:.3g}" if a and b is not None else "-"
+
+
+def compare_lines(a: RunRecord, b: RunRecord) -> list[tuple[str, list[str], str]]:
+    """Two runs side by side: totals, components, phases, place and factors, quality; b / a for numbers."""
+    lines: list[tuple[str, list[str], str]] = []
+
+    def number(label: str, va: float | None, vb: float | None, fmt: Any) -> None:
+        lines.append((label, [fmt(v) if v is not None else "-" for v in (va, vb)], _ratio(va, vb)))
+
+    number("IT energy", a.energy_j, b.energy_j, fmt_energy)
+    number("facility energy", a.facility_energy_j, b.facility_energy_j, fmt_energy)
+    number("CO2e operational (location-based)", a.co2e_kg, b.co2e_kg, fmt_co2e)
+    number("CO2e total (operational + embodied)", a.impact.co2e_total_kg.value if a.impact else None,
+           b.impact.co2e_total_kg.value if b.impact else None, fmt_co2e)
+    number("duration", a.duration_s, b.duration_s, fmt_duration)
+    number("IT energy per sample", a.energy_per_sample_j, b.energy_per_sample_j, fmt_energy)
+    lines.append(("where", [x.where for x in (a, b)], ""))
+    number("grid intensity (gCO2e/kWh)", a.location.intensity_g_per_kwh, b.location.intensity_g_per_kwh, sig)
+    number("PUE", a.pue, b.pue, sig)
+    lines.append(("how the IT energy was obtained", [(x.impact.basis_detail or x.impact.basis) if x.impact else "-"
+                                                     for x in (a, b)], ""))
+    for kind in sorted({c.kind for c in a.components} | {c.kind for c in b.components}):
+        number(f"IT energy: {kind}", sum(c.energy_j for c in a.components if c.kind == kind),
+               sum(c.energy_j for c in b.components if c.kind == kind), fmt_energy)
+    phases_a, phases_b = ({p.phase: p.energy_j for p in x.phases if p.top_level} for x in (a, b))
+    for phase in sorted(set(phases_a) | set(phases_b)):
+        number(f"phase {phase}", phases_a.get(phase), phases_b.get(phase), fmt_energy)
+    for metric in sorted(set(a.metrics) | set(b.metrics)):
+        number(metric, a.metrics.get(metric), b.metrics.get(metric), lambda v: f"{v:.4g}")
+    return lines
+
+
+def compare_plot(a: RunRecord, b: RunRecord) -> str | None:
+    """IT energy of the two runs by component kind and by phase: where they differ."""
+    from .plots import PALETTE, pyplot, svg
+
+    kinds = sorted({c.kind for c in a.components} | {c.kind for c in b.components})
+    phases = sorted({p.phase for p in a.phases if p.top_level} | {p.phase for p in b.phases if p.top_level})
+    groups = [f"IT: {k}" for k in kinds] + [f"phase: {p}" for p in phases]
+    if not groups:
+        return None
+    values = []
+    for x in (a, b):
+        by_kind = [sum(c.energy_j for c in x.components if c.kind == k) for k in kinds]
+        by_phase = {p.phase: p.energy_j for p in x.phases}
+        values.append(by_kind + [by_phase.get(p, 0.0) for p in phases])
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(groups) + 1.2))
+    height = 0.4
+    for i, (x, vals) in enumerate(zip((a, b), values)):
+        ax.barh([g + (i - 0.5) * height for g in range(len(groups))], vals, height=height, color=PALETTE[i],
+                label=f"{'ab'[i]}: {x.id}")
+    ax.set_yticks(range(len(groups)), groups, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("J")
+    ax.set_title("IT energy by component kind and by phase", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return svg(fig)
+
+
+def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 8765) -> Any:
+    """The dashboard's ASGI app over `store` (read-only), answering only the host names it serves."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from ..errors import MlfootprintError, RunNotFoundError
+    from ..lookup import find
+    from ..store import open_store
+    from . import html_of
+
+    env = _env()
+    page = env.from_string(PAGE)
+
+    def db() -> Any:
+        return open_store(store)  # read-only; a store that is not there yet is reported on the page
+
+    def html(status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(page.render(**context), status_code=status)
+
+    def failure(exc: Exception) -> HTMLResponse:
+        return html(404 if isinstance(exc, RunNotFoundError) else 500, page="error", title="not available",
+                    message=str(exc))
+
+    async def runs(request: Request) -> HTMLResponse:
+        q = {k: request.query_params.get(k, "").strip() for k in ("project", "host", "since")}
+        try:
+            rows = [row(RunRow, r) for r in db().list_runs(limit=RUN_LIMIT, project=q["project"] or None)]
+        except MlfootprintError as exc:
+            return failure(exc)
+        rows = [r for r in rows if (not q["host"] or r.host == q["host"]) and (not q["since"] or
+                                                                               r.started_at >= q["since"])]
+        return html(page="runs", title="runs", rows=rows, q=q, truncated=len(rows) >= RUN_LIMIT)
+
+    async def jobs(request: Request) -> HTMLResponse:
+        from ..jobs import list_jobs
+
+        try:
+            return html(page="jobs", title="distributed jobs", rows=list_jobs(db(), limit=200))
+        except MlfootprintError as exc:
+            return failure(exc)
+
+    async def projects(request: Request) -> HTMLResponse:
+        try:
+            rows = [row(RunRow, r) for r in db().list_runs(limit=100_000)]
+        except MlfootprintError as exc:
+            return failure(exc)
+        return html(page="projects", title="projects", rows=project_totals(rows), svg=projects_plot(rows))
+
+    async def run_page(request: Request) -> HTMLResponse:
+        try:
+            store_ = db()
+            return HTMLResponse(html_of(store_, find(store_, request.path_params["ident"])).replace(
+                "<main>", "<main>" + NAV, 1))
+        except MlfootprintError as exc:
+            return failure(exc)
+
+    async def compare(request: Request) -> HTMLResponse:
+        try:
+            store_ = db()
+            a, b = (store_.get_run(request.query_params.get(k, "").strip() or "?") for k in ("a", "b"))
+        except MlfootprintError as exc:
+            return failure(exc)
+        return html(page="compare", title=f"{a.id} vs {b.id}", rows=[a, b], lines=compare_lines(a, b),
+                    svg=compare_plot(a, b))
+
+    return Starlette(routes=[Route("/", runs), Route("/jobs", jobs), Route("/projects", projects),
+                             Route("/run/{ident}", run_page), Route("/job/{ident:path}", run_page),
+                             Route("/compare", compare)],
+                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host, port))])

@@ -1,0 +1,157 @@
+"""The plots of the HTML report and the dashboard, as inline SVG (text drawn as paths: no fonts, no
+scripts, no network).
+
+User text (project, phase and component names) reaches a plot as text, never as matplotlib's maths
+notation: a name such as `$\\frac{$` is drawn as typed (every text artist is made with
+parse_math=False). Colours are distinct (a qualitative palette), legends sit outside the data.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from ..constants import J_PER_KWH
+from ..record import RunRow, SampleRow
+
+# Tableau 10: distinct to colour-blind readers as far as ten colours can be
+PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+           "#bab0ac"]
+MIXED = "(mixed)"  # samples/phase: several phases shared the interval (meter.MIXED_PHASE)
+PROJECTS_SHOWN = 12  # the projects chart names this many, the rest as "other projects"
+
+__all__ = ["PALETTE", "bar_plot", "power_plot", "projects_plot", "pyplot", "svg"]
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot, set up for inline SVG; one place, for every plot of the package."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "path"  # text as outlines: no font needed to view the file
+    matplotlib.rcParams["text.parse_math"] = False  # user text is text (matplotlib >= 3.5)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    pyplot().close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inline
+
+
+def power_plot(samples: Sequence[SampleRow], title: str) -> str | None:
+    """IT power per device over time; behind it, the phase that held each interval (at least 80 % of it).
+    Intervals that several phases shared are left unshaded: their mix is below the sampling resolution."""
+    if not samples:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    keys = sorted({s.key for s in samples})
+    for i, key in enumerate(keys):
+        pts = [(s.t_s, s.power_w) for s in samples if s.key == key]
+        # each sample is the mean power over the interval that ends at its time: draw it over that interval
+        starts = [0.0] + [t for t, _ in pts[:-1]]
+        ax.step(starts + [pts[-1][0]], [p for _, p in pts] + [pts[-1][1]], where="post", label=key,
+                color=PALETTE[i % len(PALETTE)], linewidth=1.3)
+    spans = _phase_spans(samples, keys[0])
+    energy: dict[str, float] = defaultdict(float)
+    for s in samples:
+        if s.phase and s.phase != MIXED:
+            energy[s.phase] += s.energy_j
+    phases = sorted(energy, key=lambda p: -energy[p])  # by energy, largest first
+    labelled: set[str] = set()
+    for a, b, phase in spans:
+        if phase and phase != MIXED:
+            colour = PALETTE[(len(keys) + phases.index(phase)) % len(PALETTE)]
+            ax.axvspan(a, b, color=colour, alpha=0.18, linewidth=0,
+                       label=None if phase in labelled else f"phase: {phase}")
+            labelled.add(phase)
+    mixed_s = sum(b - a for a, b, phase in spans if phase == MIXED)
+    ax.set_xlabel("seconds since the start")
+    ax.set_ylabel("IT power (W)")
+    title += f"; unshaded: no single phase held the interval ({mixed_s:.0f} s)" if mixed_s else ""
+    ax.set_title(title, fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    order = list(range(len(keys))) + sorted(range(len(keys), len(labels)),
+                                            key=lambda i: phases.index(labels[i][len("phase: "):]))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.set_ylim(bottom=0)
+    return svg(fig)
+
+
+def _phase_spans(samples: Sequence[SampleRow], key: str) -> list[tuple[float, float, str | None]]:
+    spans: list[tuple[float, float, str | None]] = []
+    previous_t = 0.0
+    for s in samples:
+        if s.key != key:
+            continue
+        if spans and spans[-1][2] == s.phase:
+            spans[-1] = (spans[-1][0], s.t_s, s.phase)
+        else:
+            spans.append((previous_t, s.t_s, s.phase))
+        previous_t = s.t_s
+    return spans
+
+
+def bar_plot(labels: list[str], values: list[float], title: str, unit: str = "J") -> str | None:
+    """Horizontal bars, largest first, each label once."""
+    if not labels:
+        return None
+    plt = pyplot()
+    pairs = sorted(zip(labels, values), key=lambda p: -p[1])
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(pairs) + 1.0))
+    ax.barh(range(len(pairs)), [v for _, v in pairs], color=PALETTE[0])
+    ax.set_yticks(range(len(pairs)), [lab for lab, _ in pairs], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(unit)
+    ax.set_title(title, fontsize=10)
+    return svg(fig)
+
+
+def projects_plot(rows: Sequence[RunRow]) -> str | None:
+    """IT energy per project per day, stacked: where the footprint goes over time. The largest projects
+    are named; the rest are one bar segment, so twenty projects stay readable."""
+    if not rows:
+        return None
+    by: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for r in rows:
+        by[r.project][r.started_at[:10]] += r.energy_j / J_PER_KWH
+    totals = sorted(by, key=lambda p: -sum(by[p].values()))
+    named, rest = totals[:PROJECTS_SHOWN], totals[PROJECTS_SHOWN:]
+    days = sorted({d for p in by.values() for d in p})
+    scale, unit = _energy_scale(max((sum(by[p][d] for p in by) for d in days), default=0.0))
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    bottom = [0.0] * len(days)
+    series = [(p[:40], by[p]) for p in named]
+    if rest:
+        other: dict[str, float] = defaultdict(float)
+        for p in rest:
+            for d, v in by[p].items():
+                other[d] += v
+        series.append((f"{len(rest)} other projects", other))
+    for i, (label, per_day) in enumerate(series):
+        values = [per_day.get(d, 0.0) * scale for d in days]
+        ax.bar(days, values, bottom=bottom, label=label, color=PALETTE[i % len(PALETTE)] if i < len(PALETTE) else "#888")
+        bottom = [b + v for b, v in zip(bottom, values)]
+    ax.set_ylabel(f"IT energy ({unit})")
+    ax.set_title("IT energy per project per day (UTC; nested runs counted in their parent)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    fig.autofmt_xdate()
+    return svg(fig)
+
+
+def _energy_scale(peak_kwh: float) -> tuple[float, str]:
+    """A unit for an axis whose largest value is `peak_kwh`: no 0.0001 kWh ticks."""
+    for factor, unit, below in ((1e3 * 3600, "J", 1e-3), (1e3, "Wh", 1.0), (1.0, "kWh", 1e3)):
+        if peak_kwh < below:
+            return factor, unit
+    return 1e-3, "MWh"
