@@ -110,6 +110,7 @@ class RunRow:
     parent_id: str | None = None  # the run this one is nested in, or the experiment it is a trial of
     kind: str = "run"  # run | experiment
     serving_estimate_json: str | None = None
+    overlaps_json: str | None = None  # unrelated runs that measured this machine at the same time
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ class RunRecord:
     warnings: list[str]
     parent_id: str | None = None  # nested in that run (devices charged there), or a trial of that experiment
     kind: str = "run"  # run | experiment
+    overlaps: list[str] = field(default_factory=list)  # unrelated runs measuring this machine at the same time
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = to_json(self)
@@ -390,6 +392,7 @@ def to_record(run: Mapping[str, Any] | RunRow, component_rows: Iterable[Mapping[
         forecast=from_json(ForecastFigures, forecast) if forecast else None,
         impact=_decoded(Impact, r.impact_json, "impact", warnings),
         serving=serving, job=job, settings=settings, warnings=warnings, parent_id=r.parent_id, kind=r.kind or "run",
+        overlaps=[str(x) for x in _loads(r.overlaps_json, [])],
     )
 
 

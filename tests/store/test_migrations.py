@@ -185,7 +185,7 @@ def test_the_5_to_6_step_on_postgresql(postgres_url: str) -> None:
         con.execute(text("DROP INDEX ix_runs_parent"))
         con.execute(text("DROP INDEX ix_runs_started"))
         for table, column in (("runs", "parent_id"), ("runs", "kind"), ("runs", "serving_estimate_json"),
-                              ("components", "charged_to")):
+                              ("runs", "overlaps_json"), ("components", "charged_to")):
             con.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         con.execute(text("UPDATE mlfootprint_meta SET value = '5'"))
     dispose_engines()

@@ -17,7 +17,8 @@ from .urls import display_url
 #    samples.phase), serving_windows (a served model's requests and energy per time window);
 # 6: runs.parent_id (the run or experiment this one is nested in), runs.kind ('run' | 'experiment'),
 #    runs.serving_estimate_json (computed once at the run's end), components.charged_to (the run that owns
-#    the device's energy when it is not this one), an index on runs.started_at (listings)
+#    the device's energy when it is not this one), runs.overlaps_json (unrelated runs that measured the same
+#    machine at the same time), an index on runs.started_at (listings)
 SCHEMA_VERSION = 6
 
 META_TABLE = "mlfootprint_meta"
@@ -27,13 +28,14 @@ CHILD_TABLES = ("components", "phases", "run_values", "serving_windows")  # rows
 # so a record has the same keys whatever version wrote it.
 ADDED_COLUMNS: dict[str, dict[str, Any]] = {
     "runs": {"impact_json": None, "job_id": None, "job_rank": None, "job_json": None, "parent_id": None,
-             "kind": "run", "serving_estimate_json": None},
+             "kind": "run", "serving_estimate_json": None, "overlaps_json": None},
     "components": {"charged_to": None},
     "samples": {"span_s": None, "phase": None},
 }
 
 # Long text a listing does not show: `runs`, the dashboard and the job list leave it unread.
-BLOB_COLUMNS = frozenset({"settings_json", "warnings_json", "impact_json", "job_json", "serving_estimate_json"})
+BLOB_COLUMNS = frozenset({"settings_json", "warnings_json", "impact_json", "job_json", "serving_estimate_json",
+                          "overlaps_json"})
 
 RUN_KINDS = ("run", "experiment")
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")

@@ -119,9 +119,10 @@ def upgrade_4(conn: Conn, backend: str) -> None:
 def upgrade_5(conn: Conn, backend: str) -> None:
     """5 -> 6: nested runs and experiments (runs.parent_id, runs.kind), the component owner
     (components.charged_to), the serving estimate stored at the run's end (runs.serving_estimate_json),
-    and an index on runs.started_at for listings."""
+    unrelated runs that measured the same machine at once (runs.overlaps_json), and an index on
+    runs.started_at for listings."""
     _add_columns(conn, "runs", {"parent_id": "VARCHAR(32)", "kind": "VARCHAR(16) NOT NULL DEFAULT 'run'",
-                                "serving_estimate_json": "TEXT"})
+                                "serving_estimate_json": "TEXT", "overlaps_json": "TEXT"})
     _add_columns(conn, "components", {"charged_to": "VARCHAR(32)"})
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_parent ON runs (parent_id)"))
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_runs_started ON runs (started_at)"))

@@ -57,6 +57,7 @@ runs = Table(
     Column("parent_id", String(32)),
     Column("kind", String(16), nullable=False, default="run", server_default="run"),  # run | experiment
     Column("serving_estimate_json", Text),  # the serving estimate, computed once at the run's end
+    Column("overlaps_json", Text),  # unrelated runs that measured the same machine at the same time
 )
 Index("ix_runs_job", runs.c.job_id)
 Index("ix_runs_parent", runs.c.parent_id)
