@@ -563,14 +563,12 @@ def test_f21_messages_keep_user_text_and_say_the_right_thing(tmp_path: Path) -> 
 
 # -- F22: export reads in batches ----------------------------------------------------------------------------
 def test_f22_export_uses_a_few_queries_per_batch_not_one_per_run(isolated_env: Path) -> None:
-    from sqlalchemy import event
-
     for _ in range(30):
         with mlfootprint.track(sensors=[steady(1.0)]):
             pass
     store = open_store(str(isolated_env))
     statements: list[str] = []
-    event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    store.source.trace = statements.append
     records = list(store.iter_records())
     assert len(records) == 30
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 8
