@@ -484,7 +484,7 @@ def part_job(setup: Setup) -> list[str]:
         run_logged(cmd, setup.work / "job.log", timeout_s=seconds + 240, env=child_env())
     db = open_store(setup.store)
     rows = db.list_runs(project=project)
-    job_ids = {r["job_id"] for r in rows}
+    job_ids = {r.job_id for r in rows}
     if len(rows) != 2 or len(job_ids) != 1 or None in job_ids:
         raise RuntimeError(f"expected the 2 ranks of one job in the store, found {len(rows)} runs of jobs {job_ids}")
     job_id = job_ids.pop()
@@ -583,7 +583,7 @@ def part_serving(setup: Setup) -> list[str]:
     if rc != 0:
         raise RuntimeError(f"mlfootprint serve exited with {rc}; see {setup.work / 'serve.log'}")
     db = open_store(setup.store)
-    record = db.get_run(db.list_runs(project=project)[0]["id"])
+    record = db.get_run(db.list_runs(project=project)[0].id)
     s = record.serving
     if s is None or not s.requests:
         raise RuntimeError(f"the serve run {record.id} has no serving windows with requests")
@@ -618,7 +618,7 @@ def first_window(db: Any, project: str, server: subprocess.Popen[bytes], timeout
             raise RuntimeError(f"mlfootprint serve ended (status {server.returncode}) before its first window")
         try:
             rows = db.list_runs(project=project)
-            if rows and db.get_run(rows[0]["id"]).serving is not None:
+            if rows and db.get_run(rows[0].id).serving is not None:
                 return
         except Exception as exc:  # the store busy with serve's write: read again
             log.debug("store not readable yet: %s", exc)

@@ -55,7 +55,7 @@ def one(concurrency: int, batching: bool, requests: int, store: str) -> dict:  #
         if server.poll() is None:
             server.kill()
     db = open_store(store)
-    runs = {r["project"]: r["id"] for r in db.list_runs(limit=1000)}
+    runs = {r.project: r.id for r in db.list_runs(limit=1000)}
     outside, inside = db.get_run(runs[f"outside-{tag}"]), db.get_run(runs[f"inside-{tag}"])
     assert outside is not None and inside is not None and outside.serving is not None, tag
     s = outside.serving

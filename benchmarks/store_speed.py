@@ -71,7 +71,7 @@ def measure(store: str, repeats: int) -> dict[str, float]:
             return reader.list_jobs(limit=20)  # type: ignore[attr-defined,no-any-return]
         return list_jobs(reader, limit=20)
 
-    run_id = open_store(store).list_runs(limit=1)[0]["id"]
+    run_id = open_store(store).list_runs(limit=1)[0].id
     cases = {
         "open + list 20 runs (runs)": lambda: open_store(store).list_runs(limit=20),
         "open + list every run (dashboard projects)": lambda: open_store(store).list_runs(limit=100_000),

@@ -43,7 +43,7 @@ def test_round_trip_with_phases_counts_and_samples() -> None:
     assert {p.phase for p in record.phases} >= {"train"}
     assert record.counts == {"samples": 10.0} and record.generalization_gap == {"accuracy": pytest.approx(0.05)}
     assert sum(s["energy_j"] for s in store.samples(run.id)) == pytest.approx(record.energy_j)
-    assert [r["id"] for r in store.list_runs(project=project)] == [run.id]
+    assert [r.id for r in store.list_runs(project=project)] == [run.id]
     assert record.settings["store"].value.startswith("postgresql+psycopg://postgres@/")
 
 

@@ -35,7 +35,7 @@ def _records(store: Path) -> dict[str, dict]:  # type: ignore[type-arg]
     from mlfootprint.store import open_store
 
     db = open_store(str(store))
-    return {r["project"]: db.get_run(r["id"]).to_json() for r in db.list_runs()}
+    return {r.project: db.get_run(r.id).to_json() for r in db.list_runs()}
 
 
 # -- the FastAPI example under concurrent load -------------------------------------------------------------

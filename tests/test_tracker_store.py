@@ -60,7 +60,7 @@ def test_decorator_makes_one_run_per_call_and_failed_calls_are_recorded(isolated
     with pytest.raises(ValueError, match="boom"):  # the user's error passes through unchanged
         work(True)
     runs = open_store(str(isolated_env)).list_runs(project="deco")
-    assert [r["status"] for r in runs] == ["failed", "completed"]
+    assert [r.status for r in runs] == ["failed", "completed"]
 
 
 def test_bare_decorator(isolated_env: Path) -> None:
@@ -69,7 +69,7 @@ def test_bare_decorator(isolated_env: Path) -> None:
         return 42
 
     assert work() == 42
-    assert open_store(str(isolated_env)).list_runs()[0]["status"] == "completed"
+    assert open_store(str(isolated_env)).list_runs()[0].status == "completed"
 
 
 def test_bad_settings_fail_before_the_block_runs() -> None:
@@ -174,7 +174,7 @@ def test_a_run_killed_with_sigkill_keeps_its_flushed_samples_and_is_interrupted(
     assert len(samples) >= 5
     assert record.energy_j == pytest.approx(sum(s["energy_j"] for s in samples), rel=1e-6)
     assert record.energy_j == pytest.approx(100.0 * record.duration_s, rel=0.05)
-    assert store.list_runs()[0]["status"] == "interrupted"  # persisted, not only shown
+    assert store.list_runs()[0].status == "interrupted"  # persisted, not only shown
 
 
 def test_store_passwords_never_reach_a_record(isolated_env: Path) -> None:

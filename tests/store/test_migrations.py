@@ -63,8 +63,8 @@ def test_an_old_store_is_read_unchanged_and_upgraded_by_a_writer_with_the_same_f
 
     reader = open_store(str(path))
     listed = reader.list_runs()
-    assert [(r["id"], r["status"], r["energy_j"], r["co2e_kg"]) for r in reversed(listed)] == [r[:4] for r in runs]
-    assert all(r["kind"] == "run" and r["parent_id"] is None for r in listed), "columns the version lacks are filled"
+    assert [(r.id, r.status, r.energy_j, r.co2e_kg) for r in reversed(listed)] == [r[:4] for r in runs]
+    assert all(r.kind == "run" and r.parent_id is None for r in listed), "columns the version lacks are filled"
     records = {r[0]: reader.get_run(r[0]).to_json() for r in runs}
     for run_id, record in records.items():
         components = stored(path, f"SELECT key, energy_j FROM components WHERE run_id = '{run_id}' ORDER BY key")
@@ -84,7 +84,7 @@ def test_an_old_store_is_read_unchanged_and_upgraded_by_a_writer_with_the_same_f
     assert stored(path, "SELECT value FROM mlfootprint_meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     upgraded = open_store(str(path))
     assert {r[0]: upgraded.get_run(r[0]).to_json() for r in runs} == records, "every run reads the same after the upgrade"
-    assert [r["id"] for r in upgraded.list_runs(top_level_only=True)] == [r["id"] for r in listed]
+    assert [r.id for r in upgraded.list_runs(top_level_only=True)] == [r.id for r in listed]
 
 
 @pytest.mark.parametrize("version", OLD_VERSIONS)
@@ -190,7 +190,7 @@ def test_the_5_to_6_step_on_postgresql(postgres_url: str) -> None:
         con.execute(text("UPDATE mlfootprint_meta SET value = '5'"))
     dispose_engines()
     reader = open_store(postgres_url)
-    assert reader.get_run("pgv5").to_json()["energy_j"] == 5.0 and reader.list_runs()[0]["kind"] == "run"
+    assert reader.get_run("pgv5").to_json()["energy_j"] == 5.0 and reader.list_runs()[0].kind == "run"
     open_store(postgres_url, write=True)
     with engine.begin() as con:
         kinds = con.execute(text("SELECT kind, parent_id FROM runs")).all()

@@ -46,13 +46,13 @@ def test_a_listing_reads_only_the_columns_it_shows_and_top_level_runs_when_asked
     nested_store(store_url)
     reader = open_store(store_url)
     rows = reader.list_runs()
-    assert [r["id"] for r in rows] == ["alone", "inner", "outer", "trial2", "trial1", "exp"]
-    assert not BLOB_COLUMNS & set(rows[0]) and {"id", "project", "command", "job_id", "kind", "parent_id"} <= set(rows[0])
+    assert [r.id for r in rows] == ["alone", "inner", "outer", "trial2", "trial1", "exp"]
+    assert all(getattr(r, c) is None for r in rows for c in BLOB_COLUMNS if hasattr(r, c)), "a listing reads no blob"
     top = reader.list_runs(top_level_only=True)
-    assert [r["id"] for r in top] == ["alone", "outer", "exp"] and top[2]["kind"] == "experiment"
-    assert [r["id"] for r in reader.list_runs(limit=2, top_level_only=True)] == ["alone", "outer"]
-    assert [r["id"] for r in reader.children("exp")] == ["trial1", "trial2"] and reader.children("alone") == []
-    totals = reader.child_totals([r["id"] for r in top])
+    assert [r.id for r in top] == ["alone", "outer", "exp"] and top[2].kind == "experiment"
+    assert [r.id for r in reader.list_runs(limit=2, top_level_only=True)] == ["alone", "outer"]
+    assert [r.id for r in reader.children("exp")] == ["trial1", "trial2"] and reader.children("alone") == []
+    totals = reader.child_totals([r.id for r in top])
     assert set(totals) == {"exp", "outer"}
     assert (totals["exp"].children, totals["exp"].energy_j, totals["exp"].co2e_kg) == (2, 30.0, 3.0)
     assert (totals["outer"].children, totals["outer"].energy_j) == (1, 0.0)
@@ -100,7 +100,7 @@ def test_the_reader_never_writes_even_when_it_shows_a_dead_run_interrupted(tmp_p
     open_store(str(path), write=True).create_run(run_row())  # running, with a heartbeat long gone
     before = path.read_bytes()
     reader = open_store(str(path))
-    assert reader.list_runs()[0]["status"] == "interrupted" and reader.get_run("r1").to_json()["status"] == "interrupted"
+    assert reader.list_runs()[0].status == "interrupted" and reader.get_run("r1").to_json()["status"] == "interrupted"
     assert path.read_bytes() == before
     assert isinstance(reader, Reader) and not hasattr(reader, "engine") and not hasattr(reader, "import_rows")
     assert set(vars(reader)) >= {"url", "display_url", "path", "tables", "columns", "source", "backend"}
@@ -113,7 +113,7 @@ reader = open_store(sys.argv[1])
 reader.list_runs(); reader.job_rows()
 print(sorted(m for m in ("sqlalchemy", "psutil", "mlfootprint.jobs", "mlfootprint.impact", "mlfootprint.record")
              if m in sys.modules))
-reader.get_run(reader.list_runs()[0]["id"])
+reader.get_run(reader.list_runs()[0].id)
 print(sorted(m for m in ("sqlalchemy", "mlfootprint.record") if m in sys.modules))
 """
 
@@ -184,7 +184,7 @@ def test_r5_a_writer_on_a_read_only_store_says_why_in_one_line(tmp_path: Path) -
 
 
 def _rows(reader: Any) -> list[str]:
-    return [r["id"] for r in reader.list_runs()]
+    return [r.id for r in reader.list_runs()]
 
 
 def test_a_fixture_store_reads_the_same_through_sqlite3_and_sqlalchemy(tmp_path: Path) -> None:

@@ -179,11 +179,11 @@ def test_r24_dead_runs_are_recorded_as_interrupted_and_live_ones_left(store_url:
         writer.create_run(row)
     assert writer.mark_dead_runs() == 2
     assert writer.mark_dead_runs() == 0, "once recorded, nothing more to do"
-    engine_rows = {r["id"]: r for r in open_store(store_url).list_runs()}
-    assert {k: engine_rows[k]["status"] for k in rows} == {"dead-here": "interrupted", "alive-here": "running",
+    engine_rows = {r.id: r for r in open_store(store_url).list_runs()}
+    assert {k: engine_rows[k].status for k in rows} == {"dead-here": "interrupted", "alive-here": "running",
                                                            "stale-there": "interrupted", "fresh-there": "running",
                                                            "done": "completed"}
-    assert engine_rows["stale-there"]["ended_at"] == rows["stale-there"]["heartbeat_at"]
+    assert engine_rows["stale-there"].ended_at == rows["stale-there"]["heartbeat_at"]
 
 
 KILLED = textwrap.dedent("""

@@ -139,7 +139,7 @@ def runs(
         return
     from ..record import RunRow, row
 
-    rows = [row(RunRow, r) for r in db.list_runs(limit=limit, project=project)]
+    rows = db.list_runs(limit=limit, project=project)
     if not rows:
         from ..report.format import plain
 

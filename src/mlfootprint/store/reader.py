@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RunNotFoundError, StoreConfigError, StoreError, StoreMissingError
+from ..rows import RunRow, row
 from .failures import open_failed, query_failed
 from .layout import ADDED_COLUMNS, BLOB_COLUMNS, CHILD_TABLES, META_TABLE, check_version, parse_version
 from .liveness import shown_status
@@ -146,7 +147,7 @@ class Reader:
 
     # -- runs ------------------------------------------------------------------------------------
     def list_runs(self, limit: int | None = None, project: str | None = None,
-                  top_level_only: bool = False) -> list[dict[str, Any]]:
+                  top_level_only: bool = False) -> list[RunRow]:
         """Runs, newest first, with the columns a listing shows; a run whose process died shows as
         interrupted. `top_level_only`: leave out runs nested in another run or trials of an experiment."""
         q = self.source.quote
@@ -161,7 +162,7 @@ class Reader:
             rows = s.rows(self._select("runs", self._listing, " AND ".join(where), f"{q('started_at')} DESC, "
                                        f"{q('id')}", limit or None), params)
             return self._shown(s, self._complete("runs", rows, blobs=False))
-        return list(self._read(read))
+        return [row(RunRow, r) for r in self._read(read)]
 
     def get_run(self, run_id: str) -> RunRecord:
         """The full record of a run; a unique prefix of its id is enough."""
@@ -223,13 +224,14 @@ class Reader:
         return rows if "phase" in cols else [dict(r, phase=None) for r in rows]
 
     # -- nesting -----------------------------------------------------------------------------------
-    def children(self, run_id: str) -> list[dict[str, Any]]:
+    def children(self, run_id: str) -> list[RunRow]:
         """The runs nested in `run_id` (or the trials of the experiment `run_id`), oldest first."""
         if not self.has_parents:
             return []
         q = self.source.quote
-        return list(self._read(lambda s: self._shown(s, s.rows(self._select(
-            "runs", self._listing, f"{q('parent_id')} = :id", f"{q('started_at')}, {q('id')}"), {"id": run_id}))))
+        return [row(RunRow, r) for r in self._read(lambda s: self._shown(s, self._complete("runs", s.rows(self._select(
+            "runs", self._listing, f"{q('parent_id')} = :id", f"{q('started_at')}, {q('id')}"), {"id": run_id}),
+            blobs=False)))]
 
     def child_totals(self, run_ids: Sequence[str]) -> dict[str, ChildTotals]:
         """For a listing: each run's number of children and their summed energy and CO2e (one query per
