@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def test_two_unrelated_machine_scope_runs_name_each_other(tmp_path: Path) -> Non
     a = subprocess.Popen([*MLFOOTPRINT, "track", "-q", "--project", "a", "--", sys.executable, "-c", wait_for_b],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not list((Path("/tmp") / f"mlfootprint-{os.getuid()}" / "machine").glob("*.lock")) and \
+    while not list((Path(tempfile.gettempdir()) / f"mlfootprint-{os.getuid()}" / "machine").glob("*.lock")) and \
             time.monotonic() < deadline:
         time.sleep(0.02)  # A is registered once its run has started
     b = subprocess.run([*MLFOOTPRINT, "track", "-q", "--project", "b", "--", sys.executable, "-c",
@@ -49,6 +50,13 @@ def test_a_nested_run_is_not_an_overlap(tmp_path: Path) -> None:
     assert outer["overlaps"] == [] and inner["overlaps"] == []
     # the stored energy counts the machine once: the sum over both runs is the outer run's (F1)
     assert outer["energy_j"] + inner["energy_j"] == outer["energy_j"] > 0
+    # `runs` lists the outer run once, its nested run counted in its line; --nested lists both
+    listing = subprocess.run([*MLFOOTPRINT, "runs"], env=dict(env, COLUMNS="160"), capture_output=True, text=True,
+                             timeout=60).stdout
+    assert "outer (+1 nested)" in listing and outer["id"] in listing and inner["id"] not in listing
+    every = subprocess.run([*MLFOOTPRINT, "runs", "--nested"], env=dict(env, COLUMNS="160"), capture_output=True,
+                           text=True, timeout=60).stdout
+    assert outer["id"] in every and inner["id"] in every and "nested)" not in every
 
 
 def test_a_registry_entry_of_a_dead_process_is_not_alive(tmp_path: Path) -> None:
