@@ -70,7 +70,7 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-from . import runs, serve, share, dashboard, reduce, grid, estimate  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
+from . import runs, serve, share, dashboard, reduce, grid, estimate, fleet  # noqa: E402,F401,I001  (registers the commands on `app`, in this order)
 
 
 def _click_exceptions() -> list[ModuleType]:

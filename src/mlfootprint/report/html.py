@@ -305,3 +305,8 @@ def result_report(data: Any) -> str:
             plot_id="pareto-plot", headers=["strategy", "energy", metric or "quality", "recommended", "verdict"],
             rows=rows, note="Measured trials; the verdicts say why a strategy is or is not recommended.")
     raise ValueError("not a reduce result (reduce --json-file) or an estimate sweep (estimate --json)")
+
+
+# The plot helpers, for the other self-contained pages (report/fleet_html.py).
+pyplot = _pyplot
+svg_of = _svg
