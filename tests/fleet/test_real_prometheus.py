@@ -186,3 +186,37 @@ def test_a_source_that_is_not_there_is_said_so(fleet_data: tuple[Fleet, Promethe
     done = _fleet(server.url, "--source", "node-exporter", "--start", _iso(a), "--end", _iso(b))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "node_rapl" in done.stderr and "no series" in done.stderr
+
+
+HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
+
+
+def test_the_monthly_report_in_a_real_browser(fleet_data: tuple[Fleet, Prometheus], tmp_path: Path) -> None:
+    from tests.test_share import _browser, _errors
+
+    fleet, server = fleet_data
+    a, b = fleet.t0 + 3.5 * HOUR, fleet.t0 + 6 * HOUR
+    result_file, page = tmp_path / "fleet.json", tmp_path / "fleet.html"
+    done = _fleet(server.url, "--by", "namespace", "--start", _iso(a), "--end", _iso(b), "--serving", "vllm",
+                  "--country", "FR", "--renewable-share", "0.5", "--note", HOSTILE, "-o", str(result_file),
+                  "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    browser = _browser()
+    try:
+        from selenium.webdriver.common.by import By
+
+        browser.get(page.as_uri())
+        assert browser.find_element(By.ID, "note").text == HOSTILE  # shown as text, not run as markup
+        for plot in ("timeline-plot", "groups-plot", "kinds-plot", "models-plot"):
+            assert browser.find_element(By.ID, plot).find_elements(By.TAG_NAME, "svg"), plot
+        groups = browser.find_element(By.ID, "groups").text
+        assert "namespace=team-a" in groups and "unallocated (idle capacity)" in groups
+        assert "mistral-7b" in browser.find_element(By.ID, "models").text
+        assert "team-c" in browser.find_element(By.ID, "movers").text
+        assert "CO2e market-based" in browser.find_element(By.ID, "totals").text
+        assert _errors(browser) == []
+        shots = Path(__file__).resolve().parents[2] / "out" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(shots / "fleet_report.png"))
+    finally:
+        browser.quit()

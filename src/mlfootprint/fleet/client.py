@@ -70,10 +70,10 @@ def access_from(url: str, **kwargs: Any) -> Access:
         raise PrometheusError(f"invalid Prometheus URL {mask_url(url)!r}: expected http(s)://host:port") from None
     if parts.scheme not in ("http", "https") or not host:
         raise PrometheusError(f"invalid Prometheus URL {mask_url(url)!r}: expected http(s)://host:port[/path]")
-    if parts.username is not None:
-        kwargs.setdefault("basic_user", urllib.parse.unquote(parts.username))
-        if parts.password is not None:
-            kwargs.setdefault("basic_password", urllib.parse.unquote(parts.password))
+    if parts.username is not None and kwargs.get("basic_user") is None:
+        kwargs["basic_user"] = urllib.parse.unquote(parts.username)
+        if parts.password is not None and kwargs.get("basic_password") is None:
+            kwargs["basic_password"] = urllib.parse.unquote(parts.password)
     netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
     clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
     given = {k: v for k, v in kwargs.items() if v is not None}

@@ -1,30 +1,41 @@
 """Counters read from Prometheus, tile by tile, into sums per label set: the PromQL sums first, then the
-exact fixes from raw samples (window edges, reset tiles, long gaps) that fleet/counters.py defines.
+exact fixes from raw samples (window edges, reset tiles, devices that changed hands, long gaps) that
+fleet/counters.py defines.
 
-`measure` is used for every counter the fleet view reads (energy, requests, tokens). It hands each
-contribution — (labels, tile, value) — to a sink, in the calling thread; the labels are either an
-aggregate's (the `sum by` labels) or a whole series' (a fix), and the sink maps both the same way.
-Memory holds one query's answer at a time: an aggregate's groups x tiles, or one series' raw samples.
+A *unit* is what one counter counts: a device (a GPU, named by the source's device labels, whose
+counter its series carry in turn) or, for sources without device labels, a series. `measure` reads
+every counter the fleet view uses (energy, requests, tokens) and hands each contribution — (labels,
+tile, value) — to a sink, in the calling thread; the labels are an aggregate's (the `sum by` labels) or
+a series' (a fix), and the sink maps both the same way.
+
+Memory holds one query's answer at a time — an aggregate's groups x tiles, one run of per-series
+counts (read in tile order, each unit reduced to a few numbers of state), or the raw samples of a few
+units over one tile — never the samples of the period.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterable, Sequence
-from functools import partial
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import counters, promql
 from .client import PromClient
-from .counters import Sample
-from .plan import EDGE_REACH_S, LOOKBACK_EXTRA_S, Tile, Window, chunks, iso
+from .counters import Key, Sample
+from .plan import EDGE_REACH_S, LOOKBACK_S, Tile, Window, chunks, iso
 
 Labels = dict[str, str]
 Sink = Callable[[Labels, int, float], None]
+TimeSink = Callable[[Labels, float], None]  # a series' labels, seconds it was there
+Unit = tuple[tuple[str, str], ...]  # the device's labels, or the series' own
 MAX_LISTED = 200  # gaps and resets listed in the result; the rest are counted
+BATCH_UNITS = 64  # devices fetched raw in one query
+BATCH_TILES = 6  # consecutive tiles fetched raw in one query
+SHORT_BY = 2  # a tile with this many samples fewer than a neighbour has a gap
 
 
 @dataclass(frozen=True)
@@ -37,14 +48,15 @@ class Counter:
     starts_at_zero: bool
     method: str  # exact | increase
     workload_label: str | None  # its presence marks a series as allocated (promql.ALLOC)
+    device: tuple[str, ...] = ()  # labels naming the device whose counter the series carry (DCGM: UUID)
 
 
 @dataclass(frozen=True)
 class Options:
     concurrency: int = 4
     max_samples: int = 50_000_000
-    max_span_s: float = 7 * 86400.0
-    max_fixes: int = 2000  # raw-sample fetches for reset tiles and gaps; beyond, PromQL's increase() stands in
+    max_span_s: float = 2 * 86400.0  # a query's answer (series x tiles) held at once: memory, not speed
+    max_fixes: int = 200_000  # unit-tiles fixed from raw samples (in batches); beyond, PromQL's differences stand
     find_gaps: bool = True
 
 
@@ -68,45 +80,88 @@ class Report:
     gaps_total: int = 0
     resets: list[tuple[Labels, Sample, Sample]] = field(default_factory=list)
     resets_total: int = 0
+    handovers: int = 0  # unit-tiles split between series from raw samples
+    shared: set[Unit] = field(default_factory=set)  # devices two series counted at once
     warnings: list[str] = field(default_factory=list)
 
 
-def _points(result: list[dict[str, Any]]) -> Iterable[tuple[Labels, float, float]]:
-    """(labels, time, value) of a vector or matrix answer; values that are not finite are skipped."""
+@dataclass(frozen=True)
+class _Series:
+    key: Key
+    unit: Unit
+    tagged: Labels  # the labels as sums carry them (promql.ALLOC on allocated series)
+
+
+@dataclass
+class _Run:
+    """One series over one run of tiles: its end values and its sample counts, by tile."""
+
+    info: _Series
+    ends: dict[int, float]
+    counts: dict[int, float]
+
+
+@dataclass(frozen=True)
+class _Ends:
+    """Where a unit stood at the end of its last tile with samples: its largest value, its series if it had
+    only one, and each series' own last value (by tile)."""
+
+    tile: int
+    value: float
+    only: Key | None
+    series: dict[Key, tuple[int, float]]
+
+
+@dataclass
+class _State:
+    """A unit's last tiles, as the counts stream past: enough to see hand-overs and gaps."""
+
+    tile: int  # the last tile with samples
+    keys: frozenset[Key]
+    count: float
+    before: float | None = None  # the count of the tile before `tile`, if it had samples
+
+
+Rows = list[tuple[Labels, list[tuple[int, float]]]]  # per series (its labels), its (tile, value) points
+
+
+def _rows(result: list[dict[str, Any]], index: dict[int, int]) -> Rows:
+    """A vector or matrix answer per series: (labels, [(tile, value)]); points off the tiles' ends, or not
+    finite, are skipped. Series-major, so a series' labels are handled once, not once per point."""
+    out: Rows = []
     for item in result:
-        metric = item.get("metric") or {}
-        rows = item.get("values") or ([item["value"]] if "value" in item else [])
-        for t, v in rows:
+        points = []
+        for t, v in item.get("values") or ([item["value"]] if "value" in item else []):
+            tile = index.get(round(float(t)))
             x = float(v)
-            if math.isfinite(x):
-                yield metric, float(t), x
+            if tile is not None and math.isfinite(x):
+                points.append((tile, x))
+        if points:
+            out.append((item.get("metric") or {}, points))
+    return out
 
 
-def _samples(result: list[dict[str, Any]], labels: Labels | None = None) -> list[Sample]:
-    """The raw samples of the one series with exactly `labels` (all of the answer when None)."""
-    want = {k: v for k, v in (labels or {}).items() if k != "__name__"}
-    for item in result:
-        metric = {k: v for k, v in (item.get("metric") or {}).items() if k != "__name__"}
-        if labels is None or metric == want:
-            return [(float(t), float(v)) for t, v in item.get("values") or []]
-    return []
-
-
-def _key(labels: Labels) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in labels.items() if k not in ("__name__", promql.EVENT)))
+def _key(labels: Labels) -> Key:
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in ("__name__", promql.ALLOC)))
 
 
 class _Runner:
     def __init__(self, client: PromClient, counter: Counter, window: Window, by: list[str], options: Options,
-                 sink: Sink, series: int) -> None:
+                 sink: Sink, series: int, time_sink: TimeSink | None) -> None:
         self.client, self.c, self.window, self.by, self.o, self.sink = client, counter, window, by, options, sink
+        self.time_sink = time_sink
         self.tiles = window.tiles()
-        self.lookback_s = self.tiles[0].length_s + LOOKBACK_EXTRA_S
+        self.tile = {t.index: t for t in self.tiles}
+        self.lookback_s = LOOKBACK_S
         self.report = Report(series=series)
         self.series = series
+        self.device = list(counter.device) if counter.method == "exact" else []
+        self.fixes: dict[tuple[Unit, int], Sample | None] = {}  # unit-tile -> the sample before a long gap, if any
+        self.unsettled: set[tuple[Unit, int]] = set()  # unit-tiles the end values left uncounted
+        self.candidates: list[tuple[Unit, int, int]] = []  # (unit, tile before a gap, tile after it)
 
     # -- helpers ------------------------------------------------------------------------------------
-    def _run(self, expr: Callable[[float], str], chunk: list[Tile], purpose: str) -> list[tuple[Labels, int, float]]:
+    def _run(self, expr: Callable[[float], str], chunk: list[Tile], purpose: str) -> Rows:
         """An expression over a run of tiles of one length: one range query (or an instant one)."""
         length = chunk[0].length_s
         text = expr(length)
@@ -115,28 +170,61 @@ class _Runner:
         else:
             result = self.client.query_range(text, chunk[0].end, chunk[-1].end, length, purpose)
         index = {round(t.end): t.index for t in chunk}
-        return [(labels, index[round(t)], v) for labels, t, v in _points(result) if round(t) in index]
+        return _rows(result, index)
 
-    def _fix(self, labels: Labels, tile: int, value: float) -> None:
-        """A whole series' contribution, tagged as the sums tag theirs (promql.ALLOC on allocated series)."""
-        workload = self.c.workload_label
-        tagged = {**labels, promql.ALLOC: "1"} if workload and labels.get(workload) else labels
-        self.sink(tagged, tile, value)
-
-    def _tagged(self, kind: str, expr: Callable[[float], str], chunk: list[Tile],
-                purpose: str) -> tuple[str, list[tuple[Labels, int, float]]]:
+    def _tagged(self, kind: str, expr: Callable[[float], str], chunk: list[Tile], purpose: str) -> tuple[str, Rows]:
         return kind, self._run(expr, chunk, purpose)
 
-    def _raw(self, labels: Labels, at: float, span_s: float, purpose: str) -> list[Sample]:
-        expr = f"{promql.exact_selector(self.c.selector, labels)}[{promql.dur(span_s)}]"
-        return _samples(self.client.query(expr, at, purpose), labels)
+    @property
+    def start_lookback_s(self) -> float:
+        """How far back a tile's start value may be: the tile before's end value reaches this far."""
+        return self.tiles[0].length_s
 
-    def _parallel(self, jobs: Sequence[Callable[[], Any]]) -> list[Any]:
+    def _tag(self, labels: Labels | Key) -> Labels:
+        """A series' labels, tagged as the sums tag theirs (promql.ALLOC on allocated series)."""
+        labels = dict(labels)
+        workload = self.c.workload_label
+        return {**labels, promql.ALLOC: "1"} if workload and labels.get(workload) else labels
+
+    def _fix(self, labels: Labels | Key, tile: int, value: float) -> None:
+        self.sink(self._tag(labels), tile, value * self.c.scale)
+
+    def _unit(self, labels: Labels | Key) -> Unit:
+        labels = dict(labels)
+        if self.device:
+            return tuple((d, labels.get(d, "")) for d in self.device)
+        return _key(labels)
+
+    def _raw(self, units: Sequence[Unit], at: float, span_s: float, purpose: str) -> dict[Unit, dict[Key, list[Sample]]]:
+        """Raw samples of these units over [at - span_s, at]: per unit, per series."""
+        if self.device:
+            regex = {d: [dict(u)[d] for u in units] for d in self.device}
+            selector = promql.exact_selector(self.c.selector, {}, regex)
+        else:
+            assert len(units) == 1
+            selector = promql.exact_selector(self.c.selector, dict(units[0]))
+        wanted = set(units)
+        out: dict[Unit, dict[Key, list[Sample]]] = {}
+        for item in self.client.query(f"{selector}[{promql.dur(span_s)}]", at, purpose):
+            labels = item.get("metric") or {}
+            unit = self._unit(labels)
+            if unit in wanted:
+                out.setdefault(unit, {})[_key(labels)] = [(float(t), float(v)) for t, v in item.get("values") or []]
+        return out
+
+    def _stream(self, jobs: Sequence[Callable[[], Any]]) -> Iterator[Any]:
+        """The jobs' results in the order given, run `concurrency` at a time: an answer is dropped once read."""
         if not jobs:
-            return []
+            return
         with ThreadPoolExecutor(max_workers=max(1, self.o.concurrency)) as pool:
             futures: list[Future[Any]] = [pool.submit(job) for job in jobs]
-            return [f.result() for f in futures]
+            for i, future in enumerate(futures):
+                yield future.result()
+                futures[i] = None  # type: ignore[call-overload]
+
+    def _runs(self, tiles: list[Tile] | None = None) -> list[list[Tile]]:
+        return chunks(tiles or self.tiles, series=self.series, max_samples=self.o.max_samples,
+                      max_span_s=self.o.max_span_s)
 
     # -- the steps ----------------------------------------------------------------------------------
     def edges(self) -> None:
@@ -144,22 +232,28 @@ class _Runner:
         w, reach = self.window, EDGE_REACH_S
         first, last = self.tiles[0], self.tiles[-1]
         span = 2 * reach
-        answers = self._parallel([
-            lambda: self.client.query(f"{self.c.selector}[{promql.dur(span)}]", w.start + reach, "raw samples at the start"),
-            lambda: self.client.query(f"{self.c.selector}[{promql.dur(span)}]", w.end + reach, "raw samples at the end")])
+        answers = list(self._stream([
+            partial(self.client.query, f"{self.c.selector}[{promql.dur(span)}]", w.start + reach,
+                    "raw samples at the start"),
+            partial(self.client.query, f"{self.c.selector}[{promql.dur(span)}]", w.end + reach,
+                    "raw samples at the end")]))
         intervals: list[float] = []
         for result, t, tile, at_end in ((answers[0], w.start, first, False), (answers[1], w.end, last, True)):
+            units: dict[Unit, dict[Key, list[Sample]]] = {}
             for item in result:
                 labels = item.get("metric") or {}
                 samples = [(float(a), float(b)) for a, b in item.get("values") or []]
                 step = counters.median_interval_s(samples)
                 if step:
                     intervals.append(step)
-                if self.c.method == "exact":
-                    fix = counters.edge_correction(samples, t, min(self.lookback_s, reach), at_end=at_end,
-                                                   reach_s=min(reach, tile.length_s))
-                    if fix:
-                        self._fix(labels, tile.index, fix * self.c.scale)
+                units.setdefault(self._unit(labels), {})[_key(labels)] = samples
+            if self.c.method != "exact":
+                continue
+            for series in units.values():
+                fix = counters.edge_correction(series, t, min(self.lookback_s, reach), at_end=at_end,
+                                               reach_s=min(reach, tile.length_s))
+                if fix is not None and fix[1]:
+                    self._fix(fix[0], tile.index, fix[1])
         if not intervals:  # no series at either edge: look in the middle
             mid = (w.start + w.end) / 2
             for item in self.client.query(f"{self.c.selector}[{promql.dur(span)}]", mid, "raw samples (scrape interval)"):
@@ -167,202 +261,278 @@ class _Runner:
                 if step:
                     intervals.append(step)
         self.report.interval_s = statistics.median(intervals) if intervals else None
+        if self.report.interval_s:  # a tile's start within three scrapes of it, at least
+            self.lookback_s = max(LOOKBACK_S, 3 * self.report.interval_s)
 
-    def sums(self) -> tuple[list[tuple[Labels, int]], list[tuple[Labels, int, str]]]:
-        """The PromQL sums per tile; the reset tiles and the gap events they leave to fix."""
-        c, lb = self.c, self.lookback_s
-        runs = chunks(self.tiles, series=self.series, max_samples=self.o.max_samples, max_span_s=self.o.max_span_s)
-        def energy(length: float) -> str:
+    def sums(self) -> None:
+        """Each series' value at every tile's end, the reset tiles, and the samples per series and tile: three
+        passes over the samples, read run by run in tile order. The tiles' energy comes from the end values
+        (counters.by_ends); the counts give device-time, sharing and gaps."""
+        c, lb, device = self.c, self.lookback_s, bool(self.device)
+
+        def end(length: float) -> str:
+            return promql.end_values(c.selector, length)
+
+        def energy(length: float) -> str:  # PromQL's increase(): summed in Prometheus
             return promql.energy(c.selector, length, lb, self.by, c.workload_label, starts_at_zero=c.starts_at_zero,
-                                 method=c.method)
+                                 method=c.method, device=device)
 
         def flag(length: float) -> str:
             return promql.flagged(c.selector, length, lb)
 
-        def event(length: float) -> str:
-            return promql.events(c.selector, length)
+        def count(length: float) -> str:
+            return promql.counts(c.selector, length)
 
-        kinds = [("sum", energy, f"{c.name}: sum per tile")]
-        if c.method == "exact":
-            kinds.append(("flag", flag, f"{c.name}: tiles with a counter reset"))
-        if self.o.find_gaps:
-            kinds.append(("event", event, f"{c.name}: scrape gaps, series starting and ending"))
-        jobs = [partial(self._tagged, kind, expr, run, purpose) for run in runs for kind, expr, purpose in kinds]
-        flags: list[tuple[Labels, int]] = []
-        events: list[tuple[Labels, int, str]] = []
-        for kind, rows in self._parallel(jobs):
-            for labels, tile, value in rows:
-                if kind == "sum":
-                    self.sink(labels, tile, value * c.scale)
-                elif kind == "flag":
-                    flags.append((labels, tile))
-                else:
-                    events.append(({k: v for k, v in labels.items() if k != promql.EVENT}, tile,
-                                   labels.get(promql.EVENT, "")))
-        return flags, events
-
-    def fix_resets(self, flags: list[tuple[Labels, int]]) -> None:
-        """Tiles left out of the sums for a reset: their exact energy from raw samples (or, beyond the
-        fetch budget, PromQL's increase() on those tiles only)."""
-        c, lb = self.c, self.lookback_s
-        if not flags:
-            return
-        if len(flags) > self.o.max_fixes:
-            self.report.warnings.append(
-                f"{c.name}: {len(flags)} tiles hold a counter reset, more than the {self.o.max_fixes} fetched raw: "
-                "they are counted with PromQL's increase() (extrapolated at the tile edges)")
-            def expr(length: float) -> str:
-                return promql.reset_tiles(c.selector, length, lb, self.by, c.workload_label)
-
-            runs = chunks(self.tiles, series=self.series, max_samples=self.o.max_samples, max_span_s=self.o.max_span_s)
-            for rows in self._parallel([partial(self._run, expr, run, f"{c.name}: reset tiles (increase)")
-                                        for run in runs]):
-                for labels, tile, value in rows:
-                    self.sink(labels, tile, value * c.scale)
-            self.report.resets_total += len(flags)
-            return
-        tiles = {t.index: t for t in self.tiles}
-
-        def one(labels: Labels, index: int) -> tuple[Labels, int, float, list[tuple[Sample, Sample]]]:
-            tile = tiles[index]
-            samples = self._raw(labels, tile.end, tile.length_s + lb, f"{c.name}: raw samples of a reset tile")
-            value = counters.tile_energy(samples, tile.start, tile.end, lb, starts_at_zero=c.starts_at_zero)
-            return labels, index, value, counters.resets_in(samples, tile.start, tile.end)
-
-        for labels, index, value, found in self._parallel([partial(one, a, b) for a, b in flags]):
-            self._fix(labels, index, value * c.scale)
-            for before, after in found:
-                self.report.resets_total += 1
-                if len(self.report.resets) < MAX_LISTED:
-                    self.report.resets.append((labels, before, after))
-
-    def fix_gaps(self, events: list[tuple[Labels, int, str]]) -> None:
-        """Long gaps (whole tiles without samples) get the counter's difference across them; short ones
-        (fewer samples than the tiles around) are measured; both are reported."""
-        c, lb = self.c, self.lookback_s
-        tiles = {t.index: t for t in self.tiles}
-        by_series: dict[tuple[tuple[str, str], ...], list[tuple[int, str]]] = {}
-        labels_of: dict[tuple[tuple[str, str], ...], Labels] = {}
-        for labels, tile, kind in events:
-            key = _key(labels)
-            labels_of[key] = labels
-            by_series.setdefault(key, []).append((tile, kind))
-        long: list[tuple[Labels, int, int]] = []
-        short: list[tuple[Labels, int]] = []
-        for key, found in by_series.items():
-            found.sort()
-            vanished: int | None = None
-            for tile, kind in found:
-                if kind == "vanished":
-                    vanished = tile
-                elif kind == "appeared" and vanished is not None and tile > vanished and vanished - 1 in tiles:
-                    long.append((labels_of[key], vanished - 1, tile))
-                    vanished = None
-                elif kind == "short":
-                    short.append((labels_of[key], tile))
-        jobs = len(long) * 2 + len(short)
-        if jobs > self.o.max_fixes:
-            self.report.warnings.append(
-                f"{c.name}: {len(long)} long and {len(short)} short scrape gaps found, more than the {self.o.max_fixes} "
-                "raw fetches allowed: the first are measured and listed, the energy across the other long gaps is not "
-                "counted")
-            budget = self.o.max_fixes
-            long = long[: budget // 2]
-            short = short[: max(0, budget - 2 * len(long))]
-
-        def bridge(labels: Labels, before_tile: int, after_tile: int) -> tuple[Labels, int, float, GapFound | None]:
-            tb, ta = tiles[before_tile], tiles[after_tile]
-            earlier = self._raw(labels, tb.end, tb.length_s, f"{c.name}: raw samples before a gap")
-            later = self._raw(labels, ta.end, ta.length_s + lb, f"{c.name}: raw samples after a gap")
-            inside = [s for s in later if ta.start < s[0] <= ta.end]
-            if not earlier or not inside:
-                return labels, after_tile, 0.0, None
-            before, after = earlier[-1], inside[0]
-            fix = 0.0
+        # the end values and counts start one tile early: where each series stood when the window began
+        first = self.tiles[0]
+        tiles = [Tile(-1, first.start - first.length_s, first.start), *self.tiles]
+        jobs: list[Callable[[], Any]] = []
+        runs = self._runs(tiles)
+        for run in runs:
+            inside = [t for t in run if t.index >= 0]
             if c.method == "exact":
-                fix = counters.gap_correction(before, later, ta.start, ta.end, lb, starts_at_zero=c.starts_at_zero)
-            energy = counters.increment(before[1], after[1])
-            counted = c.method == "exact"
-            note = ("counted: the counter's difference across the gap" + ("" if after[1] >= before[1] else
-                    ", which reset during it: counted from zero") if counted else
-                    "not counted across tiles: PromQL's increase() does not bridge a gap between tiles")
-            return labels, after_tile, fix, GapFound(labels, before, after, energy * c.scale, counted, note)
+                jobs.append(partial(self._tagged, "end", end, run, f"{c.name}: value per series at each tile's end"))
+                jobs.append(partial(self._tagged, "flag", flag, inside, f"{c.name}: tiles with a counter reset")
+                            if inside else partial(_nothing, "flag"))
+            else:
+                jobs.append(partial(self._tagged, "sum", energy, inside, f"{c.name}: increase() per tile")
+                            if inside else partial(_nothing, "sum"))
+            jobs.append(partial(self._tagged, "count", count, run, f"{c.name}: samples per series and tile"))
+        states: dict[Unit, _State] = {}
+        ends: dict[Unit, _Ends] = {}
+        answers: dict[str, Rows] = {}
+        for kind, rows in self._stream(jobs):
+            answers[kind] = rows
+            if len(answers) < (3 if c.method == "exact" else 2):
+                continue
+            for labels, points in answers.pop("sum", []):
+                for tile, value in points:
+                    self.sink(labels, tile, value * c.scale)
+            flagged = {(self._unit(labels), tile) for labels, points in answers.pop("flag", []) for tile, _ in points}
+            units: dict[Unit, dict[Key, _Run]] = {}
+            for slot, kind in ((0, "end"), (1, "count")):
+                for labels, points in answers.pop(kind, []):
+                    key, unit = _key(labels), self._unit(labels)
+                    record = units.setdefault(unit, {}).get(key)
+                    if record is None:
+                        record = units[unit][key] = _Run(_Series(key, unit, self._tag(labels)), {}, {})
+                    (record.ends if slot == 0 else record.counts).update(points)
+            answers.clear()
+            for unit, series in units.items():
+                self._counts(unit, series, states)
+                if c.method == "exact":
+                    self._energy(unit, series, flagged, ends)
 
-        def measure_short(labels: Labels, index: int) -> list[GapFound]:
-            tile = tiles[index]
-            samples = self._raw(labels, tile.end, tile.length_s + lb, f"{c.name}: raw samples of a short tile")
+    def _counts(self, unit: Unit, series: dict[Key, _Run], states: dict[Unit, _State]) -> None:
+        """One unit's samples per series over a run of tiles: device-time, sharing, gap candidates."""
+        interval = self.report.interval_s
+        if self.time_sink is not None and interval:
+            for run in series.values():
+                held = sum(n for tile, n in run.counts.items() if tile >= 0)
+                if held:
+                    self.time_sink(run.info.tagged, held * interval)
+        for index in sorted({t for run in series.values() for t in run.counts}):
+            keys = {key: run.counts[index] for key, run in series.items() if index in run.counts}
+            total = sum(keys.values())
+            state = states.get(unit)
+            follows = state is not None and state.tile == index - 1
+            if index >= 0:
+                full = self.tile[index].length_s / interval if interval else None
+                if full and len(keys) > 1 and total > 1.25 * (full + 1):
+                    self.report.shared.add(unit)
+                if state is not None and 0 <= state.tile < index - 1:  # whole tiles without a sample
+                    self.candidates.append((unit, state.tile, index))
+                if follows and state is not None and state.before is not None and state.tile - 1 in self.tile \
+                        and state.count + SHORT_BY <= max(state.before, total):
+                    self.candidates.append((unit, state.tile - 1, state.tile))  # samples missing in the last tile
+            states[unit] = _State(index, frozenset(keys), total, state.count if follows and state is not None else None)
+
+    def _energy(self, unit: Unit, series: dict[Key, _Run], flagged: set[tuple[Unit, int]],
+                ends: dict[Unit, _Ends]) -> None:
+        """One unit's energy per series and tile from the end values; the tiles they do not settle are fixed
+        later. The common case — one series carried the unit through the tile and the one before — is its end
+        less its start, taken without building the general summary."""
+        scale, device, zero = self.c.scale, bool(self.device), self.c.starts_at_zero
+        state = ends.get(unit) or _Ends(-2, 0.0, None, {})
+        if len(series) == 1:  # one series in the whole run: walk it
+            run = next(iter(series.values()))
+            for index in sorted(run.ends):
+                value = run.ends[index]
+                if index >= 0 and state.tile == index - 1 and state.only == run.info.key and value >= state.value \
+                        and (unit, index) not in flagged:
+                    if value > state.value:
+                        self.sink(run.info.tagged, index, (value - state.value) * scale)
+                elif index >= 0:
+                    self._settle(unit, index, [(run.info, value)], state, flagged, scale, device, zero)
+                state = _Ends(index, value, run.info.key, {run.info.key: (index, value)})
+            ends[unit] = state
+            return
+        for index in sorted({t for run in series.values() for t in run.ends}):
+            rows = [(run.info, run.ends[index]) for run in series.values() if index in run.ends]
+            if index >= 0:
+                self._settle(unit, index, rows, state, flagged, scale, device, zero)
+            last = dict(state.series)
+            for info, value in rows:
+                last[info.key] = (index, value)
+            state = _Ends(index, max(v for _, v in rows), rows[0][0].key if len(rows) == 1 else None,
+                          {k: v for k, v in last.items() if v[0] >= index - 1})
+        ends[unit] = state
+
+    def _settle(self, unit: Unit, index: int, rows: list[tuple[_Series, float]], state: _Ends,
+                flagged: set[tuple[Unit, int]], scale: float, device: bool, zero: bool) -> None:
+        follows = state.tile == index - 1
+        summary = {}
+        for info, value in rows:
+            before = state.series.get(info.key)
+            summary[info.key] = counters.Ends(before[1] if before is not None and before[0] == index - 1 else None,
+                                              value)
+        settled = None if (unit, index) in flagged else counters.by_ends(
+            summary, state.value if follows else None, starts_at_zero=zero, device=device)
+        if settled is None:
+            self.fixes.setdefault((unit, index), None)
+            self.unsettled.add((unit, index))
+            return
+        tagged = {info.key: info.tagged for info, _ in rows}
+        for key, value in settled.items():
+            if value:
+                self.sink(tagged[key], index, value * scale)
+
+    def fix_gaps(self) -> None:
+        """Gaps in a unit's samples, measured from raw samples and reported; the energy across each is the
+        counter's own difference (the device kept counting), added where the look-back does not reach."""
+        c = self.c
+        budget = self.o.max_fixes // 4
+        candidates = self.candidates
+        if len(candidates) > budget:
+            self.report.warnings.append(
+                f"{c.name}: {len(candidates)} stretches with missing samples, more than the {budget} measured: "
+                "the others are not listed, and across those longer than the look-back the energy is not counted")
+            candidates = candidates[:budget]
+        seen: set[tuple[Unit, float]] = set()
+        for gaps in self._stream([partial(self._gap, *x) for x in candidates]):
+            for unit, gap, index in gaps:
+                if (unit, gap.before[0]) in seen:
+                    continue
+                seen.add((unit, gap.before[0]))
+                if index is not None:
+                    self.fixes[(unit, index)] = gap.before
+                self.report.gaps_total += 1
+                if len(self.report.gaps) < MAX_LISTED:
+                    self.report.gaps.append(gap)
+
+    def _gap(self, unit: Unit, before_tile: int, after_tile: int) -> list[tuple[Unit, GapFound, int | None]]:
+        c, lb = self.c, self.lookback_s
+        tb, ta = self.tile[before_tile], self.tile[after_tile]
+        raw = self._raw([unit], ta.end, ta.end - tb.start + lb, f"{c.name}: raw samples around a gap").get(unit, {})
+        merged = sorted({s for samples in raw.values() for s in samples})
+        out: list[tuple[Unit, GapFound, int | None]] = []
+        for before, after in counters.find_gaps(merged, self.report.interval_s):
+            index = next((t.index for t in (tb, ta) if t.start < after[0] <= t.end), None)
+            if index is None:
+                continue
+            owner = next((k for k, v in raw.items() if after in v), next(iter(raw), ()))
+            bridge = c.method == "exact" and before[0] < self.tile[index].start - self.start_lookback_s
+            energy = counters.increment(before[1], after[1]) * c.scale
+            note = ("counted only within a tile: PromQL's increase() does not bridge a gap between tiles"
+                    if c.method != "exact" else "counted: the counter's difference across the gap"
+                    + ("" if after[1] >= before[1] else ", which reset during it: counted from zero"))
+            out.append((unit, GapFound(dict(owner), before, after, energy, c.method == "exact", note),
+                        index if bridge else None))
+        return out
+
+    def _batches(self, fixes: list[tuple[Unit, int]]) -> list[tuple[int, int, list[tuple[Unit, int]]]]:
+        """Unit-tiles to fetch raw, grouped: a few consecutive tiles and a few dozen devices per query (a
+        series' own tiles, one query each, where there are no device labels)."""
+        if not self.device:
+            return [(index, index, [(unit, index)]) for unit, index in fixes]
+        out: list[tuple[int, int, list[tuple[Unit, int]]]] = []
+        for unit, index in fixes:
+            if out:
+                first, _, wanted = out[-1]
+                units = {u for u, _ in wanted}
+                if index - first < BATCH_TILES and (unit in units or len(units) < BATCH_UNITS):
+                    wanted.append((unit, index))
+                    out[-1] = (first, index, wanted)
+                    continue
+            out.append((index, index, [(unit, index)]))
+        return out
+
+    def fix_tiles(self) -> None:
+        """Unit-tiles whose PromQL difference is not the counted energy (a reset, a device changing hands, a gap
+        the look-back does not reach): the exact energy from raw samples, split between the series that
+        carried the device, replaces what PromQL counted for them."""
+        c, lb, device = self.c, self.lookback_s, bool(self.device)
+        back = self.start_lookback_s
+        if not self.fixes:
+            return
+        if len(self.fixes) > self.o.max_fixes:
+            self.report.warnings.append(
+                f"{c.name}: {len(self.fixes)} tiles to redo from raw samples (resets, devices changing hands), more "
+                f"than {self.o.max_fixes}: the rest keep PromQL's differences (a reset tile undercounts; a device's "
+                "hand-over interval is lost)")
+        batches = self._batches(sorted(self.fixes, key=lambda f: (f[1], f[0]))[: self.o.max_fixes])
+
+        def one(first: int, last: int, wanted: list[tuple[Unit, int]]) -> list[
+                tuple[int, dict[Key, float], list[tuple[Key, Sample, Sample]]]]:
+            start, end = self.tile[first].start - back - lb, self.tile[last].end
+            raw = self._raw(sorted({u for u, _ in wanted}), end, end - start, f"{c.name}: raw samples of tiles to redo")
             out = []
-            for before, after in counters.find_gaps(samples, self.report.interval_s):
-                if tile.start < after[0] <= tile.end:
-                    out.append(GapFound(labels, before, after, counters.increment(before[1], after[1]) * c.scale,
-                                        True, "counted: the counter's difference across the gap"))
+            for unit, index in wanted:
+                tile = self.tile[index]
+                series = {k: [x for x in v if tile.start - back - lb <= x[0] <= tile.end]
+                          for k, v in raw.get(unit, {}).items()}
+                series = {k: v for k, v in series.items() if v}
+                previous = self.fixes.get((unit, index))
+                exact = counters.attribute(series, tile.start, tile.end, back, starts_at_zero=c.starts_at_zero,
+                                           previous=previous)
+                counted: dict[Key, float] = {}
+                if (unit, index) not in self.unsettled:  # the end values counted it: take that back
+                    summary = {k: counters.ends_of(v, tile.start, tile.end, back) for k, v in series.items()}
+                    starts = [e.start for e in summary.values() if e.start is not None]
+                    counted = counters.by_ends(summary, max(starts) if starts else None,
+                                               starts_at_zero=c.starts_at_zero, device=device) or {}
+                diff = {k: exact.get(k, 0.0) - counted.get(k, 0.0) for k in set(exact) | set(counted)}
+                merged = sorted({x for v in series.values() for x in v})
+                found = [(next(k for k, v in series.items() if n in v), p, n)
+                         for p, n in counters.resets_in(merged, tile.start, tile.end)]
+                out.append((index, diff, found))
             return out
 
-        gaps: list[GapFound] = []
-        for labels, tile, fix, gap in self._parallel([partial(bridge, a, b, d) for a, b, d in long]):
-            if fix:
-                self._fix(labels, tile, fix * c.scale)
-            if gap is not None:
-                gaps.append(gap)
-        for more in self._parallel([partial(measure_short, a, b) for a, b in short]):
-            gaps.extend(more)
-        seen: set[tuple[tuple[tuple[str, str], ...], float]] = set()
-        for gap in gaps:
-            mark = (_key(gap.series), gap.before[0])
-            if mark in seen:
-                continue
-            seen.add(mark)
-            self.report.gaps_total += 1
-            if len(self.report.gaps) < MAX_LISTED:
-                self.report.gaps.append(gap)
+        for result in self._stream([partial(one, *batch) for batch in batches]):
+            for index, diff, found in result:
+                if len(diff) > 1:
+                    self.report.handovers += 1
+                for key, value in diff.items():
+                    if value:
+                        self._fix(key, index, value)
+                for key, before, after in found:
+                    self.report.resets_total += 1
+                    if len(self.report.resets) < MAX_LISTED:
+                        self.report.resets.append((dict(key), before, after))
+
+
+def _nothing(kind: str) -> tuple[str, Rows]:
+    return kind, []
 
 
 def measure(client: PromClient, counter: Counter, window: Window, by: list[str], options: Options, sink: Sink,
-            *, series: int) -> Report:
-    """Read `counter` over `window`, summed by the labels `by` (and promql.ALLOC), into `sink`."""
-    runner = _Runner(client, counter, window, by, options, sink, series)
+            *, series: int, time_sink: TimeSink | None = None) -> Report:
+    """Read `counter` over `window` into `sink`, by series labels (or, for increase() sources, the sums' labels
+    `by` and promql.ALLOC) and tile; how long each series was there (samples x the scrape interval) into
+    `time_sink`."""
+    runner = _Runner(client, counter, window, by, options, sink, series, time_sink)
     runner.edges()
-    flags, events = runner.sums()
-    if counter.method == "exact":
-        runner.fix_resets(flags)
+    runner.sums()
     if options.find_gaps:
-        runner.fix_gaps(events)
+        runner.fix_gaps()
+    if counter.method == "exact":
+        runner.fix_tiles()
     return runner.report
-
-
-def device_samples(client: PromClient, counter: Counter, window: Window, by: list[str], options: Options,
-                   sink: Sink, *, series: int) -> None:
-    """Samples per label set and tile (x the scrape interval: how long devices were held)."""
-    runner = _Runner(client, counter, window, by, options, sink, series)
-    runs = chunks(runner.tiles, series=series, max_samples=options.max_samples, max_span_s=options.max_span_s)
-    def expr(length: float) -> str:
-        return promql.samples(counter.selector, length, by, counter.workload_label)
-
-    for rows in runner._parallel([partial(runner._run, expr, run, f"{counter.name}: samples per tile (device time)")
-                                  for run in runs]):
-        for labels, tile, value in rows:
-            sink(labels, tile, value)
-
-
-def shared_devices(client: PromClient, counter: Counter, window: Window, device_labels: list[str], interval_s: float,
-                   options: Options, *, series: int) -> set[tuple[str, ...]]:
-    """Devices counted by more than one series at once (a GPU shared between pods)."""
-    runner = _Runner(client, counter, window, [], options, lambda *_: None, series)
-    runs = chunks(runner.tiles, series=series, max_samples=options.max_samples, max_span_s=options.max_span_s)
-    def expr(length: float) -> str:
-        return promql.shared(counter.selector, length, device_labels, length / interval_s + 1)
-
-    found: set[tuple[str, ...]] = set()
-    for rows in runner._parallel([partial(runner._run, expr, run, f"{counter.name}: devices counted twice")
-                                  for run in runs]):
-        for labels, _, _ in rows:
-            found.add(tuple(labels.get(k, "") for k in device_labels))
-    return found
 
 
 def gap_times(gap: GapFound) -> tuple[str, str, float]:
     return iso(gap.before[0]), iso(gap.after[0]), gap.after[0] - gap.before[0]
 
 
-__all__ = ["Counter", "GapFound", "Labels", "MAX_LISTED", "Options", "Report", "Sink", "device_samples",
-           "gap_times", "measure", "shared_devices"]
+__all__ = ["Counter", "GapFound", "Labels", "MAX_LISTED", "Options", "Report", "Sink", "TimeSink", "gap_times",
+           "measure"]

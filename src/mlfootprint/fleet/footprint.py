@@ -20,20 +20,22 @@ from .client import PromClient
 from .collect import Counter, Options
 from .ledger import Binding, Cell, Ledger, cell_mapper
 from .places import Site, Sites
-from .plan import LOOKBACK_EXTRA_S, TILE_S, Window, iso
+from .plan import LOOKBACK_S, TILE_S, Window, iso
 from .result import (KIND, SCHEMA, FleetGroup, FleetResult, Gap, GroupImpact, Line, ModelServing, Mover, Previous,
                      QueryUsed, Reset, Serving, SiteEnergy, SiteUsed, SourceUsed, Timeline, Totals)
 from .sources import AUTO_ORDER, PRESETS, ServingCounters, Source
 
 UNALLOCATED = "unallocated (idle capacity)"
-METHOD = ("Energy per series from its counter, without extrapolation: hour-long tiles, each the counter's "
-          "difference from the last sample at or before the tile's start to the last at or before its end, summed in "
-          "PromQL; at the period's start and end the counter is interpolated between the samples on either side; "
-          "tiles with a counter reset are computed from their raw samples (after a reset the counter counts from "
-          "zero); across a scrape gap the counter's own difference is counted and the gap reported. A series that "
-          "first appears in the period counts from its first sample (a device's lifetime counter) or from zero (a "
-          "workload's own counter). Sources marked `increase` use PromQL's increase() per tile (extrapolated to the "
-          "tile's edges). Devices whose series carry no workload label form the unallocated group.")
+METHOD = ("Energy from each counter's own increase, without extrapolation: hour-long tiles, each series' value at "
+          "the end of one tile less its value at the end of the tile before; at the period's start and end the "
+          "counter is interpolated between the samples on either side. A GPU's counter carried by several series in "
+          "turn (DCGM's labels follow the pod holding the GPU) is charged scrape by scrape to the labels of the later "
+          "sample, so the interval in which the GPU changes hands goes to its new holder; where the end values do not "
+          "settle that (series that interleave, a shared GPU, a counter reset) the tile is redone from its raw "
+          "samples; after a reset the counter counts from zero. Across a scrape gap the counter's own difference is "
+          "counted and the gap reported. A workload's own counter (Kepler, vLLM, mlfootprint) that first appears "
+          "counts from zero. Sources marked `increase` use PromQL's increase() per tile (extrapolated at the tile's "
+          "edges). Series with no workload label form the unallocated group.")
 MAX_MOVERS = 10
 
 
@@ -67,7 +69,7 @@ class _Bound:
 # -- finding and binding the sources ------------------------------------------------------------------------
 def _bind(client: PromClient, source: Source, request: Request, warnings: list[str]) -> _Bound | None:
     w = request.window
-    found = client.series(source.selector, w.start - TILE_S - LOOKBACK_EXTRA_S, w.end, f"{source.name}: series")
+    found = client.series(source.selector, w.start - TILE_S - LOOKBACK_S, w.end, f"{source.name}: series")
     if not found:
         return None
     present: set[str] = set()
@@ -129,7 +131,7 @@ def _sources(client: PromClient, request: Request, warnings: list[str]) -> list[
 
 def _counter(b: _Bound) -> Counter:
     s = b.source
-    return Counter(s.name, s.selector, s.scale_to_j, s.starts_at_zero, s.method, b.workload)
+    return Counter(s.name, s.selector, s.scale_to_j, s.starts_at_zero, s.method, b.workload, tuple(b.device_labels))
 
 
 # -- served models -------------------------------------------------------------------------------------------
@@ -287,30 +289,23 @@ def fleet_footprint(client: PromClient, request: Request) -> FleetResult:
             if b.binding.join and labels.get(promql.ALLOC) == "1":
                 joined.add(tuple(labels.get(j, "") for j in b.binding.join))
 
-        counter = _counter(b)
-        b.report = collect.measure(client, counter, window, b.binding.query_labels(), options, sink, series=b.series)
+        model_label = b.binding.device_model
+
+        def time_sink(labels: dict[str, str], seconds: float, cells: Any = cells, b: _Bound = b,
+                      model_label: str | None = model_label) -> None:
+            model = labels.get(model_label, "") if model_label else ""
+            for cell, share in cells(labels):
+                key = (cell, model if b.source.covers == "gpu" else "")
+                ledger.device_s[key] = ledger.device_s.get(key, 0.0) + seconds * share
+
+        b.report = collect.measure(client, _counter(b), window, b.binding.query_labels(), options, sink,
+                                   series=b.series, time_sink=time_sink)
         warnings.extend(b.report.warnings)
-        interval = b.report.interval_s
-        if interval:
-            extra = [b.binding.device_model] if b.binding.device_model else []
-
-            def count_sink(labels: dict[str, str], tile: int, n: float, cells: Any = cells, b: _Bound = b,
-                           interval: float = interval) -> None:
-                model = labels.get(b.binding.device_model, "") if b.binding.device_model else ""
-                for cell, share in cells(labels):
-                    key = (cell, model if b.source.covers == "gpu" else "")
-                    ledger.device_s[key] = ledger.device_s.get(key, 0.0) + n * interval * share
-
-            collect.device_samples(client, counter, window, [*b.binding.query_labels(), *extra], options, count_sink,
-                                   series=b.series)
-            if b.device_labels:
-                shared = collect.shared_devices(client, counter, window, b.device_labels, interval, options,
-                                                series=b.series)
-                if shared:
-                    examples = ", ".join("/".join(d) for d in sorted(shared)[:3])
-                    warnings.append(f"{b.source.name}: {len(shared)} device(s) counted by several series at once "
-                                    f"(e.g. {examples}): a GPU shared by pods (time-slicing, MPS) is reported once per "
-                                    "pod by the exporter, so its energy is counted more than once")
+        if b.report.shared:
+            examples = ", ".join("/".join(v for _, v in d) for d in sorted(b.report.shared)[:3])
+            warnings.append(f"{b.source.name}: {len(b.report.shared)} device(s) reported by several series at once "
+                            f"(e.g. {examples}): a GPU shared by pods (time-slicing, MPS); its energy is split equally "
+                            "between the series sampled together")
     previous = _previous(client, request, bound) if request.compare_previous else None
     return _assemble(client, request, info.version, bound, sources, ledger, counts, joined, previous, warnings,
                      time.monotonic() - began)
@@ -450,7 +445,7 @@ def _events(request: Request, bound: list[_Bound]) -> tuple[list[Gap], int, list
 
 
 def _series(labels: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in sorted(labels.items()) if k not in ("__name__", promql.ALLOC, promql.EVENT)}
+    return {k: v for k, v in sorted(labels.items()) if k not in ("__name__", promql.ALLOC)}
 
 
 def _series_group(request: Request, b: _Bound, labels: dict[str, str]) -> str:

@@ -63,11 +63,16 @@ def cell_mapper(binding: Binding, sites: Sites, shares: dict[tuple[str, ...], di
     """labels (a sum's or a series') -> the cells they feed, with the share of each (a workload that
     serves several models is split by their shares of its requests)."""
     cache: dict[tuple[tuple[str, str], ...], list[tuple[Cell, float]]] = {}
+    by_object: dict[int, tuple[Labels, list[tuple[Cell, float]]]] = {}  # the same dict, passed again (each tile)
 
     def cells(labels: Labels) -> list[tuple[Cell, float]]:
+        seen = by_object.get(id(labels))
+        if seen is not None and seen[0] is labels:
+            return seen[1]
         key = tuple(sorted(labels.items()))
         found = cache.get(key)
         if found is not None:
+            by_object[id(labels)] = (labels, found)
             return found
         allocated = labels.get(promql.ALLOC) == "1"
         site = sites.resolve(labels.get(binding.place, "") if binding.place else None).name
@@ -88,6 +93,7 @@ def cell_mapper(binding: Binding, sites: Sites, shares: dict[tuple[str, ...], di
         else:
             found = [(Cell(group, not allocated, site, None, kind, binding.source), 1.0)]
         cache[key] = found
+        by_object[id(labels)] = (labels, found)
         return found
 
     return cells

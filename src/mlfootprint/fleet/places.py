@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def load_sites(default: Site, path: str | None, label: str | None) -> Sites:
         rows.append((value, site))
     if not rows:
         raise ConfigError(f"--places {path} has no rows")
-    return Sites(replace(default), rows, label)
+    return Sites(default, rows, label)
 
 
 __all__ = ["COLUMNS", "DEFAULT_SITE", "Site", "Sites", "load_sites", "make_site"]

@@ -17,7 +17,9 @@ from ..errors import ConfigError
 from .client import MAX_POINTS_PER_SERIES
 
 TILE_S = 3600.0
-LOOKBACK_EXTRA_S = 600.0  # a tile's start value may be this much older than the tile: short gaps need no fixing
+# A tile starts from the counter's last sample at most this long before it (at least three scrape intervals:
+# collect.py widens it for slow scrapes); a gap longer than that is bridged from raw samples instead.
+LOOKBACK_S = 600.0
 EDGE_REACH_S = 600.0  # raw samples fetched this far on each side of the window's edges
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$", re.IGNORECASE)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -118,4 +120,4 @@ def chunks(tiles: list[Tile], *, series: int, max_samples: int, max_span_s: floa
     return out
 
 
-__all__ = ["EDGE_REACH_S", "LOOKBACK_EXTRA_S", "TILE_S", "Tile", "Window", "chunks", "iso", "month", "parse_time"]
+__all__ = ["EDGE_REACH_S", "LOOKBACK_S", "TILE_S", "Tile", "Window", "chunks", "iso", "month", "parse_time"]

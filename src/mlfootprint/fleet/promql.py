@@ -1,18 +1,15 @@
 """The PromQL the fleet view sends, built in one place so each expression can be read (and is listed in
-the result's `queries`).
+the result's `queries`). Three per run of tiles (a < t <= b, an hour; fleet/counters.py says why):
 
-The energy of one series over one tile (a<t<=b, about an hour; see fleet/counters.py for why):
+    last_over_time(C[1h])           per series, its value at the tile's end: the tiles' differences are the
+                                    counter's own increases, with no extrapolation
+    count_over_time(C[1h])          per series, its samples in the tile: device-time, gaps, shared GPUs
+    resets(C[1h10m]) > 0            the tiles to redo from raw samples
 
-    (last_over_time(C[LB]) - last_over_time(C[LB] offset L))      the counter's own difference from the last
-                                                                     sample at or before a to the last at or before b
-    or (max_over_time(C[L]) - min_over_time(C[L]))               a series that first appears in the tile
-                                                                     (a device's lifetime counter: from its first sample)
-    or max_over_time(C[L])                                         ... or, for counters that start at zero, from zero
-
-No extrapolation (PromQL's increase() stretches a tile's rate to its edges); tiles whose range holds a
-counter reset are left out with `unless (resets(C[L+LB]) > 0)` and computed exactly from their raw
-samples instead. Sums are taken in Prometheus (`sum by`), so what comes back grows with groups x tiles,
-not with samples.
+(ranges a millisecond short of the tile: PromQL's include both ends). Each scans the samples about
+once: a month is read in about three passes over its samples, and what comes back grows with series x
+tiles, not with samples. Sources counted with PromQL's increase() (node exporter's RAPL) are summed in
+Prometheus instead (`energy`).
 """
 
 from __future__ import annotations
@@ -26,14 +23,13 @@ _NAME = r"[A-Za-z_:][A-Za-z0-9_:]*"
 _MATCHER = r'\s*[A-Za-z_][A-Za-z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*'
 SELECTOR_RE = re.compile(rf"^\s*(?:{_NAME})?\s*(?:\{{(?:{_MATCHER}(?:,{_MATCHER})*,?)?\s*\}})?\s*$")
 ALLOC = "mlfp_alloc"  # a label the queries add: "1" on series that carry a workload label
-EVENT = "mlfp_event"  # short | vanished | appeared (the gap-finding query)
 
 
 def check_label(name: str, what: str) -> str:
     if not LABEL_RE.match(name):
         raise ConfigError(f"{what} {name!r} is not a Prometheus label name (letters, digits and _, not starting "
                           "with a digit)")
-    if name.startswith("__") or name in (ALLOC, EVENT):
+    if name.startswith("__") or name == ALLOC:
         raise ConfigError(f"{what} {name!r} is reserved: choose another label")
     return name
 
@@ -51,10 +47,12 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def exact_selector(metric_selector: str, labels: dict[str, str]) -> str:
-    """`metric_selector` narrowed to the series with these labels. A series with more labels also matches:
-    the caller keeps only the answer whose labels are these exactly."""
+def exact_selector(metric_selector: str, labels: dict[str, str], regex: dict[str, list[str]] | None = None) -> str:
+    """`metric_selector` narrowed to the series with these labels (and, for `regex`, any of the values
+    listed). A series with more labels also matches: the caller keeps the answers it asked for."""
     matchers = [f"{k}={quote(v)}" for k, v in sorted(labels.items()) if k != "__name__"]
+    for k, values in sorted((regex or {}).items()):
+        matchers.append(f"{k}=~{quote('|'.join(re.escape(v) for v in sorted(set(values))))}")
     if "__name__" in labels:
         matchers.insert(0, f"__name__={quote(labels['__name__'])}")
     base = metric_selector.strip()
@@ -68,13 +66,29 @@ def dur(seconds: float) -> str:
     return f"{int(round(seconds * 1000))}ms"
 
 
-def delta(sel: str, length_s: float, lookback_s: float, *, starts_at_zero: bool, method: str) -> str:
-    """Per series: the counter's increase over the tile that ends at the evaluation time (see module doc)."""
-    L, LB = dur(length_s), dur(lookback_s)
+def delta(sel: str, length_s: float, lookback_s: float, *, starts_at_zero: bool, method: str,
+          device: bool = False) -> str:
+    """Per series, the counter's increase over the tile in one expression (for `energy`; the exact path
+    takes the same differences from `end_values` in Python).
+
+    The tile's end value is the last sample in the tile or the look-back before it, so a series that ends
+    inside the tile keeps its last increments. A series that first appears counts from its first sample
+    (or from zero); for a device's counter (`device`) the tiles where it changes hands are split from
+    raw samples afterwards, so the interval between two holders goes to the later one."""
+    L, LB, LLB = dur(length_s), dur(lookback_s), dur(length_s + lookback_s)
     if method == "increase":
         return f"increase({sel}[{L}])"
-    born = f"max_over_time({sel}[{L}])" if starts_at_zero else f"(max_over_time({sel}[{L}]) - min_over_time({sel}[{L}]))"
-    return f"((last_over_time({sel}[{LB}]) - last_over_time({sel}[{LB}] offset {L})) or {born})"
+    diff = f"(last_over_time({sel}[{LLB}]) - last_over_time({sel}[{LB}] offset {L}))"
+    zero = starts_at_zero and not device
+    born = f"max_over_time({sel}[{L}])" if zero else f"(max_over_time({sel}[{L}]) - min_over_time({sel}[{L}]))"
+    return f"({diff} or {born})"
+
+
+def end_values(sel: str, length_s: float) -> str:
+    """Per series, its last value in the tile (a < t <= b): the tiles' differences of these are the
+    counter's own increases (fleet/collect.py takes them), with no extrapolation; a series without one has
+    no sample in the tile."""
+    return f"last_over_time({sel}[{int(round(length_s * 1000)) - 1}ms])"
 
 
 def flagged(sel: str, length_s: float, lookback_s: float) -> str:
@@ -93,47 +107,25 @@ def _by(labels: list[str]) -> str:
 
 
 def energy(sel: str, length_s: float, lookback_s: float, by: list[str], workload_label: str | None, *,
-           starts_at_zero: bool, method: str) -> str:
-    """Energy per group and tile: sum of the per-series increases, tiles with a reset left out."""
-    inner = delta(sel, length_s, lookback_s, starts_at_zero=starts_at_zero, method=method)
-    if method != "increase":
-        inner = f"({inner} unless ({flagged(sel, length_s, lookback_s)}))"
+           starts_at_zero: bool, method: str, device: bool = False) -> str:
+    """Energy per group and tile: the sum of the per-series increases (tiles with a reset, or where a device
+    changed hands, are corrected afterwards from raw samples)."""
+    inner = delta(sel, length_s, lookback_s, starts_at_zero=starts_at_zero, method=method, device=device)
     return f"sum by ({_by(by)}) ({_tag_alloc(inner, workload_label)})"
 
 
-def _count(sel: str, length_s: float, offset: str = "") -> str:
+def _count(sel: str, length_s: float) -> str:
     """Samples in a < t <= b: the range is shortened by a millisecond, as PromQL's ranges include both ends
     and a sample exactly on a tile's edge would count in two tiles."""
-    return f"count_over_time({sel}[{int(round(length_s * 1000)) - 1}ms]{offset})"
+    return f"count_over_time({sel}[{int(round(length_s * 1000)) - 1}ms])"
 
 
-def reset_tiles(sel: str, length_s: float, lookback_s: float, by: list[str], workload_label: str | None) -> str:
-    """PromQL's increase() on the reset tiles only: the stand-in when there are too many to fetch raw."""
-    inner = f"(increase({sel}[{dur(length_s)}]) and ({flagged(sel, length_s, lookback_s)}))"
-    return f"sum by ({_by(by)}) ({_tag_alloc(inner, workload_label)})"
+def counts(sel: str, length_s: float) -> str:
+    """Samples per series and tile: how long each series was there (device-time), which series carried a
+    device (hand-overs, sharing), and where samples are missing (gaps)."""
+    return _count(sel, length_s)
 
 
-def samples(sel: str, length_s: float, by: list[str], workload_label: str | None) -> str:
-    """Samples per group and tile (times the scrape interval: device-time)."""
-    return f"sum by ({_by(by)}) ({_tag_alloc(_count(sel, length_s), workload_label)})"
-
-
-def events(sel: str, length_s: float) -> str:
-    """Per series and tile: `short` (at least 2 samples fewer than a neighbouring tile, with samples on both
-    sides), `vanished` (no sample, but some in the tile before), `appeared` (samples, none in the tile before)."""
-    L = dur(length_s)
-    cur, prev, nxt = _count(sel, length_s), _count(sel, length_s, f" offset {L}"), _count(sel, length_s, f" offset -{L}")
-    short = f"((({cur} + 2) <= {prev}) and {nxt}) or ((({cur} + 2) <= {nxt}) and {prev})"
-    return (f'label_replace({short}, "{EVENT}", "short", "", "") or '
-            f'label_replace({prev} unless {cur}, "{EVENT}", "vanished", "", "") or '
-            f'label_replace({cur} unless {prev}, "{EVENT}", "appeared", "", "")')
-
-
-def shared(sel: str, length_s: float, device_labels: list[str], full_count: float) -> str:
-    """Devices that more than one series counts at once (a GPU shared by pods: time-slicing, MPS)."""
-    return (f"sum by ({', '.join(device_labels)}) ({_count(sel, length_s)}) > "
-            f"{full_count * 1.25:.6g}")
-
-
-__all__ = ["ALLOC", "EVENT", "check_label", "check_selector", "delta", "dur", "energy", "events", "exact_selector",
-           "flagged", "quote", "reset_tiles", "samples", "shared"]
+__all__ = ["ALLOC", "check_label", "check_selector", "counts", "delta", "dur", "end_values", "energy", "exact_selector",
+           "flagged",
+           "quote"]
