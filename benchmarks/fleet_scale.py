@@ -282,21 +282,25 @@ def main() -> None:
              "and token counters); Prometheus, promtool and the fleet command are real"]
     began = time.perf_counter()
     tsdb = work / "tsdb"
-    if not tsdb.exists():
+    reused = tsdb.exists()
+    if not reused:
         count, tool_s = write_chunks(nodes, t0, samples, args.interval, work, truth, args.seed)
         (work / "truth.npz").parent.mkdir(exist_ok=True)
         np.savez(work / "truth.npz", **{f"g:{k}": v for k, v in truth.groups.items()},
                  **{f"m:{k}": v for k, v in truth.model_j.items()}, **{f"r:{k}": v for k, v in truth.model_requests.items()},
-                 t0=np.array([t0]), count=np.array([count]), tool_s=np.array([tool_s]))
+                 t0=np.array([t0]), count=np.array([count]), tool_s=np.array([tool_s]),
+                 build_s=np.array([time.perf_counter() - began]))
     saved = np.load(work / "truth.npz")
     t0, count, tool_s = float(saved["t0"][0]), int(saved["count"][0]), float(saved["tool_s"][0])
+    build_s = float(saved["build_s"][0]) if "build_s" in saved.files else None
     truth.groups = {k[2:]: saved[k] for k in saved.files if k.startswith("g:")}
     truth.model_j = {k[2:]: saved[k] for k in saved.files if k.startswith("m:")}
     truth.model_requests = {k[2:]: saved[k] for k in saved.files if k.startswith("r:")}
     size = sum(f.stat().st_size for f in tsdb.rglob("*") if f.is_file())
+    built = f"built in {build_s:.0f} s" if build_s is not None else "built"
     lines.append(f"{args.gpus} GPUs on {args.gpus // 8} nodes, {args.days} days at a {args.interval:g}-s scrape "
-                 f"interval: {count:,} samples, TSDB {size / 2**20:,.0f} MiB; built in "
-                 f"{time.perf_counter() - began:.0f} s here (promtool {tool_s:.0f} s)")
+                 f"interval: {count:,} samples, TSDB {size / 2**20:,.0f} MiB; {built} (promtool {tool_s:.0f} s)"
+                 + (f", reused from {work} (same seed)" if reused else ""))
     server = Prometheus(tsdb, extra=["--storage.tsdb.max-block-duration=2h", "--query.max-concurrency=8"])
     try:
         server.wait_ready()

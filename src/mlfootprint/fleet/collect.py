@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -158,6 +159,7 @@ class _Runner:
         self.device = list(counter.device) if counter.method == "exact" else []
         self.fixes: dict[tuple[Unit, int], Sample | None] = {}  # unit-tile -> the sample before a long gap, if any
         self.unsettled: set[tuple[Unit, int]] = set()  # unit-tiles the end values left uncounted
+        self.tags: dict[Key, Labels] = {}  # each series' labels as the sinks get them
         self.candidates: list[tuple[Unit, int, int]] = []  # (unit, tile before a gap, tile after it)
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -213,14 +215,20 @@ class _Runner:
         return out
 
     def _stream(self, jobs: Sequence[Callable[[], Any]]) -> Iterator[Any]:
-        """The jobs' results in the order given, run `concurrency` at a time: an answer is dropped once read."""
+        """The jobs' results in the order given, `concurrency` in flight: a job starts only when a result
+        has been taken, so answers never pile up (memory stays one window of answers, whatever the period)."""
         if not jobs:
             return
-        with ThreadPoolExecutor(max_workers=max(1, self.o.concurrency)) as pool:
-            futures: list[Future[Any]] = [pool.submit(job) for job in jobs]
-            for i, future in enumerate(futures):
-                yield future.result()
-                futures[i] = None  # type: ignore[call-overload]
+        width = max(1, self.o.concurrency)
+        with ThreadPoolExecutor(max_workers=width) as pool:
+            pending: deque[Future[Any]] = deque(pool.submit(job) for job in jobs[:width])
+            following = iter(jobs[width:])
+            while pending:
+                result = pending.popleft().result()
+                job = next(following, None)
+                if job is not None:
+                    pending.append(pool.submit(job))
+                yield result
 
     def _runs(self, tiles: list[Tile] | None = None) -> list[list[Tile]]:
         return chunks(tiles or self.tiles, series=self.series, max_samples=self.o.max_samples,
@@ -315,7 +323,10 @@ class _Runner:
                     key, unit = _key(labels), self._unit(labels)
                     record = units.setdefault(unit, {}).get(key)
                     if record is None:
-                        record = units[unit][key] = _Run(_Series(key, unit, self._tag(labels)), {}, {})
+                        tagged = self.tags.get(key)
+                        if tagged is None:  # one dict per series for the whole period: the sink caches on it
+                            tagged = self.tags[key] = self._tag(labels)
+                        record = units[unit][key] = _Run(_Series(key, unit, tagged), {}, {})
                     (record.ends if slot == 0 else record.counts).update(points)
             answers.clear()
             for unit, series in units.items():

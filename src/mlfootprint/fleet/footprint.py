@@ -246,8 +246,8 @@ def _group_impact(per_site: list[tuple[str, dict[str, Any]]]) -> GroupImpact:
     summed: dict[str, Figure | None] = {}
     for key in _FIGURES:
         figs = [(site, Figure(**d[key])) for site, d in per_site if d.get(key)]
-        if key == "electricity_cost" and len({f.unit for _, f in figs}) > 1:
-            summed[key] = None  # prices in several currencies are not added
+        if key == "electricity_cost" and (len({f.unit for _, f in figs}) > 1 or len(figs) < len(per_site)):
+            summed[key] = None  # not added across currencies, and not given when a site has no price
             continue
         summed[key] = _sum_figures(figs)
     missing_market = any(not d.get("co2e_market_kg") for _, d in per_site)
@@ -410,6 +410,10 @@ def _assemble(client: PromClient, request: Request, version: str, bound: list[_B
     site_list = [SiteUsed(s.name, s.zone, s.place.pue, s.place.intensity_g_per_kwh, s.place.intensity_source,
                           s.series_note, s.place.renewable_share, site_energy.get(s.name, 0.0))
                  for s in sites.all() if s.name in site_energy]
+    priceless = [s.name for s in sites.all() if s.name in site_energy and s.place.price_per_kwh is None]
+    if priceless and len(priceless) < len(site_energy):
+        warnings.append(f"no electricity price for {', '.join(priceless)}: the cost is given only for groups on sites "
+                        "with one (price_per_kwh and currency in --places, or --price-per-kwh)")
     if sites.unmatched:
         shown = ", ".join(sorted(sites.unmatched)[:5])
         warnings.append(f"{len(sites.unmatched)} value(s) of {sites.label} have no row in --places (e.g. {shown}): "

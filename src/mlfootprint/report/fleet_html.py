@@ -18,7 +18,7 @@ from ..impact import Figure
 from .html import PALETTE, pyplot, svg_of
 from .terminal import fmt_co2e, fmt_energy, fmt_money, fmt_water
 
-TOP_LINES = 8  # groups drawn one by one in the time plot; the rest are summed as "other groups"
+TOP_LINES = 10  # groups drawn one by one in the time plot; the rest are summed as "other groups"
 IDLE_COLOUR = "#b9c0c8"
 
 
@@ -171,7 +171,7 @@ TEMPLATE = """<!doctype html>
  figure{background:#fff;border:1px solid #dde2e8;border-radius:8px;margin:12px 0;padding:8px} figure svg{width:100%;height:auto}
  .sources li{color:#5b6775;font-size:12px} code{background:#eef1f4;padding:1px 4px;border-radius:3px;font-size:12px}
  .note{background:#fff7e0;border:1px solid #f0d890;border-radius:6px;padding:6px 10px;margin:8px 0}
- .up{color:#b3261e} .down{color:#1e7b34} details{margin:8px 0} .small{font-size:12px;color:#5b6775}
+ table.compact{font-size:12px} .up{color:#b3261e} .down{color:#1e7b34} details{margin:8px 0} .small{font-size:12px;color:#5b6775}
 </style></head>
 <body><main>
 <h1 id="title">Fleet footprint · {{ r.start[:10] }} to {{ r.end[:10] }}</h1>
@@ -190,8 +190,8 @@ TEMPLATE = """<!doctype html>
 
 <h2>Groups</h2>
 {% if groups_svg %}<figure id="groups-plot">{{ groups_svg|safe }}</figure>{% endif %}
-<table id="groups"><tr><th>group</th><th>IT energy</th><th>share</th><th>GPU-h</th><th>CO2e location</th><th>range</th><th>market</th><th>embodied</th><th>total</th><th>water</th><th>basis</th><th>src</th></tr>
-{% for g in groups %}<tr{% if g.unallocated %} class="idle"{% endif %}><td>{{ g.name }}</td><td class="n">{{ g.energy }}</td><td class="n">{{ g.share }}</td><td class="n">{{ g.hours }}</td><td class="n">{{ g.location }}</td><td class="n">{{ g.location_range }}</td><td class="n">{{ g.market }}</td><td class="n">{{ g.embodied }}</td><td class="n">{{ g.total }}</td><td class="n">{{ g.water }}</td><td>{{ g.basis }}</td><td>{% for n in g.refs %}[{{ n }}]{% endfor %}</td></tr>{% endfor %}
+<table id="groups" class="compact"><tr><th>group</th><th>IT energy</th><th>share</th><th>GPU-h</th><th>CO2e location-based</th><th>market</th><th>embodied</th><th>total</th><th>water</th><th>basis</th></tr>
+{% for g in groups %}<tr{% if g.unallocated %} class="idle"{% endif %}><td>{{ g.name }}</td><td class="n">{{ g.energy }}</td><td class="n">{{ g.share }}</td><td class="n">{{ g.hours }}</td><td class="n">{{ g.location }}{% for n in g.refs %}<sup>{{ n }}</sup>{% endfor %}<br><span class="small">{{ g.location_range }}</span></td><td class="n">{{ g.market }}</td><td class="n">{{ g.embodied }}</td><td class="n">{{ g.total }}</td><td class="n">{{ g.water }}</td><td>{{ g.basis }}</td></tr>{% endfor %}
 </table>
 <p class="small">IT energy is each group's devices' own energy as their counters say; the unallocated group is the energy of devices no workload held (idle capacity), never spread over the others. Market-based CO2e is shown where every site of a group states its contractual instruments.</p>
 
