@@ -256,6 +256,51 @@ def rel(got: float, want: float) -> str:
     return f"{(got - want) / want:+.3%}" if want else "n/a"
 
 
+README_BEGIN, README_END = "<!-- fleet-scale:begin (benchmarks/fleet_scale.py) -->", "<!-- fleet-scale:end -->"
+
+
+def readme_block(results: str) -> str:
+    """The README's "At scale" paragraph, every figure read from the results file (tests/fleet/test_readme.py
+    checks the README holds exactly this; `--readme` writes it)."""
+    import re
+
+    def grab(pattern: str) -> tuple[str, ...]:
+        m = re.search(pattern, results, re.MULTILINE)
+        if m is None:
+            raise SystemExit(f"fleet_scale.txt: no line matches {pattern!r}: rerun benchmarks/fleet_scale.py")
+        return m.groups()
+
+    def run(label: str) -> tuple[str, ...]:
+        return grab(rf"^{re.escape(label)}\s+([\d.]+)s\s+(\d+) MiB\s+([\d.]+)s\s+([\d.]+)s\s+([\d.]+)")
+
+    gpus, nodes, days, interval, samples = grab(r"^(\d+) GPUs on (\d+) nodes, (\d+) days at a ([\d.]+)-s scrape "
+                                                r"interval: ([\d,]+) samples")
+    cold, warm = run(f"{days} days, --by namespace (first call: cold page cache)"), run(f"{days} days, --by namespace (again)")
+    week = run("7 days, --by namespace")
+    served = run(f"{days} days, --serving vllm, --places (the report's data)")
+    total, truth, err = grab(r"total IT energy ([\d,.]+) MWh, simulated ([\d,.]+) MWh \(([-+\d.]+%)\)")
+    worst, = grab(r"largest difference ([\d.]+%)")
+    gaps, resets = grab(r"scrape gaps found: (\d+) .*counter resets found: (\d+)")
+    loads = [float(x[4]) for x in (cold, warm, week, served)]
+    return (f"{README_BEGIN}\n**At scale** (`benchmarks/fleet_scale.py`, data SIMULATED: DCGM and vLLM exporters for "
+            f"{int(gpus):,} GPUs on {nodes} nodes over {days} days at a {interval}-s scrape, {samples} samples in "
+            f"Debian's Prometheus 2.42 on the same 2-vCPU machine, shared with other work at a load average of "
+            f"{min(loads):g}-{max(loads):g}): one `fleet` call over the month took {cold[0]} s cold and {warm[0]} s "
+            f"again (CPU: {warm[2]} s for mlfootprint, {warm[3]} s for Prometheus), at {warm[1]} MiB peak RSS against "
+            f"{week[1]} MiB for one week (memory follows the series seen, not the samples); with `--serving vllm` and "
+            f"two sites, {served[0]} s. The month's IT energy came out at {total} MWh against the simulation's own "
+            f"integral of {truth} MWh ({err}), the largest difference in a group {worst}; the simulated 25-minute "
+            f"scrape gap and driver reload were found on each of their GPUs ({gaps} gaps, {resets} resets).\n"
+            f"{README_END}")
+
+
+def write_readme(results: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    readme.write_text(text[:start] + readme_block(results) + text[end:], encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpus", type=int, default=1024)
@@ -266,7 +311,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "fleet_scale.txt")
     parser.add_argument("--screenshot", type=Path, default=None, help="also render the month's report and save a "
                                                                      "screenshot of it (headless Chromium)")
+    parser.add_argument("--readme", action="store_true", help="only rewrite the README's paragraph from --out")
     args = parser.parse_args()
+    if args.readme:
+        write_readme(args.out.read_text(encoding="utf-8"))
+        return
     work = args.work or Path(tempfile.mkdtemp(prefix="fleet-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     samples = int(args.days * 86400 / args.interval)
@@ -363,8 +412,9 @@ def main() -> None:
                      f"counter resets found: {len(resets)} (simulated: one node's 8 GPUs unscraped for 25 min on day 12, "
                      "another's 8 reset on day 20)")
         lines.append("")
-        lines.append("memory: the fleet process holds one query's answer at a time (a run of at most 7 days of values "
-                     "per series and tile, or a few devices' raw samples), never the period's samples.")
+        lines.append("memory: the fleet process holds a window of answers (a few runs of two days of values per series "
+                     "and tile, or a few devices' raw samples), never the period's samples; what grows with the period "
+                     "is the number of series (pods) seen.")
         if args.screenshot:
             shot(results[report_run], args.screenshot, work, args)
             lines.append(f"screenshot of the {d}-day report: {args.screenshot.resolve().relative_to(ROOT)}")

@@ -115,7 +115,7 @@ def fleet(
     if not url:
         raise ConfigError(f"--prometheus URL is needed (or {URL_ENV}), e.g. http://prometheus:9090")
     if not 0 < timeout <= 3600:
-        raise ConfigError(f"--timeout must be between 0 and 3600 seconds, got {timeout:g}")
+        raise ConfigError(f"--timeout must be more than 0 and at most 3600 seconds, got {timeout:g}")
     if note is not None and len(note) > 300:
         raise ConfigError(f"--note is {len(note)} characters long: keep it under 300")
     if not 1 <= concurrency <= 64:

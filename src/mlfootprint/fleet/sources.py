@@ -141,7 +141,11 @@ def with_selector(source: Source, extra: str | None) -> Source:
     """The source limited by user label filters (e.g. cluster="eu-1"), added to the preset's own."""
     if not extra:
         return source
-    check_selector("x{" + extra + "}", "--filter")
+    try:
+        check_selector("x{" + extra + "}", "--filter")
+    except ConfigError:
+        raise ConfigError(f"--filter {extra!r} is not a list of label matchers: expected name=\"value\" pairs "
+                          "(=, !=, =~, !~) separated by commas, e.g. cluster=\"eu-1\"") from None
     sel = source.selector
     if sel.endswith("}"):
         sel = sel[:-1] + "," + extra + "}"

@@ -20,6 +20,7 @@ from .terminal import fmt_co2e, fmt_energy, fmt_money, fmt_water
 
 TOP_LINES = 10  # groups drawn one by one in the time plot; the rest are summed as "other groups"
 IDLE_COLOUR = "#b9c0c8"
+EXTRA_COLOURS = ["#86bcb6", "#d37295", "#8cd17d", "#f1ce63", "#a0cbe8"]  # beyond the report palette: 14 lines apart
 
 
 def _stacked(lines: list[Line], starts: list[str], bucket_s: float, title: str) -> str | None:
@@ -36,7 +37,8 @@ def _stacked(lines: list[Line], starts: list[str], bucket_s: float, title: str) 
     shown.extend(idle)
     x = [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in starts]
     kwh = [[v / J_PER_KWH for v in line.energy_j] for line in shown]
-    colours = [IDLE_COLOUR if line.name.startswith("unallocated") else PALETTE[i % len(PALETTE)]
+    palette = [*PALETTE, *EXTRA_COLOURS]
+    colours = [IDLE_COLOUR if line.name.startswith("unallocated") else palette[i % len(palette)]
                for i, line in enumerate(shown)]
     fig, ax = plt.subplots(figsize=(9, 3.6))
     width = bucket_s / 86400 * 0.9
@@ -112,7 +114,7 @@ def context(result: FleetResult) -> dict[str, Any]:
                        "market": fmt_co2e(gi.co2e_market_kg.value) if gi.co2e_market_kg else "-",
                        "embodied": fmt_co2e(gi.co2e_embodied_kg.value), "total": fmt_co2e(gi.co2e_total_kg.value),
                        "water": fmt_water(gi.water_l.value), "basis": gi.energy.basis,
-                       "refs": sorted({ref(gi.co2e_location_kg.source), ref(gi.co2e_embodied_kg.source)})})
+                       "ref": ref(gi.co2e_location_kg.source)})
     kinds = sorted(result.kinds.items(), key=lambda kv: -kv[1])
     tl = result.timeline
     serving = result.serving
@@ -191,9 +193,9 @@ TEMPLATE = """<!doctype html>
 <h2>Groups</h2>
 {% if groups_svg %}<figure id="groups-plot">{{ groups_svg|safe }}</figure>{% endif %}
 <table id="groups" class="compact"><tr><th>group</th><th>IT energy</th><th>share</th><th>GPU-h</th><th>CO2e location-based</th><th>market</th><th>embodied</th><th>total</th><th>water</th><th>basis</th></tr>
-{% for g in groups %}<tr{% if g.unallocated %} class="idle"{% endif %}><td>{{ g.name }}</td><td class="n">{{ g.energy }}</td><td class="n">{{ g.share }}</td><td class="n">{{ g.hours }}</td><td class="n">{{ g.location }}{% for n in g.refs %}<sup>{{ n }}</sup>{% endfor %}<br><span class="small">{{ g.location_range }}</span></td><td class="n">{{ g.market }}</td><td class="n">{{ g.embodied }}</td><td class="n">{{ g.total }}</td><td class="n">{{ g.water }}</td><td>{{ g.basis }}</td></tr>{% endfor %}
+{% for g in groups %}<tr{% if g.unallocated %} class="idle"{% endif %}><td>{{ g.name }}</td><td class="n">{{ g.energy }}</td><td class="n">{{ g.share }}</td><td class="n">{{ g.hours }}</td><td class="n">{{ g.location }} [{{ g.ref }}]<br><span class="small">{{ g.location_range }}</span></td><td class="n">{{ g.market }}</td><td class="n">{{ g.embodied }}</td><td class="n">{{ g.total }}</td><td class="n">{{ g.water }}</td><td>{{ g.basis }}</td></tr>{% endfor %}
 </table>
-<p class="small">IT energy is each group's devices' own energy as their counters say; the unallocated group is the energy of devices no workload held (idle capacity), never spread over the others. Market-based CO2e is shown where every site of a group states its contractual instruments.</p>
+<p class="small">[n]: the source of the location-based figure; every figure's source, range and basis is in the JSON result (fleet --json). IT energy is each group's devices' own energy as their counters say; the unallocated group is the energy of devices no workload held (idle capacity), never spread over the others. Market-based CO2e is shown where every site of a group states its contractual instruments.</p>
 
 {% if movers %}<h2>Top movers against the previous period</h2>
 <table id="movers"><tr><th>group</th><th>this period</th><th>previous ({{ previous.start[:10] }} to {{ previous.end[:10] }})</th><th>change</th><th></th></tr>
