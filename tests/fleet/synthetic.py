@@ -9,7 +9,8 @@ any window is an integral computed here, independently of the code under test. B
   one idle throughout: the unallocated group;
 * a counter reset (a driver reload) on one GPU, and a server restart in one model's counters;
 * a 10-minute scrape gap and an 80-minute one (longer than a tile) on one GPU;
-* a second source (Kepler) with a zone that must not be summed (core is part of package).
+* a second source (Kepler) with a zone that must not be summed (core is part of package);
+* the node exporter's RAPL package counter of each host, which wraps every twenty minutes or so.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 STEP_S = 15.0
 HOUR = 3600.0
 LIFETIME_MJ = 7.3e9  # a GPU's energy counter before the data starts (mJ): not energy of the window
+RAPL_RANGE_J = 262143.328850  # a package's max_energy_range_uj / 1e6: where its counter wraps
+HOST_BASE_W = 55.0  # a host's package power besides its pods
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,27 @@ class Fleet:
             tokens.append((labels, tok))
         return {"vllm:request_success_total": requests, "vllm:generation_tokens_total": tokens}
 
+    def host_energy(self, host: str, a: float, b: float) -> float:
+        """A host's package energy: a base power and its pods' CPU power."""
+        total = HOST_BASE_W * (b - a)
+        for p in self.pods:
+            lo, hi = max(a, p.start), min(b, p.end)
+            if p.host == host and hi > lo:
+                total += p.cpu.energy(self.t0, lo, hi)
+        return total
+
+    def rapl(self) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        series = []
+        for host in sorted({g.host for g in self.gpus}):
+            labels = {"instance": f"{host}:9100", "index": "0", "path": "/sys/class/powercap/intel-rapl:0"}
+            samples = [(t, (1.0e5 + self.host_energy(host, self.t0, t)) % RAPL_RANGE_J)
+                       for t in self._times(self.t0, self.end, 7.0)]
+            series.append((labels, samples))
+        return series
+
     def openmetrics(self) -> str:
         families = {"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": self.dcgm(), "kepler_pod_cpu_joules_total": self.kepler(),
-                    **self.vllm()}
+                    "node_rapl_package_joules_total": self.rapl(), **self.vllm()}
         lines = []
         for name, series in families.items():
             for labels, samples in series:

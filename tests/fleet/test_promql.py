@@ -32,12 +32,11 @@ def test_label_values_are_quoted_as_data() -> None:
     assert sel == 'm{zone=~"package.*",__name__="m",pod="x\\"y",UUID=~"GPU\\\\-1|GPU\\\\-2"}'
 
 
-def test_the_energy_sum_for_device_counters_and_for_workload_counters() -> None:
-    device = promql.energy("C", 3600, 600, ["namespace"], "pod", starts_at_zero=False, method="exact", device=True)
-    assert device == ('sum by (namespace, mlfp_alloc) (label_replace(((last_over_time(C[4200000ms]) - '
-                      'last_over_time(C[600000ms] offset 3600000ms)) or (max_over_time(C[3600000ms]) - '
-                      'min_over_time(C[3600000ms]))), "mlfp_alloc", "1", "pod", ".+"))')
-    series = promql.delta("C", 3600, 600, starts_at_zero=True, method="exact")
-    assert "last_over_time(C[4200000ms])" in series and series.endswith("or max_over_time(C[3600000ms]))")
-    assert promql.delta("C", 3600, 600, starts_at_zero=False, method="increase") == "increase(C[3600000ms])"
-    assert promql.counts("C", 3600) == "count_over_time(C[3599999ms])"  # a < t <= b: no sample in two tiles
+def test_the_three_passes_and_the_increase_sum() -> None:
+    assert promql.end_values("C", 3600) == "last_over_time(C[3599999ms])"  # a < t <= b: no sample in two tiles
+    assert promql.counts("C", 3600) == "count_over_time(C[3599999ms])"
+    assert promql.flagged("C", 3600, 600) == "resets(C[4200000ms]) > 0"
+    assert promql.increases("C", 3600, ["instance"], None) == "sum by (instance, mlfp_alloc) (increase(C[3600000ms]))"
+    tagged = promql.increases("C", 3600, ["namespace"], "pod")
+    assert tagged == ('sum by (namespace, mlfp_alloc) (label_replace(increase(C[3600000ms]), "mlfp_alloc", "1", '
+                      '"pod", ".+"))')

@@ -183,9 +183,28 @@ def test_the_html_csv_and_statement_of_a_fleet_result(fleet_data: tuple[Fleet, P
 def test_a_source_that_is_not_there_is_said_so(fleet_data: tuple[Fleet, Prometheus]) -> None:
     fleet, server = fleet_data
     a, b = _window(fleet)
-    done = _fleet(server.url, "--source", "node-exporter", "--start", _iso(a), "--end", _iso(b))
+    done = _fleet(server.url, "--source", "mlfootprint", "--start", _iso(a), "--end", _iso(b))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "node_rapl" in done.stderr and "no series" in done.stderr
+    assert "mlfootprint_energy_joules_total" in done.stderr and "no series" in done.stderr
+
+
+def test_node_exporter_rapl_counters_that_wrap_per_host(fleet_data: tuple[Fleet, Prometheus]) -> None:
+    fleet, server = fleet_data
+    a, b = _window(fleet)
+    done = _fleet(server.url, "--source", "node-exporter", "--by", "host", "--start", _iso(a), "--end", _iso(b),
+                  "--json", "--no-previous")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    groups = {g["labels"]["host"]: g for g in result["groups"]}
+    assert set(groups) == {"node-a:9100", "node-b:9100", "node-c:9100"}
+    for instance, group in groups.items():
+        # no workload label on a host's counters: unallocated, split by the host they carry
+        assert group["unallocated"] and group["name"] == f"unallocated (idle capacity), host={instance}"
+        # increase() takes each wrap as a restart from zero: a wrap loses up to one scrape's energy (~1 %)
+        want = fleet.host_energy(instance.split(":")[0], a, b)
+        assert want * 0.97 < group["energy_j"] <= want * 1.005, instance
+    assert result["sources"][0]["method"] == "increase" and result["resets_not_listed"] > 10
+    assert any("wrap" in w for w in result["warnings"])
 
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'

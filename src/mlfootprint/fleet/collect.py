@@ -276,14 +276,13 @@ class _Runner:
         """Each series' value at every tile's end, the reset tiles, and the samples per series and tile: three
         passes over the samples, read run by run in tile order. The tiles' energy comes from the end values
         (counters.by_ends); the counts give device-time, sharing and gaps."""
-        c, lb, device = self.c, self.lookback_s, bool(self.device)
+        c, lb = self.c, self.lookback_s
 
         def end(length: float) -> str:
             return promql.end_values(c.selector, length)
 
         def energy(length: float) -> str:  # PromQL's increase(): summed in Prometheus
-            return promql.energy(c.selector, length, lb, self.by, c.workload_label, starts_at_zero=c.starts_at_zero,
-                                 method=c.method, device=device)
+            return promql.increases(c.selector, length, self.by, c.workload_label)
 
         def flag(length: float) -> str:
             return promql.flagged(c.selector, length, lb)
@@ -300,23 +299,25 @@ class _Runner:
             inside = [t for t in run if t.index >= 0]
             if c.method == "exact":
                 jobs.append(partial(self._tagged, "end", end, run, f"{c.name}: value per series at each tile's end"))
-                jobs.append(partial(self._tagged, "flag", flag, inside, f"{c.name}: tiles with a counter reset")
-                            if inside else partial(_nothing, "flag"))
             else:
                 jobs.append(partial(self._tagged, "sum", energy, inside, f"{c.name}: increase() per tile")
                             if inside else partial(_nothing, "sum"))
+            jobs.append(partial(self._tagged, "flag", flag, inside, f"{c.name}: tiles with a counter reset")
+                        if inside else partial(_nothing, "flag"))
             jobs.append(partial(self._tagged, "count", count, run, f"{c.name}: samples per series and tile"))
         states: dict[Unit, _State] = {}
         ends: dict[Unit, _Ends] = {}
         answers: dict[str, Rows] = {}
         for kind, rows in self._stream(jobs):
             answers[kind] = rows
-            if len(answers) < (3 if c.method == "exact" else 2):
+            if len(answers) < 3:
                 continue
             for labels, points in answers.pop("sum", []):
                 for tile, value in points:
                     self.sink(labels, tile, value * c.scale)
             flagged = {(self._unit(labels), tile) for labels, points in answers.pop("flag", []) for tile, _ in points}
+            if c.method != "exact":  # increase() took the resets in its stride: they are counted, not redone
+                self.report.resets_total += len(flagged)
             units: dict[Unit, dict[Key, _Run]] = {}
             for slot, kind in ((0, "end"), (1, "count")):
                 for labels, points in answers.pop(kind, []):

@@ -46,7 +46,7 @@ def increment(previous: float, following: float) -> float:
 
 def tile_energy(samples: Sequence[Sample], a: float, b: float, lookback_s: float, *, starts_at_zero: bool,
                 previous: Sample | None = None) -> float:
-    """A series' counted energy over the tile a < t <= b, as promql.delta defines it, resets included.
+    """A series' counted energy over the tile a < t <= b, resets included.
 
     `samples` are sorted and cover [a - lookback_s, b]. The tile starts from the last sample at or
     before `a` within the look-back (or `previous`, when given: the last sample before a gap); without
@@ -67,8 +67,8 @@ def attribute(series: dict[Key, list[Sample]], a: float, b: float, lookback_s: f
     when a pod takes a GPU, its series starts and the idle one stops, and the idle series comes back
     when the pod ends. Each increment between two consecutive samples of the device goes to the series
     of the later sample (the labels in force when the energy was counted); two series sampled at the
-    same instant (a GPU shared by pods) share it equally. With one series this is `tile_energy`, the
-    same sum as promql.delta. The start is the device's last sample at or before `a` within the
+    same instant (a GPU shared by pods) share it equally. With one series this is `tile_energy`: the
+    difference of its end values (`by_ends`), resets counted from zero. The start is the device's last sample at or before `a` within the
     look-back (or `previous`); without one the device first appears here and counts from its first
     sample (or from zero).
     """

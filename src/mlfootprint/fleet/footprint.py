@@ -301,6 +301,10 @@ def fleet_footprint(client: PromClient, request: Request) -> FleetResult:
         b.report = collect.measure(client, _counter(b), window, b.binding.query_labels(), options, sink,
                                    series=b.series, time_sink=time_sink)
         warnings.extend(b.report.warnings)
+        if b.source.method == "increase" and b.report.resets_total:
+            warnings.append(f"{b.source.name}: {b.report.resets_total} series-tiles held a counter reset or wrap, taken "
+                            "by PromQL's increase() as a restart from zero (a RAPL wrap loses up to one scrape "
+                            "interval's energy); they are counted, not listed")
         if b.report.shared:
             examples = ", ".join("/".join(v for _, v in d) for d in sorted(b.report.shared)[:3])
             warnings.append(f"{b.source.name}: {len(b.report.shared)} device(s) reported by several series at once "
@@ -328,8 +332,11 @@ def _previous(client: PromClient, request: Request, bound: list[_Bound]) -> Prev
 
 
 def _group_name(by: tuple[str, ...], values: tuple[str, ...], unallocated: bool) -> str:
+    """`namespace=team-a`; for series without a workload label, the unallocated group, split only by the
+    --by labels such series carry (grouped by host: the idle capacity of each host)."""
     if unallocated:
-        return UNALLOCATED
+        carried = [f"{k}={v}" for k, v in zip(by, values) if v]
+        return ", ".join([UNALLOCATED, *carried])
     if not by:
         return "allocated"
     return ", ".join(f"{k}={v or '(none)'}" for k, v in zip(by, values))
@@ -386,7 +393,8 @@ def _assemble(client: PromClient, request: Request, version: str, bound: list[_B
         group_impact, by_source, hours, site_energy = impact_of(cells)
         energy_j = sum(by_source.values())
         groups.append(FleetGroup(
-            _group_name(request.by, values, unallocated), {} if unallocated else dict(zip(request.by, values)),
+            _group_name(request.by, values, unallocated),
+            {k: v for k, v in zip(request.by, values) if v or not unallocated},
             unallocated, energy_j, energy_j / total_j if total_j else 0.0, hours, by_source,
             [SiteEnergy(n, e) for n, e in sorted(site_energy.items())], group_impact))
     groups.sort(key=lambda g: (g.unallocated, -g.energy_j, g.name))

@@ -17,7 +17,7 @@ Labels = dict[str, str]
 
 @dataclass(frozen=True)
 class Cell:
-    group: tuple[str, ...]  # the --by label values; () for the unallocated group
+    group: tuple[str, ...]  # the --by label values (an unallocated series has those it carries, such as its host)
     unallocated: bool
     site: str
     model: str | None  # the served model, where the counters join
@@ -30,7 +30,6 @@ class Ledger:
     tiles: int
     energy: dict[Cell, array[float]] = field(default_factory=dict)
     device_s: dict[tuple[Cell, str], float] = field(default_factory=dict)  # (cell, device model) -> seconds
-    join_j: dict[tuple[str, ...], float] = field(default_factory=dict)  # energy per join key (served workloads)
 
     def add(self, cell: Cell, tile: int, joules: float) -> None:
         row = self.energy.get(cell)
@@ -86,7 +85,7 @@ def cell_mapper(binding: Binding, sites: Sites, shares: dict[tuple[str, ...], di
             kind = "serving" if split else "other"
         else:
             kind = "allocated"
-        group = tuple(labels.get(b, "") for b in binding.by) if allocated else ()
+        group = tuple(labels.get(b, "") for b in binding.by)  # an idle GPU still has its host, if grouped by it
         if split:
             found = [(Cell(group, not allocated, site, model, kind, binding.source), share)
                      for model, share in split.items()]

@@ -27,7 +27,6 @@ from ..impact import Place
 
 COLUMNS = ("value", "site", "country", "region", "pue", "renewable_share", "wue", "price_per_kwh", "currency",
            "intensity_csv")
-DEFAULT_SITE = "default"
 
 
 @dataclass(frozen=True, eq=False)  # one object per site: compared and hashed by identity
@@ -121,4 +120,4 @@ def load_sites(default: Site, path: str | None, label: str | None) -> Sites:
     return Sites(default, rows, label)
 
 
-__all__ = ["COLUMNS", "DEFAULT_SITE", "Site", "Sites", "load_sites", "make_site"]
+__all__ = ["COLUMNS", "Site", "Sites", "load_sites", "make_site"]

@@ -9,7 +9,7 @@ the result's `queries`). Three per run of tiles (a < t <= b, an hour; fleet/coun
 (ranges a millisecond short of the tile: PromQL's include both ends). Each scans the samples about
 once: a month is read in about three passes over its samples, and what comes back grows with series x
 tiles, not with samples. Sources counted with PromQL's increase() (node exporter's RAPL) are summed in
-Prometheus instead (`energy`).
+Prometheus instead (`increases`).
 """
 
 from __future__ import annotations
@@ -66,24 +66,6 @@ def dur(seconds: float) -> str:
     return f"{int(round(seconds * 1000))}ms"
 
 
-def delta(sel: str, length_s: float, lookback_s: float, *, starts_at_zero: bool, method: str,
-          device: bool = False) -> str:
-    """Per series, the counter's increase over the tile in one expression (for `energy`; the exact path
-    takes the same differences from `end_values` in Python).
-
-    The tile's end value is the last sample in the tile or the look-back before it, so a series that ends
-    inside the tile keeps its last increments. A series that first appears counts from its first sample
-    (or from zero); for a device's counter (`device`) the tiles where it changes hands are split from
-    raw samples afterwards, so the interval between two holders goes to the later one."""
-    L, LB, LLB = dur(length_s), dur(lookback_s), dur(length_s + lookback_s)
-    if method == "increase":
-        return f"increase({sel}[{L}])"
-    diff = f"(last_over_time({sel}[{LLB}]) - last_over_time({sel}[{LB}] offset {L}))"
-    zero = starts_at_zero and not device
-    born = f"max_over_time({sel}[{L}])" if zero else f"(max_over_time({sel}[{L}]) - min_over_time({sel}[{L}]))"
-    return f"({diff} or {born})"
-
-
 def end_values(sel: str, length_s: float) -> str:
     """Per series, its last value in the tile (a < t <= b): the tiles' differences of these are the
     counter's own increases (fleet/collect.py takes them), with no extrapolation; a series without one has
@@ -106,12 +88,10 @@ def _by(labels: list[str]) -> str:
     return ", ".join(dict.fromkeys([*labels, ALLOC]))
 
 
-def energy(sel: str, length_s: float, lookback_s: float, by: list[str], workload_label: str | None, *,
-           starts_at_zero: bool, method: str, device: bool = False) -> str:
-    """Energy per group and tile: the sum of the per-series increases (tiles with a reset, or where a device
-    changed hands, are corrected afterwards from raw samples)."""
-    inner = delta(sel, length_s, lookback_s, starts_at_zero=starts_at_zero, method=method, device=device)
-    return f"sum by ({_by(by)}) ({_tag_alloc(inner, workload_label)})"
+def increases(sel: str, length_s: float, by: list[str], workload_label: str | None) -> str:
+    """PromQL's increase() per tile, summed by group in Prometheus: for sources whose counters wrap too
+    often for the exact path (RAPL), extrapolated at the tile edges."""
+    return f"sum by ({_by(by)}) ({_tag_alloc(f'increase({sel}[{dur(length_s)}])', workload_label)})"
 
 
 def _count(sel: str, length_s: float) -> str:
@@ -126,6 +106,6 @@ def counts(sel: str, length_s: float) -> str:
     return _count(sel, length_s)
 
 
-__all__ = ["ALLOC", "check_label", "check_selector", "counts", "delta", "dur", "end_values", "energy", "exact_selector",
-           "flagged",
+__all__ = ["ALLOC", "check_label", "check_selector", "counts", "dur", "end_values", "exact_selector", "flagged",
+           "increases",
            "quote"]

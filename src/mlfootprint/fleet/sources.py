@@ -33,9 +33,6 @@ from .promql import check_label, check_selector
 
 UNITS_TO_J = {"j": 1.0, "mj": 1e-3, "uj": 1e-6, "wh": 3600.0, "kwh": 3.6e6}
 
-# Canonical label names that --by, --place-label and --join-on may use whatever the source calls them.
-CANONICAL = ("namespace", "pod", "container", "host")
-
 
 @dataclass(frozen=True)
 class Source:
@@ -191,5 +188,5 @@ def serving(preset: str | None, requests: str | None, tokens: str | None,
     return ServingCounters(requests, tokens, model_label, preset)
 
 
-__all__ = ["AUTO_ORDER", "CANONICAL", "PRESETS", "SERVING_MODEL_LABELS", "ServingCounters", "Source", "UNITS_TO_J",
+__all__ = ["AUTO_ORDER", "PRESETS", "SERVING_MODEL_LABELS", "ServingCounters", "Source", "UNITS_TO_J",
            "custom", "named", "serving", "with_selector"]

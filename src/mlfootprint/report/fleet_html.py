@@ -16,7 +16,7 @@ from ..constants import J_PER_KWH
 from ..fleet.result import FleetResult, Line
 from ..impact import Figure
 from .html import PALETTE, pyplot, svg_of
-from .terminal import fmt_co2e, fmt_energy, fmt_money, fmt_water
+from .terminal import Citations, fmt_co2e, fmt_energy, fmt_money, fmt_water
 
 TOP_LINES = 10  # groups drawn one by one in the time plot; the rest are summed as "other groups"
 IDLE_COLOUR = "#b9c0c8"
@@ -72,38 +72,28 @@ def _bars(labels: list[str], values: list[float], title: str, unit: str) -> str 
     return svg_of(fig)
 
 
-class _Refs:
-    def __init__(self) -> None:
-        self.sources: list[str] = []
-
-    def __call__(self, text: str) -> int:
-        if text not in self.sources:
-            self.sources.append(text)
-        return self.sources.index(text) + 1
-
-
 def _range(fig: Figure, fmt: Any) -> str:
     return f"{fmt(fig.low)} – {fmt(fig.high)}" if fig.low != fig.high else ""
 
 
 def context(result: FleetResult) -> dict[str, Any]:
-    ref = _Refs()
+    ref = Citations()  # ref(source) -> "[n]"
     t = result.totals
     i = t.impact
     cost = i.electricity_cost
     cards = [("IT energy", fmt_energy(t.energy_j), f"{i.energy.basis} · {_range(i.energy, fmt_energy)}"),
-             ("facility energy", fmt_energy(i.facility_energy_j.value), f"PUE applied [{ref(i.facility_energy_j.source)}]"),
+             ("facility energy", fmt_energy(i.facility_energy_j.value), f"PUE applied {ref(i.facility_energy_j.source)}"),
              ("CO2e location-based", fmt_co2e(i.co2e_location_kg.value),
-              f"{_range(i.co2e_location_kg, fmt_co2e)} [{ref(i.co2e_location_kg.source)}]")]
+              f"{_range(i.co2e_location_kg, fmt_co2e)} {ref(i.co2e_location_kg.source)}")]
     if i.co2e_market_kg:
-        cards.append(("CO2e market-based", fmt_co2e(i.co2e_market_kg.value), f"[{ref(i.co2e_market_kg.source)}]"))
+        cards.append(("CO2e market-based", fmt_co2e(i.co2e_market_kg.value), ref(i.co2e_market_kg.source)))
     cards += [("CO2e embodied (GPUs)", fmt_co2e(i.co2e_embodied_kg.value),
-               f"{_range(i.co2e_embodied_kg, fmt_co2e)} [{ref(i.co2e_embodied_kg.source)}]"),
+               f"{_range(i.co2e_embodied_kg, fmt_co2e)} {ref(i.co2e_embodied_kg.source)}"),
               ("idle capacity", f"{t.unallocated_share:.1%}", f"{fmt_energy(t.unallocated_j)} unallocated"),
               ("GPU-hours", f"{t.device_hours:,.0f}", f"{t.devices:,} GPUs seen"),
-              ("water", fmt_water(i.water_l.value), f"[{ref(i.water_l.source)}]")]
+              ("water", fmt_water(i.water_l.value), ref(i.water_l.source))]
     if cost is not None:
-        cards.append(("electricity", fmt_money(cost.value, cost.unit), f"[{ref(cost.source)}]"))
+        cards.append(("electricity", fmt_money(cost.value, cost.unit), ref(cost.source)))
     groups = []
     for g in result.groups:
         gi = g.impact
@@ -193,7 +183,7 @@ TEMPLATE = """<!doctype html>
 <h2>Groups</h2>
 {% if groups_svg %}<figure id="groups-plot">{{ groups_svg|safe }}</figure>{% endif %}
 <table id="groups" class="compact"><tr><th>group</th><th>IT energy</th><th>share</th><th>GPU-h</th><th>CO2e location-based</th><th>market</th><th>embodied</th><th>total</th><th>water</th><th>basis</th></tr>
-{% for g in groups %}<tr{% if g.unallocated %} class="idle"{% endif %}><td>{{ g.name }}</td><td class="n">{{ g.energy }}</td><td class="n">{{ g.share }}</td><td class="n">{{ g.hours }}</td><td class="n">{{ g.location }} [{{ g.ref }}]<br><span class="small">{{ g.location_range }}</span></td><td class="n">{{ g.market }}</td><td class="n">{{ g.embodied }}</td><td class="n">{{ g.total }}</td><td class="n">{{ g.water }}</td><td>{{ g.basis }}</td></tr>{% endfor %}
+{% for g in groups %}<tr{% if g.unallocated %} class="idle"{% endif %}><td>{{ g.name }}</td><td class="n">{{ g.energy }}</td><td class="n">{{ g.share }}</td><td class="n">{{ g.hours }}</td><td class="n">{{ g.location }} {{ g.ref }}<br><span class="small">{{ g.location_range }}</span></td><td class="n">{{ g.market }}</td><td class="n">{{ g.embodied }}</td><td class="n">{{ g.total }}</td><td class="n">{{ g.water }}</td><td>{{ g.basis }}</td></tr>{% endfor %}
 </table>
 <p class="small">[n]: the source of the location-based figure; every figure's source, range and basis is in the JSON result (fleet --json). IT energy is each group's devices' own energy as their counters say; the unallocated group is the energy of devices no workload held (idle capacity), never spread over the others. Market-based CO2e is shown where every site of a group states its contractual instruments.</p>
 
@@ -209,11 +199,11 @@ TEMPLATE = """<!doctype html>
 
 <h2>Where the energy was drawn</h2>
 <table id="sites"><tr><th>site</th><th>zone</th><th>PUE</th><th>gCO2e/kWh</th><th>hourly</th><th>renewable contracts</th><th>IT energy</th><th>src</th></tr>
-{% for s in sites %}<tr><td>{{ s.name }}</td><td>{{ s.zone }}</td><td class="n">{{ s.pue }}</td><td class="n">{{ s.intensity }}</td><td>{{ s.hourly }}</td><td class="n">{{ s.renewable }}</td><td class="n">{{ s.energy }}</td><td>[{{ s.ref }}]</td></tr>{% endfor %}</table>
+{% for s in sites %}<tr><td>{{ s.name }}</td><td>{{ s.zone }}</td><td class="n">{{ s.pue }}</td><td class="n">{{ s.intensity }}</td><td>{{ s.hourly }}</td><td class="n">{{ s.renewable }}</td><td class="n">{{ s.energy }}</td><td>{{ s.ref }}</td></tr>{% endfor %}</table>
 
 <h2>Sources and data quality</h2>
 <table id="sources"><tr><th>source</th><th>series</th><th>unit</th><th>basis</th><th>method</th><th>series</th><th>GPUs</th><th>scrape</th><th>IT energy</th><th>src</th></tr>
-{% for s in sources_table %}<tr><td>{{ s.name }}</td><td><code>{{ s.selector }}</code></td><td>{{ s.unit }}</td><td>{{ s.basis }}</td><td>{{ s.method }}</td><td class="n">{{ s.series }}</td><td class="n">{{ s.devices }}</td><td class="n">{{ s.interval }}</td><td class="n">{{ s.energy }}</td><td>[{{ s.ref }}]</td></tr>{% endfor %}</table>
+{% for s in sources_table %}<tr><td>{{ s.name }}</td><td><code>{{ s.selector }}</code></td><td>{{ s.unit }}</td><td>{{ s.basis }}</td><td>{{ s.method }}</td><td class="n">{{ s.series }}</td><td class="n">{{ s.devices }}</td><td class="n">{{ s.interval }}</td><td class="n">{{ s.energy }}</td><td>{{ s.ref }}</td></tr>{% endfor %}</table>
 <p id="quality">{{ gaps_total }} scrape gap(s) and {{ resets_total }} counter reset(s) found.
 {% if r.gaps %}Across each gap the counter's own difference is counted where it did not reset.{% endif %}</p>
 {% if r.gaps %}<details><summary>scrape gaps</summary><table id="gaps"><tr><th>source</th><th>group</th><th>from</th><th>to</th><th>length</th><th>energy across</th><th>note</th></tr>

@@ -5,20 +5,16 @@ Every number is taken from the fleet result; nothing is recomputed here."""
 from __future__ import annotations
 
 from ..fleet.result import FleetResult
-from .terminal import fmt_co2e, fmt_energy
+from .terminal import Citations, fmt_co2e, fmt_energy
 
 TOP_GROUPS = 5
 
 
 def fleet_statement(result: FleetResult) -> str:
-    sources: list[str] = []
+    citations = Citations()
 
     def cite(text: str | None) -> str:
-        if not text:
-            return ""
-        if text not in sources:
-            sources.append(text)
-        return f" [{sources.index(text) + 1}]"
+        return f" {citations(text)}" if text else ""
 
     t = result.totals
     i = t.impact
@@ -60,8 +56,8 @@ def fleet_statement(result: FleetResult) -> str:
                  "CO2e" + (", and the energy of the modelled sources" if i.energy.basis != "measured" else "") + ".")
     parts.append(f"Figures from mlfootprint fleet over {result.prometheus}.")
     text = " ".join(parts)
-    if sources:
-        text += "\n\n" + "\n".join(f"[{n}] {s}" for n, s in enumerate(sources, 1))
+    if citations.sources:
+        text += "\n\n" + "\n".join(f"[{n}] {s}" for n, s in enumerate(citations.sources, 1))
     return text
 
 
