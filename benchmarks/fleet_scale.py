@@ -445,8 +445,9 @@ def shot(result: dict, png: Path, work: Path, args: argparse.Namespace) -> None:
     browser = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "chromedriver"), options=options)
     try:
         browser.get(page.as_uri())
+        browser.set_window_size(1200, int(browser.execute_script("return document.body.scrollHeight")) + 40)
         png.parent.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(png))
+        browser.save_screenshot(str(png))  # the whole page
     finally:
         browser.quit()
 
