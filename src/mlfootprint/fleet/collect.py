@@ -1,16 +1,17 @@
-"""Counters read from Prometheus, tile by tile, into sums per label set: the PromQL sums first, then the
-exact fixes from raw samples (window edges, reset tiles, devices that changed hands, long gaps) that
+"""Counters read from Prometheus, tile by tile: each series' value at every tile's end and its sample
+count (promql.end_values, promql.counts), the tiles' differences taken here, then the exact fixes from
+raw samples (window edges, reset tiles, hand-overs the end values do not settle, long gaps) that
 fleet/counters.py defines.
 
 A *unit* is what one counter counts: a device (a GPU, named by the source's device labels, whose
 counter its series carry in turn) or, for sources without device labels, a series. `measure` reads
 every counter the fleet view uses (energy, requests, tokens) and hands each contribution — (labels,
-tile, value) — to a sink, in the calling thread; the labels are an aggregate's (the `sum by` labels) or
-a series' (a fix), and the sink maps both the same way.
+tile, value) — to a sink, in the calling thread; the labels are a series' (or, for sources summed by
+PromQL's increase(), the `sum by` labels), and the sink maps both the same way.
 
-Memory holds one query's answer at a time — an aggregate's groups x tiles, one run of per-series
-counts (read in tile order, each unit reduced to a few numbers of state), or the raw samples of a few
-units over one tile — never the samples of the period.
+Memory holds a window of answers at a time — a few runs of two days of values per series and tile,
+each unit reduced to a few numbers of state as the runs pass in tile order, or the raw samples of a
+few units over a few tiles — never the samples of the period.
 """
 
 from __future__ import annotations

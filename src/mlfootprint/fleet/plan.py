@@ -2,8 +2,9 @@
 
 Tiles are an hour long (the grid's hourly intensity applies to each; the window's remainder is one
 shorter tile at its end). A range query evaluates one tile per step, so a query holds at most
-MAX_POINTS_PER_SERIES steps (Prometheus' 11,000 points per series), at most `--max-query-span` of
-time, and few enough steps that series x steps stays well under the server's query.max-samples.
+MAX_POINTS_PER_SERIES steps (Prometheus' 11,000 points per series), at most two days (collect.Options:
+the answer the client holds at once), and few enough steps that series x steps stays well under the
+server's query.max-samples.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from ..errors import ConfigError
 from .client import MAX_POINTS_PER_SERIES
 
 TILE_S = 3600.0
-# A tile starts from the counter's last sample at most this long before it (at least three scrape intervals:
-# collect.py widens it for slow scrapes); a gap longer than that is bridged from raw samples instead.
+# How far before a tile raw samples are looked at (the resets query's look-back, the device's previous value
+# when a tile is redone from raw samples): at least three scrape intervals (collect.py widens it for slow scrapes).
 LOOKBACK_S = 600.0
 EDGE_REACH_S = 600.0  # raw samples fetched this far on each side of the window's edges
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$", re.IGNORECASE)
