@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError, MlfootprintError
-from . import app, err, out
+from .app import app, err, out
 
 TOKEN_ENV = "MLFOOTPRINT_PROMETHEUS_TOKEN"
 PASSWORD_ENV = "MLFOOTPRINT_PROMETHEUS_PASSWORD"

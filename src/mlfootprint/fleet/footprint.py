@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,7 +15,8 @@ from .. import impact as impact_model
 from ..embodied import accelerator_item, server_share_for_accelerators
 from ..errors import ConfigError
 from ..hardware import match_device
-from ..impact import EmbodiedItem, Figure
+from ..ranges import Range
+from ..impact import EmbodiedItem, Figure, Impact
 from . import collect, promql
 from .client import PromClient
 from .collect import Counter, Options
@@ -191,7 +193,7 @@ def _embodied(device_s: dict[str, float], window_s: float) -> list[EmbodiedItem]
 
 
 def _assess(site: Site, by_source: dict[str, float], tiles_j: list[float], tile_bounds: list[tuple[float, float]],
-            device_s: dict[str, float], window_s: float, sources: dict[str, Source]) -> dict[str, Any]:
+            device_s: dict[str, float], window_s: float, sources: dict[str, Source]) -> Impact:
     energy = sum(by_source.values())
     low = sum(max(0.0, e * (1 - sources[n].uncertainty_rel)) for n, e in by_source.items())
     high = sum(e * (1 + sources[n].uncertainty_rel) for n, e in by_source.items())
@@ -212,7 +214,7 @@ def _assess(site: Site, by_source: dict[str, float], tiles_j: list[float], tile_
         share = matched_j / energy
         series_source = (f"{site.series.source}, {share:.0%} of the energy matched to its hours"
                          + (f"; the rest at the annual {site.place.intensity_g_per_kwh:g} gCO2e/kWh" if share < 0.999 else ""))
-    return impact_model.assess((energy, low, high), (window_s, window_s, window_s), site.place,
+    return impact_model.assess(Range(energy, low, high), Range.exact(window_s), site.place,
                                _embodied(device_s, window_s), basis, series_co2e_kg=series_co2e,
                                series_source=series_source, basis_detail=detail or basis)
 
@@ -224,10 +226,6 @@ def _tile_intensity(series: Any, start: float, end: float) -> float | None:
     if series.coverage(a, a + timedelta(seconds=end - start)) < 0.999:
         return None
     return float(series.average(a, timedelta(seconds=end - start)))
-
-
-_FIGURES = ("energy_j", "facility_energy_j", "co2e_operational_kg", "co2e_market_kg", "co2e_embodied_kg",
-            "co2e_total_kg", "water_l", "electricity_cost")
 
 
 def _sum_figures(figures: list[tuple[str, Figure]]) -> Figure | None:
@@ -242,25 +240,25 @@ def _sum_figures(figures: list[tuple[str, Figure]]) -> Figure | None:
                   figures[0][1].unit, impact_model.weakest(*(f.basis for _, f in figures)), source)
 
 
-def _group_impact(per_site: list[tuple[str, dict[str, Any]]]) -> GroupImpact:
-    summed: dict[str, Figure | None] = {}
-    for key in _FIGURES:
-        figs = [(site, Figure(**d[key])) for site, d in per_site if d.get(key)]
-        if key == "electricity_cost" and (len({f.unit for _, f in figs}) > 1 or len(figs) < len(per_site)):
-            summed[key] = None  # not added across currencies, and not given when a site has no price
-            continue
-        summed[key] = _sum_figures(figs)
-    missing_market = any(not d.get("co2e_market_kg") for _, d in per_site)
-    energy = summed["energy_j"]
-    assert energy is not None
+def _group_impact(per_site: list[tuple[str, Impact]]) -> GroupImpact:
+    """A group's figures over its sites. Market-based CO2e only where every site states it; a cost only in
+    one currency, and only when every site has a price."""
+    def summed(pick: Callable[[Impact], Figure | None]) -> Figure | None:
+        return _sum_figures([(site, f) for site, d in per_site if (f := pick(d)) is not None])
+
     zero = Figure(0.0, 0.0, 0.0, "kg", "modelled", "no energy")
 
-    def need(key: str) -> Figure:
-        return summed[key] or zero
+    def need(pick: Callable[[Impact], Figure | None]) -> Figure:
+        return summed(pick) or zero
 
-    return GroupImpact(energy, need("facility_energy_j"), need("co2e_operational_kg"),
-                       None if missing_market else summed["co2e_market_kg"], need("co2e_embodied_kg"),
-                       need("co2e_total_kg"), need("water_l"), summed["electricity_cost"])
+    costs = [(site, d.electricity_cost) for site, d in per_site if d.electricity_cost is not None]
+    cost = None if len({f.unit for _, f in costs}) > 1 or len(costs) < len(per_site) else _sum_figures(costs)
+    market = None if any(d.co2e_market_kg is None for _, d in per_site) else summed(lambda d: d.co2e_market_kg)
+    energy = summed(lambda d: d.energy_j)
+    assert energy is not None
+    return GroupImpact(energy, need(lambda d: d.facility_energy_j), need(lambda d: d.co2e_operational_kg), market,
+                       need(lambda d: d.co2e_embodied_kg), need(lambda d: d.co2e_total_kg), need(lambda d: d.water_l),
+                       cost)
 
 
 # -- the whole -----------------------------------------------------------------------------------------------

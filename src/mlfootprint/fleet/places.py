@@ -72,10 +72,10 @@ def make_site(name: str, overrides: dict[str, Any], origin: str) -> Site:
 
     settings, origins = load_settings({k: v for k, v in overrides.items() if k != "intensity_csv"})
     origins = {k: (origin if v == "argument" else v) for k, v in origins.items()}
-    location, _ = resolve_location(settings.country, settings.region)
+    location, _ = resolve_location(settings.site.country, settings.site.region)
     place = place_for(settings, origins, location)
     series, note = None, None
-    csv_path = overrides.get("intensity_csv") or settings.intensity_csv
+    csv_path = overrides.get("intensity_csv") or settings.site.intensity_csv
     if csv_path:
         from ..grid.series import SeriesError, from_csv
 

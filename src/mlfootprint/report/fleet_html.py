@@ -16,7 +16,8 @@ from ..constants import J_PER_KWH
 from ..fleet.result import FleetResult, Line
 from ..impact import Figure
 from .plots import PALETTE, pyplot, svg
-from .terminal import Citations, fmt_co2e, fmt_energy, fmt_money, fmt_water
+from .format import fmt_co2e, fmt_energy, fmt_money, fmt_water
+from .model import Citations
 
 TOP_LINES = 10  # groups drawn one by one in the time plot; the rest are summed as "other groups"
 IDLE_COLOUR = "#b9c0c8"
@@ -77,7 +78,13 @@ def _range(fig: Figure, fmt: Any) -> str:
 
 
 def context(result: FleetResult) -> dict[str, Any]:
-    ref = Citations()  # ref(source) -> "[n]"
+    cite = Citations()
+
+    def ref(source: str | None) -> str:
+        """The source's mark, "[n]" ("" for none)."""
+        n = cite(source)
+        return f"[{n}]" if n else ""
+
     t = result.totals
     i = t.impact
     cost = i.electricity_cost
@@ -138,7 +145,7 @@ def context(result: FleetResult) -> dict[str, Any]:
         if len(tl.kinds) > 1 else None,
         "groups_svg": _bars([g.name for g in result.groups[:25]], [g.energy_j / J_PER_KWH for g in result.groups[:25]],
                             "IT energy by group (the largest 25)", "kWh"),
-        "serving_how": serving.how if serving else None, "references": ref.sources,
+        "serving_how": serving.how if serving else None, "references": cite.sources,
         "previous": result.previous,
         "gaps_total": len(result.gaps) + result.gaps_not_listed, "resets_total": len(result.resets) + result.resets_not_listed,
         "fmt_energy": fmt_energy,

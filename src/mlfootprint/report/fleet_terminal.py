@@ -6,13 +6,20 @@ from rich.console import Console
 from rich.table import Table
 
 from ..fleet.result import FleetResult
-from .terminal import Citations, fmt_co2e, fmt_energy, plain, user
+from .format import fmt_co2e, fmt_energy, plain
+from .model import Citations
+from .terminal import notes, user
 
 MAX_ROWS = 40
 
 
 def print_fleet(result: FleetResult, console: Console) -> None:
-    cite = Citations()
+    citations = Citations()
+
+    def cite(source: str | None) -> str:
+        n = citations(source)
+        return f" [{n}]" if n else ""
+
     t = result.totals
     table = Table(title=f"fleet · {plain(result.prometheus)} · {result.start} to {result.end} · "
                         f"by {', '.join(result.by) or '(nothing)'}", title_justify="left")
@@ -54,4 +61,4 @@ def print_fleet(result: FleetResult, console: Console) -> None:
     console.print(" · ".join(found) + " (--json lists them)", style="dim", markup=False, highlight=False)
     for w in result.warnings:
         console.print(f"note: {plain(w)}", style="yellow", markup=False, highlight=False)
-    console.print(cite.notes())
+    console.print(notes(citations))
