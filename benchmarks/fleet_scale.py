@@ -30,6 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -335,10 +336,12 @@ def main() -> None:
     if not reused:
         count, tool_s = write_chunks(nodes, t0, samples, args.interval, work, truth, args.seed)
         (work / "truth.npz").parent.mkdir(exist_ok=True)
-        np.savez(work / "truth.npz", **{f"g:{k}": v for k, v in truth.groups.items()},
-                 **{f"m:{k}": v for k, v in truth.model_j.items()}, **{f"r:{k}": v for k, v in truth.model_requests.items()},
-                 t0=np.array([t0]), count=np.array([count]), tool_s=np.array([tool_s]),
-                 build_s=np.array([time.perf_counter() - began]))
+        arrays: dict[str, Any] = {**{f"g:{k}": v for k, v in truth.groups.items()},
+                                  **{f"m:{k}": v for k, v in truth.model_j.items()},
+                                  **{f"r:{k}": v for k, v in truth.model_requests.items()},
+                                  "t0": np.array([t0]), "count": np.array([count]), "tool_s": np.array([tool_s]),
+                                  "build_s": np.array([time.perf_counter() - began])}
+        np.savez(work / "truth.npz", **arrays)
     saved = np.load(work / "truth.npz")
     t0, count, tool_s = float(saved["t0"][0]), int(saved["count"][0]), float(saved["tool_s"][0])
     build_s = float(saved["build_s"][0]) if "build_s" in saved.files else None

@@ -488,7 +488,8 @@ def part_job(setup: Setup) -> list[str]:
     if len(rows) != 2 or len(job_ids) != 1 or None in job_ids:
         raise RuntimeError(f"expected the 2 ranks of one job in the store, found {len(rows)} runs of jobs {job_ids}")
     job_id = job_ids.pop()
-    records = {r.job.rank: r for r in db.job_records(job_id)}
+    assert job_id is not None
+    records = {r.job.rank: r for r in db.job_records(job_id) if r.job is not None}
     job = summarize(job_id, records.values())
     gpus = [d for d in job.devices if d.kind == "gpu"]
     owners = [d.rank for d in gpus if d.key == setup.board.key]
@@ -509,6 +510,7 @@ def part_job(setup: Setup) -> list[str]:
     ]
     for rank, record in sorted(records.items()):
         link = record.job
+        assert link is not None
         lines.append(f"  rank {rank}: owns {', '.join(link.owns) or 'nothing'}; IT energy charged "
                      f"{record.energy_j:,.1f} J; {'; '.join(link.ownership) or 'no note'}")
     lines += [

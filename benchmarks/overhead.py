@@ -72,7 +72,7 @@ def codecarbon_ctx(country: str) -> Callable[[], AbstractContextManager[object]]
 
     def make() -> AbstractContextManager[object]:
         return OfflineEmissionsTracker(country_iso_code=country, save_to_file=False, log_level="error",
-                                       measure_power_secs=1)  # type: ignore[return-value]
+                                       measure_power_secs=1)
     return make
 
 

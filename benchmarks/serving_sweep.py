@@ -24,13 +24,14 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.net import free_port, wait_for  # noqa: E402  (the loopback helpers the serving tests use)
 
 
-def one(concurrency: int, batching: bool, requests: int, store: str) -> dict:  # type: ignore[type-arg]
+def one(concurrency: int, batching: bool, requests: int, store: str) -> dict[str, Any]:
     from mlfootprint.store import open_store
 
     port = free_port()

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
@@ -64,11 +65,11 @@ def fill(store: str, n: int) -> None:
 def measure(store: str, repeats: int) -> dict[str, float]:
     from mlfootprint.store import open_store
 
-    def jobs(reader: object) -> list[object]:
+    def jobs(reader: object) -> Sequence[object]:
         try:
             from mlfootprint.jobs import list_jobs  # this checkout: the store gives raw rows
         except ImportError:
-            return reader.list_jobs(limit=20)  # type: ignore[attr-defined,no-any-return]
+            return list(reader.list_jobs(limit=20))  # type: ignore[attr-defined]
         return list_jobs(reader, limit=20)
 
     run_id = open_store(store).list_runs(limit=1)[0].id

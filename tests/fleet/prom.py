@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -63,11 +64,11 @@ class Prometheus:
             time.sleep(0.05)
         raise AssertionError("prometheus did not say where it listens")
 
-    def wait_ready(self, scheme: str = "http", context: object = None, timeout_s: float = 60.0) -> None:
+    def wait_ready(self, scheme: str = "http", context: ssl.SSLContext | None = None, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                urllib.request.urlopen(f"{scheme}://{self.address}/-/ready", timeout=2, context=context).read()  # type: ignore[arg-type]
+                urllib.request.urlopen(f"{scheme}://{self.address}/-/ready", timeout=2, context=context).read()
                 return
             except OSError as exc:
                 if "401" in str(exc):  # basic auth in front: it answers, so it is up
