@@ -219,6 +219,21 @@ def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 87
     env = _env()
     page = env.from_string(PAGE)
     cache = PageCache()
+    ready = threading.Event()
+
+    def warm_up() -> None:
+        """Import matplotlib and compile the report's template while nobody waits (1 s on a busy 2-vCPU
+        machine), so that the first page with a plot is not the one that pays for it."""
+        try:
+            from .html import template
+            from .plots import pyplot
+
+            pyplot()
+            template()
+        finally:
+            ready.set()
+
+    threading.Thread(target=warm_up, name="mlfootprint-dashboard-warm-up", daemon=True).start()
 
     def db() -> Any:
         return open_store(store)  # read-only; a store that is not there yet is reported on the page
@@ -280,4 +295,5 @@ def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 87
                             Route("/compare", compare)],
                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host, port))])
     app.state.pages = cache  # the benchmark reports its hits and misses
+    app.state.ready = ready  # set once matplotlib is imported
     return app

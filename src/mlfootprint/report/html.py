@@ -20,7 +20,7 @@ from . import model
 from .format import fmt_co2e, fmt_count, fmt_duration, fmt_energy, fmt_range, sig
 from .plots import PALETTE, bar_plot, power_plot, pyplot, svg
 
-__all__ = ["job_report", "render", "result_report", "run_report"]
+__all__ = ["job_report", "render", "result_report", "run_report", "template"]
 
 
 def _impact(impact: Any) -> tuple[list[model.Row], list[str]]:
@@ -195,7 +195,7 @@ TEMPLATE = """<!doctype html>
 
 
 @lru_cache(maxsize=1)
-def _template() -> Any:
+def template() -> Any:
     """The page template, compiled once per process (compiling takes longer than rendering)."""
     from jinja2 import Environment
 
@@ -205,7 +205,7 @@ def _template() -> Any:
 def render(context: dict[str, Any]) -> str:
     from ..version import __version__
 
-    return _template().render(**context, version=__version__,
+    return template().render(**context, version=__version__,
                               now=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
