@@ -37,7 +37,7 @@ def report(
     from ..report import write_report
 
     _plots_available()
-    if run_id.endswith(".json") and Path(run_id).is_file():
+    if run_id.endswith(".json") and Path(run_id).exists():  # a file, or a FIFO/device refused by name
         path = _result_page(Path(run_id), output)
     else:
         path = write_report(reader(store), run_id, output)
@@ -47,12 +47,13 @@ def report(
 def _result_page(source: Path, output: Path) -> Path:
     import json
 
-    from ..report.html import result_report
-
     from ..atomic import write_atomic
+    from ..report.html import result_report
+    from ..userfile import read_text
 
+    text = read_text(source, "result file")  # a regular file of bounded size, never a FIFO or a device
     try:
-        page = result_report(json.loads(source.read_text(encoding="utf-8")))
+        page = result_report(json.loads(text))
     except (ValueError, OSError, KeyError, TypeError, RecursionError) as exc:
         raise MlfootprintError(f"cannot make a report of {source}: {type(exc).__name__}: {exc}") from None
     try:
