@@ -142,7 +142,7 @@ def main() -> None:
                              check=True).stdout.strip()
         started_pg = url
     try:
-        from mlfootprint.jobs import summarize
+        from mlfootprint.jobs import list_jobs, summarize
         from mlfootprint.report.job_view import job_view
         from mlfootprint.store import open_store
         from rich.console import Console
@@ -189,7 +189,7 @@ def main() -> None:
             render_times.append(time.perf_counter() - t0)
         assert job["ranks"] == WORLD and job["gpus"] == WORLD and len(job["nodes"]) == args.nodes
         list_t0 = time.perf_counter()
-        listed = reader.list_jobs(limit=20)
+        listed = list_jobs(reader, limit=20)
         list_s = time.perf_counter() - list_t0
 
         week_raw, week_kept, week_energy_err = week_rollup()

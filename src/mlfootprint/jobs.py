@@ -296,10 +296,10 @@ def job_list_row(job_id: str, rows: list[Mapping[str, Any]], gpus: set[tuple[str
         co2e_kg=sum(r.co2e_kg for r in runs), status=status_of([r.status for r in runs], ranks_seen, world))
 
 
-def list_jobs(store: Any, limit: int | None = None, project: str | None = None) -> list[JobListRow]:
-    """One row per distributed job of a store, newest first."""
-    rows: list[JobListRow] = store.list_jobs(limit=limit, project=project)
-    return rows
+def list_jobs(reader: Any, limit: int | None = None, project: str | None = None) -> list[JobListRow]:
+    """One row per distributed job of a store, newest first (`reader`: a store Reader; its job_rows are
+    the raw rows, shaped here, so the store need not know what a job is)."""
+    return [job_list_row(j.job_id, j.runs, set(j.gpus)) for j in reader.job_rows(limit=limit, project=project)]
 
 
 def _link_fields(details: Any) -> dict[str, Any]:

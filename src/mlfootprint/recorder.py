@@ -154,6 +154,7 @@ class RunRecorder:
                 self._save(final=False)  # the run row now, not at the first flush: a kill leaves a trace
             if self._store is not None:
                 self._import_orphans()
+                self._mark_dead_runs()
             while not self._final_requested:
                 self._wake.wait(self.flush_interval_s)
                 self._wake.clear()
@@ -186,9 +187,10 @@ class RunRecorder:
         self.not_importing.clear()
         try:
             self._snapshot(False)  # first the impact model's tables (small; a stop soon after needs them)
-            from .store import db  # then the database layer (large)
+            # then the database layer (large), the writer's modules included, while fork waits for us
+            from .store import load_driver, writer  # noqa: F401
 
-            db.load_driver(self.url)
+            load_driver(self.url)
         finally:
             self.not_importing.set()
         try:
@@ -213,6 +215,14 @@ class RunRecorder:
                     self._reopen_at = time.monotonic() + min(self.flush_interval_s, 30.0)
                     return
                 time.sleep(0.2 * (attempt + 1))
+
+    def _mark_dead_runs(self) -> None:
+        """Runs whose process died are recorded as interrupted, not left running (store/liveness.py)."""
+        try:
+            with self.io_lock:
+                self._store.mark_dead_runs()
+        except Exception as exc:
+            log.warning("mlfootprint: could not record dead runs as interrupted in %s (%s)", display_url(self.url), exc)
 
     def _spool_while_opening(self) -> None:
         """EARLY_SPOOL_S into the run, a store still being opened (locked, slow, unreachable): the rows

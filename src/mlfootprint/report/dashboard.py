@@ -186,7 +186,7 @@ def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 87
     async def runs(request: Request) -> HTMLResponse:
         q = {k: request.query_params.get(k, "").strip() for k in ("project", "host", "since")}
         try:
-            rows = [row(RunRow, r) for r in db().list_runs(limit=RUN_LIMIT, project=q["project"] or None)]
+            rows = db().list_runs(limit=RUN_LIMIT, project=q["project"] or None)
         except MlfootprintError as exc:
             return failure(exc)
         rows = [r for r in rows if (not q["host"] or r.host == q["host"]) and (not q["since"] or
@@ -203,7 +203,7 @@ def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 87
 
     async def projects(request: Request) -> HTMLResponse:
         try:
-            rows = [row(RunRow, r) for r in db().list_runs(limit=100_000)]
+            rows = db().list_runs(limit=100_000)
         except MlfootprintError as exc:
             return failure(exc)
         return html(page="projects", title="projects", rows=project_totals(rows), svg=projects_plot(rows))
