@@ -600,16 +600,18 @@ def test_r13_an_intensity_csv_that_never_ends_is_refused_in_one_line(unreadable:
 
 
 @pytest.mark.parametrize("kind", ["fifo", "large"])
-def test_r13_a_result_json_that_never_ends_is_refused_in_one_line(tmp_path: Path, kind: str) -> None:
-    """The same class for the other file a command reads by name: `report FILE.json`."""
+@pytest.mark.parametrize("command", ["report", "statement"])
+def test_r13_a_result_json_that_never_ends_is_refused_in_one_line(tmp_path: Path, kind: str, command: str) -> None:
+    """The same class for the other files a command reads by name: `report FILE.json`, `statement FILE.json`."""
     path = tmp_path / "r.json"
     if kind == "fifo":
         os.mkfifo(path)
     else:
         with path.open("wb") as f:
             f.truncate(200 * 2**20)
-    done = subprocess.run([PY, "-m", "mlfootprint", "report", str(path), "-o", str(tmp_path / "r.html")],
-                          capture_output=True, text=True, env=env(), timeout=60, preexec_fn=limited_memory)
+    args = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    done = subprocess.run([PY, "-m", "mlfootprint", command, str(path), *args], capture_output=True, text=True,
+                          env=env(), timeout=60, preexec_fn=limited_memory)
     line = one_line_error(done)
     assert str(path) in line and ("not a regular file" in line or "MB accepted" in line), line
 

@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mlfootprint"
 UNIT = re.compile(r"_(j|kg|s|w|l|kwh|g_per_kwh|rel)$")
 # modules that define a shape of their own with these names: a table, a CSV, a data file, a vocabulary
 DEFINERS = {"record.py": "the record and its rows", "store/": "the tables' rows (store/schema.py)",
-            "report/files.py": "the CSV export's columns", "outputs/files.py": "CodeCarbon's emissions.csv columns",
+            "report/files.py": "the CSV export's columns", "report/fleet_files.py": "the fleet CSV's columns", "outputs/files.py": "CodeCarbon's emissions.csv columns",
             "grid/series.py": "the intensity CSV's columns", "grid/static.py": "data/grid_zones.csv's columns",
             "hardware.py": "data/hardware.csv's columns", "estimate/estimator.py": "the estimate's assumption names"}
 

@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 OUTSIDE = 0  # path id of time spent outside every phase
@@ -264,28 +265,45 @@ class PhaseAccount:
 
     def split(self, t_start: float, t_end: float) -> dict[int, float]:
         """Seconds each path was active in [t_start, t_end] (shared between overlapping phases);
-        consumes the markers up to t_end."""
+        consumes the markers up to t_end.
+
+        This runs on the sampler thread for every marker of the interval, so in a tight loop of markers
+        its cost per marker is the marker's own again: the common case (one phase open at a time, not
+        nested) is handled inline, the rest by `_apply` and `_spend`."""
         events = self.recorder.events
-        pending = self._early
-        self._early = []
         popleft = events.popleft
-        while events:
-            try:
-                pending.append(popleft())
-            except IndexError:  # emptied by another reader between the check and the pop
-                break
+        drained = [popleft() for _ in range(len(events))]  # others may append meanwhile: they wait for the next
+        pending = self._early + drained if self._early else drained
+        self._early = []
         pending.sort(key=_time)  # threads append in nearly, not exactly, time order
         cursor = t_start if self._cursor is None else max(self._cursor, t_start)
         durations: dict[int, float] = {}
         entries: dict[int, int] = {}
+        leaves, open_, children = self._leaves, self._open, self._children
         for i, (t, node, entered) in enumerate(pending):
             if t > t_end:
                 self._early = pending[i:]
                 break
             if t > cursor:
-                self._spend(durations, t - cursor)
+                if not self._n_leaves:
+                    durations[OUTSIDE] = durations.get(OUTSIDE, 0.0) + (t - cursor)
+                else:
+                    self._spend(durations, t - cursor)
                 cursor = t
             pid, enclosing = node
+            if enclosing is None and not open_ and entered:  # the common case: a top-level phase, nothing open
+                open_[id(node)] = (pid, NO_FRAME, node)
+                children[id(node)] = 0
+                leaves[pid] = 1
+                self._n_leaves = 1
+                entries[pid] = entries.get(pid, 0) + 1
+                continue
+            if (enclosing is None and not entered and len(open_) == 1
+                    and open_.pop(id(node), None) is not None):  # ...and its end
+                del children[id(node)]
+                del leaves[pid]
+                self._n_leaves = 0
+                continue
             self._apply(node, enclosing, pid, entered)
             if entered:
                 entries[pid] = entries.get(pid, 0) + 1
@@ -324,5 +342,4 @@ class PhaseAccount:
 
 
 
-def _time(event: Event) -> float:
-    return event[0]
+_time = itemgetter(0)  # an event's time

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from ..jobs import JobSummary
@@ -193,14 +194,19 @@ TEMPLATE = """<!doctype html>
 """
 
 
-def render(context: dict[str, Any]) -> str:
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    """The page template, compiled once per process (compiling takes longer than rendering)."""
     from jinja2 import Environment
 
+    return Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(TEMPLATE)
+
+
+def render(context: dict[str, Any]) -> str:
     from ..version import __version__
 
-    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(TEMPLATE).render(**context, version=__version__,
-                                            now=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    return _template().render(**context, version=__version__,
+                              now=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def run_report(record: RunRecord, samples: Sequence[SampleRow]) -> str:

@@ -11,16 +11,19 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..constants import J_PER_KWH
-from ..record import RunRow, SampleRow
+from ..record import SampleRow
+
+if TYPE_CHECKING:
+    from ..store.reader import ProjectDay
 
 # Tableau 10: distinct to colour-blind readers as far as ten colours can be
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac"]
 MIXED = "(mixed)"  # samples/phase: several phases shared the interval (meter.MIXED_PHASE)
-PROJECTS_SHOWN = 12  # the projects chart names this many, the rest as "other projects"
+PROJECTS_SHOWN = len(PALETTE)  # the projects chart names this many (a colour each), the rest as "other projects"
 
 __all__ = ["PALETTE", "bar_plot", "power_plot", "projects_plot", "pyplot", "svg"]
 
@@ -115,33 +118,49 @@ def bar_plot(labels: list[str], values: list[float], title: str, unit: str = "J"
     return svg(fig)
 
 
-def projects_plot(rows: Sequence[RunRow]) -> str | None:
+def projects_plot(days: Sequence[ProjectDay]) -> str | None:
     """IT energy per project per day, stacked: where the footprint goes over time. The largest projects
-    are named; the rest are one bar segment, so twenty projects stay readable."""
-    if not rows:
-        return None
+    are named; the rest are one band, so twenty projects stay readable. Drawn as stacked steps (one
+    shape per project, whatever the number of days: a year of days draws as fast as a week)."""
+    from datetime import date, timedelta
+
     by: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for r in rows:
-        by[r.project][r.started_at[:10]] += r.energy_j / J_PER_KWH
+    for d in days:
+        try:
+            date.fromisoformat(d.day)
+        except ValueError:  # a start time that is not a date (a hand-made import): not on a time axis
+            continue
+        by[d.project][d.day] += d.energy_j / J_PER_KWH
+    if not by:
+        return None
     totals = sorted(by, key=lambda p: -sum(by[p].values()))
     named, rest = totals[:PROJECTS_SHOWN], totals[PROJECTS_SHOWN:]
-    days = sorted({d for p in by.values() for d in p})
-    scale, unit = _energy_scale(max((sum(by[p][d] for p in by) for d in days), default=0.0))
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3.6))
-    bottom = [0.0] * len(days)
+    stored = sorted({day for p in by.values() for day in p})
+    first = date.fromisoformat(stored[0])
+    axis = [first + timedelta(days=i) for i in range((date.fromisoformat(stored[-1]) - first).days + 1)]
+    keys = [x.isoformat() for x in axis]
+    scale, unit = _energy_scale(max(sum(by[p].get(k, 0.0) for p in by) for k in keys))
     series = [(p[:40], by[p]) for p in named]
     if rest:
         other: dict[str, float] = defaultdict(float)
         for p in rest:
-            for d, v in by[p].items():
-                other[d] += v
+            for day, v in by[p].items():
+                other[day] += v
         series.append((f"{len(rest)} other projects", other))
-    for i, (label, per_day) in enumerate(series):
-        values = [per_day.get(d, 0.0) * scale for d in days]
-        ax.bar(days, values, bottom=bottom, label=label, color=PALETTE[i % len(PALETTE)] if i < len(PALETTE) else "#888")
-        bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_ylabel(f"IT energy ({unit})")
+    values = [[per_day.get(k, 0.0) * scale for k in keys] for _, per_day in series]
+    colors = [*PALETTE[:len(named)], "#888"][:len(series)]
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    if len(axis) == 1:  # one day: a stacked bar
+        bottom = 0.0
+        for (label, _), heights, color in zip(series, values, colors):
+            ax.bar(axis, heights, bottom=bottom, label=label, color=color, width=0.6)
+            bottom += heights[0]
+        ax.set_xticks(axis, keys)
+        ax.set_xlim(first - timedelta(days=3), first + timedelta(days=3))
+    else:
+        ax.stackplot(axis, *values, labels=[label for label, _ in series], colors=colors, step="mid")
+    ax.set_ylabel(f"IT energy ({unit} per day)")
     ax.set_title("IT energy per project per day (UTC; nested runs counted in their parent)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.ticklabel_format(axis="y", style="plain", useOffset=False)
