@@ -119,13 +119,16 @@ def kill_group(proc: subprocess.Popen[Any]) -> None:
 
 
 def serve(server: MetricsServer, scrapes: int = 0, url: str | None = None, *, said: str | None = None,
+          attached: subprocess.Popen[Any] | None = None,
           timeout_s: float = 120) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """`mlfootprint serve` of a `sleep` against `server`, ended by SIGINT (passed on to the server: a normal
-    end) once the server has answered `scrapes` scrapes (and `serve` has said `said`, when given). The
-    process and the stored record."""
+    """`mlfootprint serve` of a `sleep` against `server` (or attached to the running `attached` process:
+    its counters then count from their first read), ended by SIGINT (passed on to a server it started: a
+    normal end) once the server has answered `scrapes` scrapes (and `serve` has said `said`, when given).
+    The process and the stored record."""
+    target = ["--pid", str(attached.pid)] if attached is not None else ["--", "sleep", "600"]
     proc = subprocess.Popen([PY, "-m", "mlfootprint", "serve", "--metrics-url", url or server.url,
                              "--requests-counter", "req_total", "--tokens-counter", "tok_total", "--window", "1",
-                             "--duration", str(timeout_s), "-q", "--", "sleep", "600"],
+                             "--duration", str(timeout_s), "-q", *target],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
                             start_new_session=True)
     lines: list[str] = []
@@ -456,11 +459,17 @@ def test_r9_a_rank_outside_the_integer_column_is_dropped_and_the_run_stored(isol
 
 # -- R10 -------------------------------------------------------------------------------------------------
 def test_r10_a_restart_of_one_replica_is_not_a_restart_of_all() -> None:
-    """SV36d: two replicas summed, one restarted: 523 requests counted instead of 13. Each replica counts
-    10 per scrape; a restart of one adds at most what it counts since (3)."""
-    with MetricsServer("replicas") as server:
-        _, rec = serve(server, scrapes=7)
-        true_at_most = 20 * server.scrapes + 3
+    """SV36d: two replicas summed, one restarted: 523 requests counted instead of 13. Both start at 500 and
+    count 10 per scrape; a restart of one adds at most what it counts since (3). Attached to a running
+    server, as in the review: counting starts at the first read."""
+    running = subprocess.Popen(["sleep", "600"])
+    try:
+        with MetricsServer("replicas") as server:
+            _, rec = serve(server, scrapes=7, attached=running)
+            true_at_most = 20 * server.scrapes + 3
+    finally:
+        running.kill()
+        running.wait()
     assert 0 < rec["serving"]["requests"] <= true_at_most, rec["serving"]["requests"]
 
 
@@ -657,13 +666,13 @@ def test_r15_statement_prints_no_terminal_escapes() -> None:
 
 
 # -- R16 -------------------------------------------------------------------------------------------------
-def _sigkilled_early(isolated_env: Path, tmp_path: Path, left: Callable[[], Any]) -> None:
+def _sigkilled_early(isolated_env: Path, tmp_path: Path, left: Callable[[], Any], flush_s: str = "600") -> None:
     """`track -- sleep 60` SIGKILLed once `left()` finds its trace, long before its first flush (600 s) and
     the command's end."""
     started = tmp_path / "started"
     proc = subprocess.Popen([PY, "-m", "mlfootprint", "track", "-q", "--project", "early", "--", "sh", "-c",
                              f"touch {started}; sleep 60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env(MLFOOTPRINT_FLUSH_INTERVAL_S="600"), start_new_session=True)
+                            env=env(MLFOOTPRINT_FLUSH_INTERVAL_S=flush_s), start_new_session=True)
     try:
         poll(started.exists, 60, "the command started")
         poll(left, 20, "the run left a trace")  # before the fix: only at the first flush, 600 s in
@@ -807,6 +816,7 @@ def test_r24_a_killed_run_is_recorded_interrupted_in_the_table_by_the_next_write
                                                                                   tmp_path: Path) -> None:
     """CC05b: 16 SIGKILLed wrappers stayed `running` in the runs table after another run wrote to the store
     (readers computed `interrupted`; a tool reading the table did not)."""
-    _sigkilled_early(isolated_env, tmp_path, lambda: rows(isolated_env, "SELECT id FROM runs"))
+    _sigkilled_early(isolated_env, tmp_path, lambda: rows(isolated_env, "SELECT id FROM runs"), flush_s="0.5")
+    assert rows(isolated_env, "SELECT project, status FROM runs") == [("early", "running")]
     track("--", "true")
     assert ("early", "interrupted") in rows(isolated_env, "SELECT project, status FROM runs")
