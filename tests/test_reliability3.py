@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.metrics_server import PASSWORD, TOKEN, USER, MetricsServer
+from tests.test_reliability import cli, one_line_error
 
 PY = sys.executable
 RUN_ID = re.compile(r"^[0-9a-f]{12}$", re.M)
@@ -43,19 +44,6 @@ def env(**extra: str) -> dict[str, str]:
     return dict(os.environ, COLUMNS="150", **extra)
 
 
-def cli(*args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PY, "-m", "mlfootprint", *args], capture_output=True, text=True, env=env(**extra),
-                          timeout=timeout)
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
-
-
 def run_id_of(*outputs: str) -> str:
     """The id a run printed (`-q` prints it alone on a line)."""
     found = RUN_ID.findall("\n".join(outputs))
@@ -63,8 +51,9 @@ def run_id_of(*outputs: str) -> str:
     return str(found[-1])
 
 
-def record(run_id: str, store: Path | None = None) -> dict[str, Any]:
-    shown = cli("show", run_id, "--json", *(["--store", str(store)] if store else []))
+def record(run_id: str) -> dict[str, Any]:
+    """The run's record as `show --json` prints it."""
+    shown = cli("show", run_id, "--json")
     assert shown.returncode == 0, shown.stderr
     return dict(json.loads(shown.stdout))
 
@@ -184,9 +173,9 @@ def get(url: str, host: str | None = None) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def track(*args: str, store: Path | None = None, **extra: str) -> str:
+def track(*args: str, store: Path | None = None) -> str:
     """A short `track` run; its id."""
-    done = cli("track", "-q", *(["--store", str(store)] if store else []), *args, **extra)
+    done = cli("track", "-q", *(["--store", str(store)] if store else []), *args)
     assert done.returncode == 0, done.stderr
     return run_id_of(done.stdout, done.stderr)
 
@@ -448,8 +437,9 @@ def test_r9_a_rank_outside_the_integer_column_is_dropped_and_the_run_stored(isol
                                                                             variable: str) -> None:
     """DV08: `RANK=99999999999999999999999` made every write of the run fail (and its spool file could not be
     imported): the run never reached the store."""
-    values = {"RANK": "1", "WORLD_SIZE": "2", variable: "99999999999999999999999"}
-    done = cli("track", "-q", "--", "true", TORCHELASTIC_RUN_ID="x", **values)
+    values = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "", variable: "99999999999999999999999"}
+    done = cli("track", "-q", "--", "true", TORCHELASTIC_RUN_ID="x", RANK=values["RANK"],
+               WORLD_SIZE=values["WORLD_SIZE"], LOCAL_RANK=values["LOCAL_RANK"])
     assert done.returncode == 0 and "is not in" not in done.stderr and "could not" not in done.stderr, done.stderr
     run_id = run_id_of(done.stdout, done.stderr)
     assert rows(isolated_env, "SELECT status FROM runs WHERE id = ?", run_id) == [("completed",)]
@@ -596,6 +586,7 @@ def test_r13_an_intensity_csv_that_never_ends_is_refused_in_one_line(unreadable:
     """EV09/EV17/EV18: /dev/zero grew the process to 23.6 GB, a FIFO blocked forever: the command never
     started. Each is one line naming the file (memory capped for the test)."""
     path = str(unreadable[kind])
+    extra: dict[str, str]
     if how == "when --csv":
         args, extra = ["when", "--duration", "1h", "--csv", path], {}
     elif how == "--intensity-csv":
