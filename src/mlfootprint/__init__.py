@@ -10,8 +10,10 @@ The public modules are listed in the README ("Public modules"); everything else 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+from .urlmask import mask_text as _mask_text
 from .version import __version__
 
 __all__ = ["Run", "RunState", "__version__", "report_progress", "track"]
@@ -32,3 +34,20 @@ def __getattr__(name: str) -> Any:
 
         return report_progress
     raise AttributeError(f"module 'mlfootprint' has no attribute {name!r}")
+
+
+class _MaskedUrls(logging.Filter):
+    """Every message of the package's logger has the URLs it quotes masked (urlmask.mask_text): a password
+    or token in a store, metrics, tracking or API URL never reaches a terminal or a log file, whichever
+    message happens to quote it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message or "@" in message:
+            masked = _mask_text(message)
+            if masked != message:
+                record.msg, record.args = masked, ()
+        return True
+
+
+logging.getLogger("mlfootprint").addFilter(_MaskedUrls())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -35,11 +36,16 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 def _check_interpreter(program: str) -> None:
     """A script whose #! interpreter is missing: refused before anything starts (exec would only say ENOENT)."""
     path = shutil.which(program) or program
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(256)
+    try:  # without blocking: a FIFO named as the program must not hold the start (exec refuses it anyway)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return
+    try:
+        first = os.read(fd, 256).split(b"\n", 1)[0] if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return
+    finally:
+        os.close(fd)
     if first.startswith(b"#!"):
         parts = first[2:].strip().split()
         if parts and not os.path.exists(parts[0].decode(errors="replace")):

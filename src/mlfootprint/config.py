@@ -26,6 +26,7 @@ from typing import Any, Literal, Mapping
 
 from .constants import DEFAULT_PUE, DEFAULT_WUE
 from .errors import ConfigError
+from .userfile import read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -331,14 +332,18 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
                     **{g: cls(**groups[g]) for g, cls in GROUPS.items()})
 
 
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a pyproject.toml is kilobytes
+
+
 def _file_layer(cwd: Path) -> tuple[dict[str, Any], str | None]:
     for name, table in (("mlfootprint.toml", None), ("pyproject.toml", ("tool", "mlfootprint"))):
         path = cwd / name
         if not path.is_file():
             continue
+        text = read_text(path, "config file", MAX_CONFIG_BYTES, ConfigError)  # bounded, never a FIFO
         try:
-            data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc}") from None
         if table:
             for part in table:

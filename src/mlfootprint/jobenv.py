@@ -54,41 +54,68 @@ class JobContext:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-def _int(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[int | None, str | None]:
+# Ranks and sizes are stored in INTEGER columns, 32-bit on PostgreSQL: a value outside this range could
+# never be written (every save of the run would fail), so it is ignored like any other garbage.
+INT_RANGE = (-(2**31), 2**31 - 1)
+# ASCII digits only (str.isdigit() also takes '²', which int() refuses), and few enough of them for int()
+# (it refuses more than 4300 digits) and for the range
+_WHOLE = re.compile(r"-?[0-9]{1,12}")
+
+
+def _int(env: Mapping[str, str], names: tuple[str, ...],
+         warnings: list[str] | None = None) -> tuple[int | None, str | None]:
+    """The first of `names` that holds a whole number in INT_RANGE, and its name. A variable set to
+    anything else is skipped, and said once in `warnings`: a launcher never sets such a value, and the
+    job must run anyway."""
     for name in names:
         raw = env.get(name, "").strip()
-        if raw.lstrip("-").isdigit():
+        if not raw:
+            continue
+        if _WHOLE.fullmatch(raw) and INT_RANGE[0] <= int(raw) <= INT_RANGE[1]:
             return int(raw), name
+        if warnings is not None:
+            shown = raw if len(raw) <= 40 else raw[:40] + "..."
+            warnings.append(f"{name}={shown!r} is not a whole number from {INT_RANGE[0]} to {INT_RANGE[1]}; "
+                            "ignored (the run is recorded without it)")
     return None, None
 
 
 def slurm_tasks_on_node(tasks_per_node: str, node_id: int) -> int | None:
-    """Tasks on node `node_id` from Slurm's compressed list, e.g. "4(x2),3" -> [4, 4, 3]."""
-    counts: list[int] = []
+    """Tasks on node `node_id` from Slurm's compressed list, e.g. "4(x2),3" -> [4, 4, 3] (walked, never
+    expanded: a repeat count is any number the variable holds)."""
+    if node_id < 0:
+        return None
     for part in tasks_per_node.split(","):
-        m = re.fullmatch(r"\s*(\d+)(?:\(x(\d+)\))?\s*", part)
+        m = re.fullmatch(r"\s*([0-9]{1,12})(?:\(x([0-9]{1,12})\))?\s*", part)
         if m is None:
             return None
-        counts += [int(m.group(1))] * int(m.group(2) or 1)
-    return counts[node_id] if 0 <= node_id < len(counts) else None
+        repeat = int(m.group(2) or 1)
+        if node_id < repeat:
+            tasks = int(m.group(1))
+            return tasks if tasks <= INT_RANGE[1] else None
+        node_id -= repeat
+    return None
 
 
-def detect(env: Mapping[str, str] | None = None, override: str | None = None) -> JobContext | None:
-    """The job this process belongs to, or None when it runs alone (no launcher variables, or `off`)."""
+def detect(env: Mapping[str, str] | None = None, override: str | None = None,
+           warnings: list[str] | None = None) -> JobContext | None:
+    """The job this process belongs to, or None when it runs alone (no launcher variables, or `off`).
+    Never raises on what the environment holds: a variable that is not a rank or size is ignored and
+    said in `warnings`."""
     env = os.environ if env is None else env
     if override is not None and override.strip().lower() in OFF:
         return None
     rank: int | None = None
     rank_var = rank_launcher = None
     for name, launcher in RANK_VARS:
-        value, found = _int(env, (name,))
+        value, found = _int(env, (name,), warnings)
         if value is not None:
             rank, rank_var, rank_launcher = value, found, launcher
             break
-    local_rank, _ = _int(env, LOCAL_RANK_VARS)
-    world_size, _ = _int(env, WORLD_VARS)
-    local_world_size, _ = _int(env, LOCAL_WORLD_VARS)
-    node_rank, _ = _int(env, NODE_RANK_VARS)
+    local_rank, _ = _int(env, LOCAL_RANK_VARS, warnings)
+    world_size, _ = _int(env, WORLD_VARS, warnings)
+    local_world_size, _ = _int(env, LOCAL_WORLD_VARS, warnings)
+    node_rank, _ = _int(env, NODE_RANK_VARS, warnings)
     slurm_job = env.get("SLURM_JOB_ID", "").strip()
     if local_world_size is None and slurm_job and env.get("SLURM_STEP_TASKS_PER_NODE") and node_rank is not None:
         local_world_size = slurm_tasks_on_node(env["SLURM_STEP_TASKS_PER_NODE"], node_rank)

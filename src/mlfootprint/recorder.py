@@ -4,13 +4,20 @@ Why a thread of its own: opening a store (importing the database layer, creating
 schema, waiting for a lock another process holds) takes from milliseconds to seconds, and none of it
 may land on the training loop or on the sampler. So:
 
-* `start()` returns at once; the writer opens the store, creates the run row, and from then on writes
-  what the meter measured every `flush_interval_s`.
+* `start()` returns at once; the writer opens the store, creates the run row at once (a run killed in
+  its first seconds is then recorded, and shown interrupted), and from then on writes what the meter
+  measured every `flush_interval_s`. While the store is still being opened (locked, slow), the run's
+  rows go to a spool file after `EARLY_SPOOL_S`, so a run killed then leaves a trace too; a store that
+  could not be opened is tried again at every flush.
 * `finish()` hands over the final record. If the store is open and healthy it waits for the write
   (normally milliseconds). If the store is still being opened, is locked, unreachable, full or was
   deleted, the record goes to a spool file at once (store/spool.py) and the writer keeps trying in
   the background until the process exits; the spool file is removed once the store has the run.
 * Nothing here raises into the host. A store that fails is reported once, with where the data went.
+* A forked child (a `multiprocessing` fork worker) ends with os._exit: no exit-time wait stores its
+  record. So its stop waits (bounded) for its store to open, and a record that is only spooled is
+  said with its path at once; the parent's writer imports spool files whose process has ended when
+  it opens the store and again when its own run ends.
 """
 
 from __future__ import annotations
@@ -34,6 +41,19 @@ log = logging.getLogger("mlfootprint")
 FINAL_WAIT_S = 15.0  # longest stop() waits for an open store's final write before spooling instead
 PERIODIC_SPOOL_S = 60.0  # while the store fails, the spool file is rewritten at most this often (and at the end)
 EXIT_WAIT_S = 10.0  # longest the interpreter's exit waits for writers still storing final records
+EARLY_SPOOL_S = 1.0  # a store not open this long after the run's start: the rows go to a spool file meanwhile
+FORK_OPEN_WAIT_S = 2.0  # longest a forked child's stop waits for its store to open (it gets no exit-time wait)
+
+_forked = False  # this process is a forked child of one that imported mlfootprint
+
+
+def _mark_forked() -> None:
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
 
 class RunRecorder:
     """Writes one run's rows. `snapshot(drain)` returns the current rows (the whole run row, components,
@@ -59,6 +79,9 @@ class RunRecorder:
         self.spool_path: Path | None = None  # where unsaved rows are, while the store lacks them
         self._unsaved_samples: list[SampleRow] = []
         self._created = False
+        self._reopen = False  # the store could not be opened for a reason that may pass: try again at flushes
+        self._reopen_at = 0.0
+        self._reported = False  # where an unstored record is has been said
         self.io_lock = threading.Lock()  # held during every store transaction (fork waits for it)
         self._pending = pending.begin(url)
         self._thread = threading.Thread(target=self._loop, name=f"mlfootprint-writer-{run_id}", daemon=True)
@@ -70,32 +93,48 @@ class RunRecorder:
 
     def start(self) -> None:
         self._thread.start()
+        early = threading.Timer(EARLY_SPOOL_S, self._spool_while_opening)
+        early.daemon = True
+        early.name = f"mlfootprint-early-spool-{self.run_id}"
+        early.start()
 
     # -- host side ---------------------------------------------------------------------------
     def finish(self) -> bool:
         """Hand over the final record; True once it is in the store (else it is in `spool_path`)."""
         self._final_requested = True
         self._wake.set()
+        if _forked:  # no exit-time wait will store it (fork workers end with os._exit): give the open a moment
+            self._store_ready.wait(FORK_OPEN_WAIT_S)
         if not self._store_ready.is_set() or self.error:
             # the store is not open yet (or failing): keep the record safe on disk now, store it later
             with self._spool_lock:
                 if not self._final_done.is_set():
                     self._spool(self._rows(drain=False))
+            if _forked:
+                self.report_unstored()
             return self.stored
         if not self._handed_over.wait(FINAL_WAIT_S):
             with self._spool_lock:
                 if not self._final_done.is_set():
                     self._spool(self._rows(drain=False))
+        if _forked:
+            self.report_unstored()
         return self.stored
 
     def wait(self, timeout_s: float | None = None) -> bool:
-        """Block until the final record is stored (or given up on); True if it reached the store."""
+        """Block until the final record is stored (or given up on) and the writer is done (after its own
+        record it imports those of forked workers that ended first); True if this run's reached the store."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self._final_done.wait(timeout_s)
-        return self._final_done.is_set() and self.spool_path is None
+        if self._final_done.is_set() and self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return self.stored
 
     def report_unstored(self) -> None:
-        """At exit, for a record the store has not taken in time: say where it is (once)."""
-        if not self._final_done.is_set() and self.spool_path is not None:
+        """At exit (or at a forked child's stop), for a record the store has not taken in time: say where
+        it is (once)."""
+        if not self._reported and not self._final_done.is_set() and self.spool_path is not None:
+            self._reported = True
             log.warning("mlfootprint: run %s is not in %s yet (%s); its record is in %s: the next run that writes "
                         "to this store imports it, or 'mlfootprint import %s' now", self.run_id,
                         display_url(self.url), self.error or "the store did not answer in time",
@@ -111,6 +150,11 @@ class RunRecorder:
             # opened at once, in the background: a process that ends with os._exit (multiprocessing
             # workers) gets no exit-time write, so the store should be ready by the run's end
             self._open()
+            if not self._final_requested:
+                self._save(final=False)  # the run row now, not at the first flush: a kill leaves a trace
+            if self._store is not None:
+                self._import_orphans()
+                self._mark_dead_runs()
             while not self._final_requested:
                 self._wake.wait(self.flush_interval_s)
                 self._wake.clear()
@@ -120,6 +164,8 @@ class RunRecorder:
                 if self._after_flush is not None:
                     self._after_flush()  # Outputs never raise
             self._save(final=True, retry_until=time.monotonic() + EXIT_WAIT_S)
+            if self._store is not None:  # runs of forked workers that ended before their store opened
+                self._import_orphans()  # (wait() and the interpreter's exit wait for this too)
         except Exception as exc:  # never let the writer die silently with data in memory
             self._fail(f"{type(exc).__name__}: {exc}")
             self._spool(self._rows(drain=True))
@@ -129,45 +175,73 @@ class RunRecorder:
                 self._final_done.set()
             self._handed_over.set()
             pending.end(self.url, self._pending)
-            if self.spool_path is not None:
+            if self.spool_path is not None and not self._reported:
+                self._reported = True
                 log.warning("mlfootprint: run %s could not be stored in %s (%s); its record is in %s "
                             "('mlfootprint import %s' stores it later)", self.run_id, display_url(self.url),
                             self.error or "store not reached in time", self.spool_path, self.spool_path)
 
     def _open(self) -> None:
+        """Load the database layer (fork waits while this runs), then open the store (three tries; a
+        fork does not wait for that: a locked store must not hold the user's command)."""
         self.not_importing.clear()
         try:
             self._snapshot(False)  # first the impact model's tables (small; a stop soon after needs them)
             # then the database layer (large), the writer's modules included, while fork waits for us
-            from .store import load_driver, open_store, writer  # noqa: F401
+            from .store import load_driver, writer  # noqa: F401
 
             load_driver(self.url)
         finally:
             self.not_importing.set()
-        for attempt in range(3):
+        try:
+            self._connect(attempts=3)
+        finally:
+            self._store_ready.set()
+
+    def _connect(self, attempts: int) -> None:
+        from .errors import StoreConfigError
+        from .store import open_store
+
+        for attempt in range(attempts):
             try:
                 self._store = open_store(self.url, write=True)
-                break
+                self._reopen = False
+                self._remember_file()
+                return
             except Exception as exc:
-                from .errors import StoreConfigError
-
-                if isinstance(exc, StoreConfigError) or attempt == 2:
+                if isinstance(exc, StoreConfigError) or attempt == attempts - 1:
                     self._fail(str(exc))
-                    self._store_ready.set()
+                    self._reopen = not isinstance(exc, StoreConfigError)
+                    self._reopen_at = time.monotonic() + min(self.flush_interval_s, 30.0)
                     return
                 time.sleep(0.2 * (attempt + 1))
-        self._remember_file()
-        self._store_ready.set()
-        self._import_orphans()
-        try:  # runs whose process died are recorded as interrupted, not left running (store/liveness.py)
+
+    def _mark_dead_runs(self) -> None:
+        """Runs whose process died are recorded as interrupted, not left running (store/liveness.py)."""
+        try:
             with self.io_lock:
                 self._store.mark_dead_runs()
         except Exception as exc:
             log.warning("mlfootprint: could not record dead runs as interrupted in %s (%s)", display_url(self.url), exc)
 
+    def _spool_while_opening(self) -> None:
+        """EARLY_SPOOL_S into the run, a store still being opened (locked, slow, unreachable): the rows
+        so far go to a spool file, so a run killed now is not lost (the next writer imports it)."""
+        if self._store_ready.is_set() or self._final_requested:
+            return
+        try:
+            with self._spool_lock:
+                if not self._store_ready.is_set() and not self._final_done.is_set():
+                    self._spool(self._rows(drain=False))
+                    self._spooled_at = time.monotonic()
+        except Exception as exc:  # never into the host: the writer spools at its first flush anyway
+            log.debug("mlfootprint: early spool of run %s failed (%s)", self.run_id, exc)
+
     def _save(self, *, final: bool, retry_until: float | None = None) -> None:
         rows = self._rows(drain=True)
         while True:
+            if self._store is None and self._reopen and time.monotonic() >= self._reopen_at:
+                self._connect(attempts=1)  # locked or unreachable at the start: try again
             if self._store is not None and self._write(rows):
                 with self._spool_lock:
                     if self.spool_path is not None:
@@ -175,13 +249,15 @@ class RunRecorder:
                         self.spool_path = None
                     if final:
                         self._final_done.set()
+                        self._handed_over.set()  # the host goes on; orphans are imported after
                 return
             if final or time.monotonic() - self._spooled_at >= PERIODIC_SPOOL_S:
                 self._spool(rows)  # while a store is down, a long run's file is not rewritten every flush
                 self._spooled_at = time.monotonic()
             if final:
                 self._handed_over.set()
-            if not final or retry_until is None or time.monotonic() >= retry_until or self._store is None:
+            if (not final or retry_until is None or time.monotonic() >= retry_until
+                    or (self._store is None and not self._reopen)):
                 return
             time.sleep(0.5)
 

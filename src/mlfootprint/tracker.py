@@ -68,6 +68,7 @@ from .sensors import Sensor
 from .shapes import to_json
 from .store.spool import hostname
 from .store.urls import check_url, display_url, to_url
+from .urlmask import mask_text
 from .watch import ProgressWatch
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class Run:
         self.exit_code: int | None = None
         self.started_at = now_iso()
         self.ended_at: str | None = None
-        self.command = command
+        self.command = mask_text(command) if command else command  # a URL's password never in a record
         self.warnings = warnings
         self.job = job  # the distributed job this run is a rank of, if any
         self.claims = claims or Claims()  # the devices it measures for that job
@@ -606,7 +607,7 @@ class track:
         location, warnings = resolve_location(settings.site.country, settings.site.region)
         url = to_url(settings.recording.store)
         check_url(url)  # bad input is refused now; a store that is merely slow or down is the writer's problem
-        job = jobenv.detect(override=settings.recording.job)
+        job = jobenv.detect(override=settings.recording.job, warnings=warnings)
         if job is not None and job.note:
             warnings.append(job.note)
         if job is not None:

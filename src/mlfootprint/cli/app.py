@@ -71,6 +71,9 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_print_ver
 def fail(message: str) -> None:
     """One line on stderr, exit 2: what every refused input gets."""
     from ..report.format import plain
+    from ..urlmask import mask_text
 
-    err.print(f"mlfootprint: error: {plain(message)}", highlight=False, markup=False, soft_wrap=True, emoji=False)
+    # an error may quote what was typed: a URL in it is masked like every URL the package shows
+    err.print(f"mlfootprint: error: {plain(mask_text(message))}", highlight=False, markup=False, soft_wrap=True,
+              emoji=False)
     sys.exit(2)

@@ -202,14 +202,16 @@ def fleet_statement_file(path: Path) -> str:
 
     from ..fleet.result import FleetResult, is_fleet_json
     from ..report.fleet_statement import fleet_statement
+    from ..userfile import read_text
 
+    text = read_text(path, "fleet result")  # a regular file of bounded size, never a FIFO or a device
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         if not is_fleet_json(data):
             raise ValueError("not a fleet result (mlfootprint fleet -o FILE.json)")
         return fleet_statement(FleetResult.from_json(data))
-    except (ValueError, OSError) as exc:
-        raise MlfootprintError(f"cannot make a statement of {path}: {exc}") from None
+    except (ValueError, OSError, KeyError, TypeError, RecursionError) as exc:  # as `report FILE.json` (R8)
+        raise MlfootprintError(f"cannot make a statement of {path}: {type(exc).__name__}: {exc}") from None
 
 
 def _save(path: Path, text: str) -> None:

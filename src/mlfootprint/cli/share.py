@@ -37,7 +37,7 @@ def report(
     from ..report import write_report
 
     _plots_available()
-    if run_id.endswith(".json") and Path(run_id).is_file():
+    if run_id.endswith(".json") and Path(run_id).exists():  # a file, or a FIFO/device refused by name
         path = _result_page(Path(run_id), output)
     else:
         path = write_report(reader(store), run_id, output)
@@ -50,9 +50,11 @@ def _result_page(source: Path, output: Path) -> Path:
     from ..atomic import write_atomic
     from ..fleet.result import is_fleet_json
     from ..report.html import result_report
+    from ..userfile import read_text
 
+    text = read_text(source, "result file")  # a regular file of bounded size, never a FIFO or a device
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        data = json.loads(text)
         if is_fleet_json(data):  # a `fleet -o FILE.json` result: the fleet's monthly page
             from ..report.fleet_html import fleet_report_of
 
@@ -76,7 +78,7 @@ def statement(
 ) -> None:
     """A paragraph a paper can quote: hardware, hours, energy and how it was obtained, PUE, grid
     intensity, CO2e with its range, embodied CO2e, water, each with its source."""
-    if run_id.endswith(".json") and Path(run_id).is_file():
+    if run_id.endswith(".json") and Path(run_id).exists():  # a file, or a FIFO/device refused by name
         from .fleet import fleet_statement_file
 
         typer.echo(fleet_statement_file(Path(run_id)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import csv
 import functools
+import http.client
 import json
 import os
 import re
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlfootprintError
+from ..urlmask import mask_url
+from ..userfile import MAX_INPUT_BYTES, read_text
 from .static import intensity_in_range
 
 GB_API_URL = "https://api.carbonintensity.org.uk"
@@ -139,7 +142,10 @@ def _close(rows: Sequence[tuple[datetime, datetime | None, float]], source: str)
         if end is not None and end <= start:
             raise SeriesError(f"{source}: the row from {_fmt(start)} ends at {_fmt(end)}, not after it")
     steps = [b[0] - a[0] for a, b in zip(points, points[1:])] or [timedelta(hours=1)]
-    step = timedelta(seconds=statistics.median(s.total_seconds() for s in steps))
+    # the lower median: of an even number of steps the plain median is the mean of the middle two, so
+    # rows an hour apart, a 47-hour hole and one last row made a "typical" step of 24 h, and the hole
+    # passed for two steps (bridged at the value before it)
+    step = timedelta(seconds=statistics.median_low(s.total_seconds() for s in steps))
     out = []
     for i, (start, end, value) in enumerate(points):
         nxt = points[i + 1][0] if i + 1 < len(points) else None
@@ -153,6 +159,7 @@ def _close(rows: Sequence[tuple[datetime, datetime | None, float]], source: str)
 
 
 # -- a user's CSV ---------------------------------------------------------------------------------
+MAX_CSV_BYTES = MAX_INPUT_BYTES  # ten years of 5-minute rows fit; /dev/zero or a stray dump does not
 TIME_COLUMNS = ("datetime", "from", "start", "time")
 VALUE_COLUMNS = ("intensity_g_per_kwh", "carbon_intensity", "intensity", "gco2_per_kwh")
 
@@ -160,9 +167,11 @@ VALUE_COLUMNS = ("intensity_g_per_kwh", "carbon_intensity", "intensity", "gco2_p
 def from_csv(path: str | Path, zone: str = "") -> IntensitySeries:
     """Columns: a time (datetime/from/start), optionally `to`, and gCO2e/kWh (intensity_g_per_kwh…)."""
     path = Path(path)
+    # a regular file of bounded size (never a FIFO or /dev/zero); -sig: Excel's byte order mark
+    text = read_text(path, "intensity CSV", MAX_CSV_BYTES, SeriesError, encoding="utf-8-sig")
     try:
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))  # -sig: Excel's BOM
-    except (OSError, UnicodeDecodeError) as exc:
+        rows = list(csv.DictReader(text.splitlines()))
+    except csv.Error as exc:  # e.g. a NUL byte
         raise SeriesError(f"cannot read intensity CSV {path}: {exc}") from None
     if not rows:
         raise SeriesError(f"intensity CSV {path} has no rows")
@@ -212,27 +221,31 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 _OPENER = urllib.request.build_opener(_NoRedirect)
 MAX_DETAIL = 200  # characters of a server's error message shown
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 48-hour forecast is kilobytes
 
 
 def _get_json(url: str, headers: dict[str, str], provider: str) -> Any:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SeriesError(f"invalid {provider} URL {parts.scheme + '://' + parts.netloc if parts.netloc else url[:80]!r}: "
-                          "expected http(s)://host/...")
+        shown = mask_url(parts.scheme + "://" + parts.netloc if parts.netloc else url[:80])
+        raise SeriesError(f"invalid {provider} URL {shown!r}: expected http(s)://host/...")
     if parts.scheme == "http" and headers and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
         import logging
 
         logging.getLogger("mlfootprint").warning(
             "mlfootprint: %s is reached over plain http: its token travels unencrypted", provider)
     request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
-    endpoint = url.split("?")[0]  # named in errors; never the query (it may hold a zone or key)
+    endpoint = mask_url(url.split("?")[0])  # named in errors; never the query (it may hold a zone or key)
     try:
         with _OPENER.open(request, timeout=TIMEOUT_S) as response:
-            return json.loads(response.read())
+            body = response.read(MAX_RESPONSE_BYTES + 1)
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise SeriesError(f"{provider} sent more than {MAX_RESPONSE_BYTES // 2**20} MB ({endpoint}): not a forecast")
+        return json.loads(body)
     except urllib.error.HTTPError as exc:
         detail = ""
         try:
-            body = json.loads(exc.read())
+            body = json.loads(exc.read(MAX_RESPONSE_BYTES))
             error = body.get("error")
             detail = body.get("message") or (error.get("message") if isinstance(error, dict) else error) or ""
         except (ValueError, AttributeError):
@@ -249,6 +262,8 @@ def _get_json(url: str, headers: dict[str, str], provider: str) -> Any:
         if isinstance(exc.reason, TimeoutError):
             raise SeriesError(f"{provider} did not answer within {TIMEOUT_S:g} s ({endpoint})") from None
         raise SeriesError(f"cannot reach {provider} at {endpoint}: {exc.reason}") from None
+    except (OSError, http.client.HTTPException) as exc:  # the connection broke while the answer was read
+        raise SeriesError(f"{provider} broke off its answer ({endpoint}): {type(exc).__name__}") from None
     except ValueError:
         raise SeriesError(f"{provider} sent a response that is not JSON ({endpoint})") from None
 

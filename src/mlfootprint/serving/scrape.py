@@ -9,13 +9,16 @@ histogram).
 
 Values a counter cannot hold (NaN, infinities, negative numbers) are dropped where they are read and
 counted in `Reading.dropped`, never passed on. An answer is read up to MAX_BYTES; a redirect is never
-followed (an endpoint that redirects is reported, not chased to another scheme or host).
+followed (an endpoint that redirects is reported, not chased to another scheme or host). Credentials
+in the URL are sent as basic auth, never as part of the address.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import re
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
@@ -86,10 +89,24 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         raise ScrapeError(f"the endpoint redirects (HTTP {code}) to another address; give that address itself")
 
 
+def scrape_request(url: str) -> urllib.request.Request:
+    """A GET of `url`; credentials in it (`http://user:password@host/metrics`, percent-encoded where they
+    hold reserved characters) are sent as HTTP basic auth, and the URL asked for is the one without them,
+    so they never appear in a request line or an error message."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return urllib.request.Request(url)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()).decode()
+    return urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=host)),
+                                  headers={"Authorization": f"Basic {token}"})
+
+
 def fetch(url: str, timeout_s: float = 5.0) -> str:
-    """The exposition at `url` (at most MAX_BYTES, no redirects followed)."""
+    """The exposition at `url` (at most MAX_BYTES, no redirects followed, credentials as basic auth)."""
     opener = urllib.request.build_opener(_NoRedirect())
-    with opener.open(url, timeout=timeout_s) as response:  # noqa: S310 - the user's own endpoint
+    with opener.open(scrape_request(url), timeout=timeout_s) as response:  # noqa: S310 - the user's own endpoint
         body = response.read(MAX_BYTES + 1)
     if len(body) > MAX_BYTES:
         raise ScrapeError(f"the answer is larger than {MAX_BYTES // 2**20} MB: not a model server's metrics")
