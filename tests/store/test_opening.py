@@ -69,6 +69,54 @@ def test_a_forked_child_starts_without_the_parent_s_stores(tmp_path: Path) -> No
     assert cached_urls() == [] and engine.cached_urls() == []
 
 
+def test_a_forked_child_writes_through_its_own_connection_and_leaves_the_parent_s_alone(tmp_path: Path) -> None:
+    """SQLite's rule: a connection never crosses a fork. The child's copy of a writer opens its own; the
+    parent's kept connection, which the child neither used nor closed, still writes."""
+    path = tmp_path / "s.db"
+    writer = open_store(str(path), write=True)
+    writer.create_run(run_row("parent-before"))
+    assert isinstance(writer.source, SqliteSource)
+    kept = list(writer.source._idle)  # the connection the parent keeps (looked at here only, by a test)
+    assert len(kept) == 1
+    pid = os.fork()
+    if pid == 0:
+        try:
+            assert writer.source._idle == []
+            writer.create_run(run_row("child"))
+            assert len(writer.source._idle) == 1 and writer.source._idle[0] is not kept[0]
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert writer.source._idle == kept
+    writer.create_run(run_row("parent-after"))
+    assert sorted(r.id for r in open_store(str(path)).list_runs()) == ["child", "parent-after", "parent-before"]
+    with closing(sqlite3.connect(path)) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_store_locked_longer_than_the_busy_timeout_is_waited_for_by_the_migrations_retries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long write lock (a merge) outlasts sqlite3's busy timeout: the writer does not fail to open, it
+    leaves the store to migrations.prepare, which tries again (as every open did before sqlite3 wrote)."""
+    import threading
+
+    path = tmp_path / "s.db"
+    open_store(str(path), write=True)
+    dispose_engines()
+    monkeypatch.setattr("mlfootprint.store.source.BUSY_TIMEOUT_S", 0.05)
+    with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.5, holder.execute, ("ROLLBACK",))
+        release.start()
+        try:
+            writer = open_store(str(path), write=True)
+        finally:
+            release.join()
+    writer.create_run(run_row())
+    assert [r.id for r in open_store(str(path)).list_runs()] == ["r1"]
+
+
 # -- a short script ---------------------------------------------------------------------------------------
 SHORT = textwrap.dedent("""
     import atexit, sys

@@ -103,15 +103,21 @@ def _prepare(url: str, path: Path | None) -> Source:
 def _is_current(source: SqliteSource, url: str) -> bool:
     """Whether the file is a store at this version's schema, which then needs no change (nor SQLAlchemy).
     Looked at under the write lock, as migrations.prepare looks: a process creating the store at this
-    moment is waited for. A store of a newer version is refused here as there; WAL is set as there."""
+    moment is waited for. A store of a newer version is refused here as there; WAL is set as there. A
+    lock held past the busy timeout (a long merge) is left to migrations.prepare, which tries again."""
     if not source.path.exists():
         return False  # created by migrations.prepare (a private file, in private folders)
-    with source.transaction(write=True) as s:
-        if META_TABLE not in s.tables():
-            return False  # empty (being created), or not ours: migrations.prepare says which
-        found = s.rows(f"SELECT value FROM {META_TABLE} WHERE {source.quote('key')} = 'schema_version'")
-        version = parse_version(found[0]["value"], url) if found else None
-        check_version(version, url)
+    try:
+        with source.transaction(write=True) as s:
+            if META_TABLE not in s.tables():
+                return False  # empty (being created), or not ours: migrations.prepare says which
+            found = s.rows(f"SELECT value FROM {META_TABLE} WHERE {source.quote('key')} = 'schema_version'")
+            version = parse_version(found[0]["value"], url) if found else None
+            check_version(version, url)
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc).lower():
+            raise
+        return False
     if version != SCHEMA_VERSION:
         return False
     source.use_wal()
