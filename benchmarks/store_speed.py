@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
@@ -71,12 +72,12 @@ def fill(store: str, n: int) -> None:
 def measure(store: str, repeats: int) -> dict[str, float]:
     from mlfootprint.store import open_store
 
-    def jobs(reader: object) -> list[object]:
+    def jobs(reader: Any) -> list[Any]:
         try:
             from mlfootprint.jobs import list_jobs  # this checkout: the store gives raw rows
         except ImportError:
-            return reader.list_jobs(limit=20)  # type: ignore[attr-defined,no-any-return]
-        return list_jobs(reader, limit=20)
+            return list(reader.list_jobs(limit=20))
+        return list(list_jobs(reader, limit=20))
 
     run_id = open_store(store).list_runs(limit=1)[0].id
     cases = {
