@@ -208,7 +208,7 @@ class SqliteSource:
                 return
         con.close()
 
-    def leave_to_parent(self) -> None:
+    def _leave_to_parent(self) -> None:
         """In a forked child: the kept connections are the parent's; keep them from ever being used or
         closed here (closing one would act on the parent's locks and files)."""
         _LEFT_TO_PARENT.extend(self._idle)
@@ -228,7 +228,7 @@ _LEFT_TO_PARENT: list[sqlite3.Connection] = []
 
 def _leave_connections_in_child() -> None:
     for source in list(_WRITERS):
-        source.leave_to_parent()
+        source._leave_to_parent()
 
 
 if hasattr(os, "register_at_fork"):
