@@ -126,7 +126,7 @@ class Writer:
             ids = [{"id": i} for m in merges for i in m.ids]
             if ids:
                 s.execute_many(f"DELETE FROM samples WHERE {q('id')} = :id", ids)
-                self._insert(s, samples, [dict(m.row, run_id=run_id) for m in merges])
+                self._insert(s, samples, [m.row for m in merges], run_id)
             return len(ids) - len(merges)
         return self._transaction(write)
 
@@ -191,8 +191,8 @@ class Writer:
         if notes:
             row["warnings_json"] = with_warnings(row.get("warnings_json"), notes)
         q = self.source.quote
-        stored = s.rows(f"SELECT {', '.join(q(c) for c in ('status', 'duration_s', 'heartbeat_at', 'ended_at', 'energy_j'))} "
-                        f"FROM runs WHERE {q('id')} = :id", {"id": row["id"]})
+        progress = ", ".join(q(c) for c in ("status", "duration_s", "heartbeat_at", "ended_at", "energy_j"))
+        stored = s.rows(f"SELECT {progress} FROM runs WHERE {q('id')} = :id", {"id": row["id"]})
         if not stored:
             self._insert(s, runs, [row])
             return True
@@ -228,7 +228,7 @@ class Writer:
         q = self.source.quote
         s.execute(f"DELETE FROM {q(table.name)} WHERE {q('run_id')} = :run_id", {"run_id": run_id})
         fitted, notes = _fitted(table, rows)
-        self._insert(s, table, [dict(r, run_id=run_id) for r in fitted])
+        self._insert(s, table, fitted, run_id)
         return notes
 
     def _add_windows(self, s: Session, run_id: str, window_rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -239,26 +239,29 @@ class Writer:
         stored = {r["i"] for r in s.rows(f"SELECT {q('i')} FROM serving_windows "
                                          f"WHERE {q('run_id')} = :run_id", {"run_id": run_id})}
         fitted, notes = _fitted(serving_windows, [w for w in window_rows if w["i"] not in stored])
-        self._insert(s, serving_windows, [dict(w, run_id=run_id) for w in fitted])
+        self._insert(s, serving_windows, fitted, run_id)
         return notes
 
     def _insert_samples(self, s: Session, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
         """Samples in batches: the driver gets SAMPLE_BATCH rows at a time, not a copy of them all."""
         for i in range(0, len(rows), SAMPLE_BATCH):
-            self._insert(s, samples, [dict(r, run_id=run_id) for r in rows[i:i + SAMPLE_BATCH]])
+            self._insert(s, samples, rows[i:i + SAMPLE_BATCH], run_id)
 
-    def _insert(self, s: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        """INSERT `rows` in one statement run for each; a column a row leaves out takes its default, as
-        in SQLAlchemy's insert, or NULL."""
+    def _insert(self, s: Session, table: Table, rows: Sequence[Mapping[str, Any]], run_id: str | None = None) -> None:
+        """INSERT `rows` (of the run `run_id`, when given), one statement run for each; a column a row
+        leaves out takes its default, as in SQLAlchemy's insert, or NULL."""
         if not rows:
             return
-        given: set[str] = set(rows[0]).union(*rows[1:])
+        given: set[str] = set(rows[0]).union(*rows[1:], ("run_id",) if run_id is not None else ())
         _known(table, sorted(given), self.url)
         defaults = {c.name: c.default for c in table.columns if c.name in given or c.default is not None}
+        values = [{n: r.get(n, d) for n, d in defaults.items()} for r in rows]
+        if run_id is not None:
+            for v in values:
+                v["run_id"] = run_id
         q = self.source.quote
         s.execute_many(f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in defaults)}) "
-                       f"VALUES ({', '.join(':' + n for n in defaults)})",
-                       [{n: r.get(n, d) for n, d in defaults.items()} for r in rows])
+                       f"VALUES ({', '.join(':' + n for n in defaults)})", values)
 
 
 def _known(table: Table, names: list[str], url: str) -> list[str]:
