@@ -1,4 +1,5 @@
-"""What the store costs a person waiting for `runs`, `show` and `jobs`: a store of 5,000 runs, timed.
+"""What the store costs a person waiting for `runs`, `show` and `jobs` (a store of 5,000 runs), and a short
+script that tracks itself, timed.
 
     python benchmarks/store_speed.py [--runs 5000] [--repeats 15] [--compare-src DIR]
                                      [--out benchmarks/results/store_speed.txt]
@@ -13,7 +14,12 @@ a store of --runs runs is filled through that code's own writer (3 components, 2
   open + the full record of one run (`show`), open + the newest 20 jobs (`jobs`);
 * cold, median of --repeats fresh processes: import the store package, open, list 20 runs. This is
   what the store adds to a command's start (the interpreter and the CLI's own imports not counted).
-  Modules load from bytecode, as an installed package's do (PYTHONDONTWRITEBYTECODE is dropped).
+  Modules load from bytecode, as an installed package's do (PYTHONDONTWRITEBYTECODE is dropped);
+* a short script that tracks itself (`import mlfootprint` / `with mlfootprint.track(project='short'):
+  pass`), a fresh process each time, beside the same script untracked (`pass`): CPU time (user +
+  system, the child's rusage) and wall time of the whole process, exit included, medians of --repeats.
+  Tracked twice: on a store that exists (a run like every later one) and on a new store (a first run,
+  which creates it).
 
 The code bases are timed in turns, round after round, so a change of the machine's load falls on
 each alike. Wall-clock medians on the machine the file names; it is shared, so read them as rough.
@@ -25,13 +31,14 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
@@ -65,12 +72,12 @@ def fill(store: str, n: int) -> None:
 def measure(store: str, repeats: int) -> dict[str, float]:
     from mlfootprint.store import open_store
 
-    def jobs(reader: object) -> Sequence[object]:
+    def jobs(reader: Any) -> list[Any]:
         try:
             from mlfootprint.jobs import list_jobs  # this checkout: the store gives raw rows
         except ImportError:
-            return list(reader.list_jobs(limit=20))  # type: ignore[attr-defined]
-        return list_jobs(reader, limit=20)
+            return list(reader.list_jobs(limit=20))
+        return list(list_jobs(reader, limit=20))
 
     run_id = open_store(store).list_runs(limit=1)[0].id
     cases = {
@@ -95,10 +102,37 @@ COLD = ("import sys, time\nt0 = time.perf_counter()\nfrom mlfootprint.store impo
         "open_store(sys.argv[1]).list_runs(limit=20)\nprint(time.perf_counter() - t0)")
 
 
-def _env(src: Path) -> dict[str, str]:
+def _env(src: Path, store: str | None = None, home: Path | None = None) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(src))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: modules load from bytecode, not compiled every time
+    if store is not None:
+        env = {k: v for k, v in env.items() if not k.startswith("MLFOOTPRINT_")}
+        env.update(MLFOOTPRINT_STORE=store, XDG_DATA_HOME=str(home))
     return env
+
+
+SHORT = "import mlfootprint\nwith mlfootprint.track(project='short'):\n    pass\n"
+BARE = "pass\n"
+
+
+def _process(script: Path, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(CPU s, wall s) of one fresh process running `script`, exit included."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(script)], env=env, cwd=cwd, check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
+
+
+def short_script(src: Path, home: Path, round_: int, scripts: dict[str, Path]) -> dict[str, tuple[float, float]]:
+    """One round of the short script for a code base (`home`: its folder of stores): untracked, tracked
+    on its existing store, tracked on a new store."""
+    existing = str(home / "existing.db")
+    fresh = str(home / f"new-{round_}.db")
+    return {"untracked": _process(scripts["bare"], _env(src, existing, home), home),
+            "tracked, existing store": _process(scripts["short"], _env(src, existing, home), home),
+            "tracked, new store (first run)": _process(scripts["short"], _env(src, fresh, home), home)}
 
 
 def compare(sources: list[tuple[str, Path]], runs: int, repeats: int, tmp: Path) -> list[str]:
@@ -111,10 +145,20 @@ def compare(sources: list[tuple[str, Path]], runs: int, repeats: int, tmp: Path)
         subprocess.run([sys.executable, str(HERE), "--fill", stores[-1], "--runs", str(runs)], env=_env(src), check=True)
         fill_s.append(time.perf_counter() - t0)
         subprocess.run([sys.executable, "-c", COLD, stores[-1]], env=_env(src), check=True, capture_output=True)
+    scripts = {"short": tmp / "short.py", "bare": tmp / "bare.py"}
+    scripts["short"].write_text(SHORT)
+    scripts["bare"].write_text(BARE)
+    homes = [tmp / f"home{i}" for i in range(len(sources))]
+    for home, (_, src) in zip(homes, sources):  # each code base's existing store: made by one run first, not timed
+        home.mkdir()
+        short_script(src, home, -1, scripts)
     timings: list[dict[str, list[float]]] = [{} for _ in sources]
     cold: list[list[float]] = [[] for _ in sources]
-    for _ in range(repeats):
+    short: list[dict[str, list[tuple[float, float]]]] = [{} for _ in sources]
+    for r in range(repeats):
         for i, (_, src) in enumerate(sources):
+            for name, value in short_script(src, homes[i], r, scripts).items():
+                short[i].setdefault(name, []).append(value)
             done = subprocess.run([sys.executable, str(HERE), "--measure", stores[i], "--repeats", "3"], env=_env(src),
                                   check=True, capture_output=True, text=True)
             for name, value in json.loads(done.stdout).items():
@@ -123,10 +167,16 @@ def compare(sources: list[tuple[str, Path]], runs: int, repeats: int, tmp: Path)
                                                 capture_output=True, text=True).stdout))
     lines = []
     for i, (label, src) in enumerate(sources):
-        lines.append(f"{label}: {src} (store filled in {fill_s[i]:.0f} s)")
+        lines.append(f"{label}: {src} (store filled through its writer in {fill_s[i]:.1f} s)")
         lines += [f"  {name}: {statistics.median(v) * 1000:.1f} ms" for name, v in timings[i].items()]
         lines.append(f"  cold process: import the store package + open + list 20 runs: "
                      f"{statistics.median(cold[i]) * 1000:.0f} ms")
+        bare_cpu, bare_wall = (statistics.median(x[k] for x in short[i]["untracked"]) for k in (0, 1))
+        lines.append("  short script, whole process (CPU = user + system; + = over the untracked script):")
+        for name, values in short[i].items():
+            cpu, wall = (statistics.median(x[k] for x in values) for k in (0, 1))
+            extra = "" if name == "untracked" else f"  (+{cpu - bare_cpu:.3f} s CPU, +{wall - bare_wall:.3f} s wall)"
+            lines.append(f"    {name}: CPU {cpu:.3f} s, wall {wall:.3f} s{extra}")
     return lines
 
 

@@ -187,8 +187,9 @@ class RunRecorder:
         self.not_importing.clear()
         try:
             self._snapshot(False)  # first the impact model's tables (small; a stop soon after needs them)
-            # then the database layer (large), the writer's modules included, while fork waits for us
-            from .store import load_driver, writer  # noqa: F401
+            # then what the writer needs, while fork waits for us: sqlite3 for a SQLite store at this
+            # schema version, else the database layer (SQLAlchemy, large; see store/opening.py)
+            from .store import load_driver, open_store, writer  # noqa: F401
 
             load_driver(self.url)
         finally:

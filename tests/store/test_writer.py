@@ -56,20 +56,20 @@ def state(url: str, run_id: str = "r1") -> tuple[Any, ...]:
 
 
 # -- R4 -------------------------------------------------------------------------------------------------
-def test_r4_an_older_copy_of_a_run_changes_nothing_and_a_newer_one_updates_it(store_url: str) -> None:
-    writer = open_store(store_url, write=True)
+def test_r4_an_older_copy_of_a_run_changes_nothing_and_a_newer_one_updates_it(writer_url: str) -> None:
+    writer = open_store(writer_url, write=True)
     older = payload(run_row(duration_s=0.5, heartbeat_at="2026-01-01T00:00:01.000+00:00"), 2.0, 5, "warmup", 1)
     newer = payload(run_row(status="completed", duration_s=2.0, heartbeat_at="2026-01-01T00:00:03.000+00:00",
                             ended_at="2026-01-01T00:00:03.000+00:00"), 8.0, 20, "train", 3)
     writer.import_rows(copy.deepcopy(newer))
-    done = state(store_url)
+    done = state(writer_url)
     assert done == ("completed", 2.0, 8.0, [("cpu:0", 4.0), ("gpu:0", 4.0)], ["train"], {"samples": 8.0}, 3, 20)
     assert writer.import_rows(copy.deepcopy(older)) == ("r1", 0)
-    assert state(store_url) == done, "an older copy moves nothing back: status, totals, components, phases, values"
+    assert state(writer_url) == done, "an older copy moves nothing back: status, totals, components, phases, values"
     assert writer.import_rows(copy.deepcopy(newer)) == ("r1", 0)
-    assert state(store_url) == done, "the same copy again is a no-op"
+    assert state(writer_url) == done, "the same copy again is a no-op"
 
-    other = store_url.replace("store.db", "other.db") if store_url.startswith("sqlite") else None
+    other = writer_url.replace("store.db", "other.db") if writer_url.startswith("sqlite") else None
     if other:  # in the other order, the newer copy replaces the older one
         second = open_store(other, write=True)
         second.import_rows(copy.deepcopy(older))
@@ -135,27 +135,27 @@ def test_r4_import_of_an_older_spool_file_leaves_the_completed_run_as_it_was(tmp
 
 
 # -- R9 -------------------------------------------------------------------------------------------------
-def test_r9_a_rank_outside_the_integer_range_is_stored_as_null_with_a_warning(store_url: str) -> None:
-    writer = open_store(store_url, write=True)
+def test_r9_a_rank_outside_the_integer_range_is_stored_as_null_with_a_warning(writer_url: str) -> None:
+    writer = open_store(writer_url, write=True)
     huge = 99999999999999999999999
     writer.create_run(run_row(job_id="torchrun:x", job_rank=huge, job_json="{}"))
-    first = open_store(store_url).get_run("r1").to_json()
+    first = open_store(writer_url).get_run("r1").to_json()
     assert first["job"]["rank"] is None and any("job_rank=99999999999999999999999" in w for w in first["warnings"])
     writer.save_measured("r1", {"job_rank": 2**31, "status": "completed", "exit_code": -2**40,
                                 "warnings_json": json.dumps(["a warning of the run"])}, [], [])
-    record = open_store(store_url).get_run("r1").to_json()
+    record = open_store(writer_url).get_run("r1").to_json()
     assert record["job"]["rank"] is None and record["exit_code"] is None and record["status"] == "completed"
     assert "a warning of the run" in record["warnings"]  # the run's own warnings, and those of the last write
     assert any("job_rank=2147483648 does not fit the store's column; stored as NULL" in w for w in record["warnings"])
     assert any("exit_code=-1099511627776 does not fit" in w for w in record["warnings"])
     writer.import_rows(payload(run_row("r2", job_rank=huge, pid=2**40), 1.0, 1))
-    second = open_store(store_url).get_run("r2").to_json()
+    second = open_store(writer_url).get_run("r2").to_json()
     assert second["pid"] == -1 and any("pid=1099511627776" in w for w in second["warnings"])
 
 
 def test_r9_fitting_keeps_what_fits_and_clips_long_text() -> None:
     from mlfootprint.store.fit import INT_MAX, fit_row
-    from mlfootprint.store.schema import components, runs
+    from mlfootprint.store.tables import components, runs
 
     row, notes = fit_row(runs, {"pid": INT_MAX, "job_rank": INT_MAX + 1, "energy_j": 10**30, "project": "p"})
     assert row == {"pid": INT_MAX, "job_rank": None, "energy_j": 1e30, "project": "p"} and len(notes) == 1
@@ -164,10 +164,10 @@ def test_r9_fitting_keeps_what_fits_and_clips_long_text() -> None:
 
 
 # -- R24 ------------------------------------------------------------------------------------------------
-def test_r24_dead_runs_are_recorded_as_interrupted_and_live_ones_left(store_url: str) -> None:
+def test_r24_dead_runs_are_recorded_as_interrupted_and_live_ones_left(writer_url: str) -> None:
     from datetime import datetime, timezone
 
-    writer = open_store(store_url, write=True)
+    writer = open_store(writer_url, write=True)
     now = datetime.now(timezone.utc).isoformat()
     gone = subprocess.run([PY, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
     rows = {"dead-here": run_row("dead-here", host=hostname(), pid=int(gone), started_at=now, heartbeat_at=now),
@@ -179,7 +179,7 @@ def test_r24_dead_runs_are_recorded_as_interrupted_and_live_ones_left(store_url:
         writer.create_run(row)
     assert writer.mark_dead_runs() == 2
     assert writer.mark_dead_runs() == 0, "once recorded, nothing more to do"
-    engine_rows = {r.id: r for r in open_store(store_url).list_runs()}
+    engine_rows = {r.id: r for r in open_store(writer_url).list_runs()}
     assert {k: engine_rows[k].status for k in rows} == {"dead-here": "interrupted", "alive-here": "running",
                                                            "stale-there": "interrupted", "fresh-there": "running",
                                                            "done": "completed"}
@@ -224,23 +224,23 @@ def test_r24_the_next_run_records_a_killed_run_as_interrupted_in_the_table(isola
 
 
 # -- samples ---------------------------------------------------------------------------------------------
-def test_the_store_rolls_up_a_runs_old_samples(isolated_env: Path) -> None:
-    db = open_store(write=True)
+def test_the_store_rolls_up_a_runs_old_samples(writer_url: str) -> None:
+    db = open_store(writer_url, write=True)
     db.create_run(run_row(host="h"))
     rows = [{"t_s": float(t), "key": "cpu", "energy_j": 2.0, "power_w": 2.0} for t in range(1, 7201)]
     db.save_measured("r1", {"duration_s": 7200.0}, [], rows)
     removed = db.rollup_samples("r1", 1.0)
-    stored = open_store().samples("r1")
+    stored = open_store(writer_url).samples("r1")
     # t_s 1..3600 are an hour old: 60 minute buckets plus t=3600 alone in the 61st; the last hour as measured
     assert removed == 7200 - len(stored) and len(stored) == 3600 + 61
     assert sum(s["energy_j"] for s in stored) == pytest.approx(14400.0)
 
 
-def test_a_large_import_is_inserted_in_batches_and_whole(store_url: str) -> None:
+def test_a_large_import_is_inserted_in_batches_and_whole(writer_url: str) -> None:
     from mlfootprint.store.writer import SAMPLE_BATCH
 
     n = 2 * SAMPLE_BATCH + 7
-    writer = open_store(store_url, write=True)
+    writer = open_store(writer_url, write=True)
     assert writer.import_rows(payload(run_row(), 1.0, n)) == ("r1", n)
-    assert len(open_store(store_url).samples("r1")) == n
+    assert len(open_store(writer_url).samples("r1")) == n
     assert writer.import_rows(payload(run_row(), 1.0, n + 3)) == ("r1", 3), "only what the store lacks"

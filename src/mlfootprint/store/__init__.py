@@ -6,13 +6,16 @@
     open_store(write=True).import_rows(payload)      # a Writer: creates and upgrades the store
 
 The parts, one idea each: `reader` (listings, records, jobs), `writer` (a run's rows, imports, dead
-runs), `migrations` (one upgrade per schema version), `engine` (SQLAlchemy engines per process),
-`source` (how a reader reaches the rows), `schema`/`layout` (the tables), `fit` (values the columns
-hold, payloads checked), `recency` (which copy of a run is newer), `liveness` (whether a running run
-still runs), `spool` (rows on disk when the store cannot take them), `urls` (where the store is).
+runs), `opening` (a writer's store prepared once per process), `migrations` (one upgrade per schema
+version), `engine` (SQLAlchemy engines per process), `source` (how rows are reached: sqlite3 or
+SQLAlchemy), `tables`/`schema`/`layout` (the tables: as plain data, as SQLAlchemy's, and what each
+version has), `fit` (values the columns hold, payloads checked), `recency` (which copy of a run is
+newer), `liveness` (whether a running run still runs), `spool` (rows on disk when the store cannot
+take them), `urls` (where the store is).
 
-Importing this package is cheap: the database layer loads when a store is opened, and a reader of a
-SQLite file never loads SQLAlchemy at all (see source.py).
+Importing this package is cheap: the database layer loads when a store is opened, and a SQLite file
+is read, and written once it exists at this version's schema, without loading SQLAlchemy at all (see
+source.py and opening.py).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from .urls import default_store_url, display_url, to_url
 
 if TYPE_CHECKING:
-    from .engine import dispose_engines, load_driver
+    from .opening import dispose_engines, load_driver
     from .reader import ChildTotals, JobRows, Reader
     from .writer import Writer
 
@@ -30,7 +33,7 @@ __all__ = ["ChildTotals", "JobRows", "Reader", "Writer", "default_store_url", "d
            "load_driver", "open_store", "to_url"]
 
 _LAZY = {"ChildTotals": "reader", "JobRows": "reader", "Reader": "reader", "Writer": "writer",
-         "dispose_engines": "engine", "load_driver": "engine"}
+         "dispose_engines": "opening", "load_driver": "opening"}
 
 
 @overload

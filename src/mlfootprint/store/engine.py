@@ -1,5 +1,9 @@
 """SQLAlchemy engines, one per store URL per process, and how they talk to SQLite.
 
+Who uses them: every writer and reader of a store that is not a SQLite file (PostgreSQL), and a writer
+that creates or upgrades a SQLite store (migrations.py); rows of an existing SQLite store are read and
+written through the standard library's sqlite3 instead (source.py, opening.py).
+
 One engine per URL, as SQLAlchemy recommends: its pool and compiled-statement cache then serve every
 run of the process, so a run's start and stop do not recompile the same SQL. After a fork the child
 leaves the parent's pooled connections to the parent (SQLAlchemy's advice for multiprocessing) and
@@ -9,8 +13,6 @@ SQLite: writers may be several processes. Every connection waits out a busy lock
 enforces foreign keys; write transactions start with BEGIN IMMEDIATE, so concurrent writers queue for
 the lock instead of failing mid-transaction; WAL (`use_wal`, set by the writer that prepares the
 schema) lets readers read while a run writes.
-
-Readers of a SQLite file do not come here: they read through the standard library (source.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,44 +29,30 @@ from sqlalchemy.exc import SAWarning
 
 from .urls import private_dirs
 
-__all__ = ["BUSY_TIMEOUT_MS", "cached_urls", "dispose_engines", "get_engine", "load_driver", "use_wal"]
+__all__ = ["BUSY_TIMEOUT_MS", "cached_urls", "dispose", "get_engine", "import_driver", "use_wal"]
 
-BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 5000  # as source.BUSY_TIMEOUT_S, which sqlite3 connections wait
 
-
-class _Cached:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.prepared = False  # created/migrated by a writer of this process
-
-
-_ENGINES: dict[str, _Cached] = {}
+_ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
 
 
-def get_engine(url: str, *, create_file: Path | None = None,
-               prepare: Callable[[Engine], None] | None = None) -> Engine:
+def get_engine(url: str, *, create_file: Path | None = None) -> Engine:
     """The engine of `url`, made once per process. `create_file`: a SQLite file to create (private)
-    if missing, for a writer. `prepare` runs once per URL per process under the cache's lock (the
-    writer's create-or-migrate), so two threads of one process never migrate the same store at once."""
+    if missing, for a writer."""
     with _LOCK:
-        cached = _ENGINES.get(url)
-        if cached is None:
-            cached = _Cached(_create(url, create_file))
-            _ENGINES[url] = cached
-        if prepare is not None and not cached.prepared:
-            prepare(cached.engine)
-            cached.prepared = True
-        return cached.engine
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = _ENGINES[url] = _create(url, create_file)
+        return engine
 
 
-def dispose_engines(url: str | None = None) -> None:
+def dispose(url: str | None = None) -> None:
     """Close the pooled connections of every cached engine (or of `url`'s) and forget them: the next
-    open builds a new engine and a writer checks the schema again. For tests that change a store
-    behind the package's back, and for a database about to be dropped."""
+    open builds a new engine (opening.dispose_engines, which also forgets the schema checks)."""
     with _LOCK:
         for key in [k for k in _ENGINES if url is None or k == url]:
-            _ENGINES.pop(key).engine.dispose()
+            _ENGINES.pop(key).dispose()
 
 
 def cached_urls() -> list[str]:
@@ -73,8 +60,8 @@ def cached_urls() -> list[str]:
     return list(_ENGINES)
 
 
-def load_driver(url: str) -> None:
-    """Import the database driver a URL needs (a writer does this before anything else; see recorder)."""
+def import_driver(url: str) -> None:
+    """Import the database driver a URL needs (opening.load_driver)."""
     try:
         make_url(url).get_dialect().import_dbapi()
     except Exception:  # a bad URL or a missing driver is reported when the store is opened
@@ -130,8 +117,8 @@ def _drop_engines_in_child() -> None:
     another thread of the parent held at the fork would never be released here: take a new one."""
     global _LOCK
     _LOCK = threading.Lock()
-    for cached in _ENGINES.values():
-        cached.engine.dispose(close=False)
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
     _ENGINES.clear()
 
 

@@ -21,12 +21,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, String, Table
-
 from ..errors import MlfootprintError
 from ..record import clip
 from .layout import RUN_KINDS, RUN_STATUSES
-from .schema import components, phases, run_values, runs, samples, serving_windows
+from .tables import Column, Table, components, phases, run_values, runs, samples, serving_windows
 
 __all__ = ["INT_MAX", "INT_MIN", "PAYLOAD_TABLES", "check_payload", "fit_row", "with_warnings"]
 
@@ -43,13 +41,13 @@ def fit_row(table: Table, row: dict[str, Any]) -> tuple[dict[str, Any], list[str
     out = dict(row)
     notes: list[str] = []
     for name, value in row.items():
-        col = table.c.get(name)
+        col = table.get(name)
         if col is None or value is None:
             continue
         fitted, changed = _fit(col, value)
         out[name] = fitted
         if changed == "clipped":
-            notes.append(f"{table.name}.{name} did not fit its column (at most {_length(col)} characters, no NUL): "
+            notes.append(f"{table.name}.{name} did not fit its column (at most {col.length} characters, no NUL): "
                          "stored clipped")
         elif changed == "replaced":
             notes.append(f"{table.name}.{name}={_shown(value)} does not fit the store's column; stored as "
@@ -69,34 +67,28 @@ def with_warnings(warnings_json: str | None, notes: Sequence[str]) -> str:
     return json.dumps(warnings)
 
 
-def _fit(col: Column[Any], value: Any) -> tuple[Any, str | None]:
+def _fit(col: Column, value: Any) -> tuple[Any, str | None]:
     """(the value to store, None | "clipped" | "replaced")."""
-    if isinstance(col.type, Integer) and isinstance(value, int) and not isinstance(value, bool):
+    if col.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         return (value, None) if INT_MIN <= value <= INT_MAX else (_substitute(col, int_column=True), "replaced")
-    if isinstance(col.type, Float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if col.kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             x = float(value)
         except OverflowError:
             return _substitute(col), "replaced"
         return (x, None) if math.isfinite(x) else (_substitute(col), "replaced")  # SQLite stores NaN as NULL
-    if isinstance(col.type, String) and isinstance(value, str):
-        length = _length(col)
-        if (length is not None and len(value) > length) or "\x00" in value:
-            return clip(value, length or len(value)), "clipped"
+    if col.kind == "text" and isinstance(value, str):
+        if (col.length is not None and len(value) > col.length) or "\x00" in value:
+            return clip(value, col.length or len(value)), "clipped"
     return value, None
 
 
-def _substitute(col: Column[Any], int_column: bool = False) -> Any:
-    if col.nullable:
+def _substitute(col: Column, int_column: bool = False) -> Any:
+    if col.may_be_null:
         return None
-    default = getattr(col.default, "arg", None)
-    if default is not None and not callable(default):
-        return default
+    if col.default is not None:
+        return col.default
     return -1 if int_column else 0.0
-
-
-def _length(col: Column[Any]) -> int | None:
-    return getattr(col.type, "length", None)
 
 
 def _shown(value: Any) -> str:
@@ -143,32 +135,27 @@ def _check_row(table: Table, row: dict[str, Any], name: str, where: str) -> None
     null or a missing field where the column has a default takes the default, a null where it has none
     is refused."""
     for key, value in list(row.items()):
-        col = table.c.get(key)
+        col = table.get(key)
         if col is None or (key in _OWN_KEYS and table is not runs):
             raise PayloadError(f"{name}: {where} has the field {_shown(key)}, unknown to this mlfootprint's "
                                f"{table.name} table (written by a newer version?)")
         if value is None:
-            if col.nullable and not col.primary_key:
+            if col.may_be_null:
                 continue
-            if _has_default(col):
+            if col.has_default:
                 del row[key]  # the default, below (or the database's)
                 continue
             raise PayloadError(f"{name}: {where}.{key} may not be null")
         expected = _expected(col)
         if not _is(value, expected):
             raise PayloadError(f"{name}: {where}.{key} must be {expected}, got {_shown(value)}")
-    missing = [c.name for c in table.c if c.name not in row and c.name not in _OWN_KEYS
-               and (c.primary_key or not c.nullable) and not _has_default(c)]
+    missing = [c.name for c in table.columns if c.name not in row and c.name not in _OWN_KEYS
+               and not c.may_be_null and not c.has_default]
     if missing:
         raise PayloadError(f"{name}: {where} lacks {', '.join(repr(m) for m in missing)}")
-    for c in table.c:  # a field left out that has a default gets it: every row then has every field
-        default = getattr(c.default, "arg", None)
-        if c.name not in row and default is not None and not callable(default):
-            row[c.name] = default
-
-
-def _has_default(col: Column[Any]) -> bool:
-    return col.default is not None or col.server_default is not None
+    for c in table.columns:  # a field left out that has a default gets it: every row then has every field
+        if c.name not in row and c.default is not None:
+            row[c.name] = c.default
 
 
 def _checked_samples(rows: list[Any], name: str) -> list[dict[str, Any]]:
@@ -201,12 +188,8 @@ def _checked_samples(rows: list[Any], name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _expected(col: Column[Any]) -> str:
-    if isinstance(col.type, Integer):
-        return "an integer"
-    if isinstance(col.type, Float):
-        return "a number"
-    return "text"
+def _expected(col: Column) -> str:
+    return {"int": "an integer", "float": "a number"}.get(col.kind, "text")
 
 
 def _is(value: Any, expected: str) -> bool:

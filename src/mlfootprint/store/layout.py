@@ -2,7 +2,7 @@
 
 Readers (`runs`, `show`, `jobs`, the dashboard) answer while a person waits, so they read a SQLite
 store through the standard library's sqlite3 and need only these names. schema.py holds the tables
-themselves; tests/store/test_layout.py checks that the two agree.
+themselves, tables.py their columns.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Create a store, or upgrade one written by an older mlfootprint, one schema version at a time.
 
-A writer's open runs `prepare` once per store per process: under SQLite's write lock or PostgreSQL's
-advisory lock, so a job array whose first wave starts together on a fresh store creates it once, and
-two versions' upgrades never interleave. A fresh store gets every table at once (schema.py); a store
+A writer's open runs `prepare` once per store per process (opening.py; a SQLite file already at this
+version is checked through sqlite3 instead, with no SQLAlchemy): under SQLite's write lock or
+PostgreSQL's advisory lock, so a job array whose first wave starts together on a fresh store creates
+it once, and two versions' upgrades never interleave. A fresh store gets every table at once (schema.py); a store
 of version N goes through `upgrade_N` for N = its version ... SCHEMA_VERSION - 1, each taking the
 store from N to N+1. Every step checks before it changes (a column or table already there is left
 alone), so a step half-done by a crashed process is finished by the next one. Readers never migrate:

@@ -1,71 +1,72 @@
 """Writing a run store: a run's rows as it goes, imported copies of runs, and dead runs recorded.
 
 Opening a Writer creates the store if needed and upgrades an older one (migrations.py), once per
-store per process. Every method is one transaction (SQLite: BEGIN IMMEDIATE, see engine.py), so
-concurrent writers queue instead of failing halfway. Values a column cannot hold are stored as NULL
-with a warning in the run's record (fit.py), never left to make the run unstorable. Combining copies
-of a run (import of a spool or rescue file, merge of stores) never moves it back (recency.py).
+store per process (opening.py). Every method is one transaction (SQLite: BEGIN IMMEDIATE, see
+source.py), so concurrent writers queue instead of failing halfway. Values a column cannot hold are
+stored as NULL with a warning in the run's record (fit.py), never left to make the run unstorable.
+Combining copies of a run (import of a spool or rescue file, merge of stores) never moves it back
+(recency.py).
+
+The statements are plain SQL in the subset SQLite and PostgreSQL share, identifiers quoted, as the
+reader's are: the same text runs through sqlite3 on an existing SQLite store, which then never loads
+SQLAlchemy, and through SQLAlchemy for every other URL (source.py says why).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, func, insert, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-from ..errors import StoreConfigError, StoreError
+from ..errors import StoreError
 from ..record import clean_rows
-from .engine import get_engine
 from .failures import open_failed, query_failed
 from .fit import fit_row, with_warnings
 from .liveness import is_dead
-from .migrations import prepare
+from .opening import open_for_writing
 from .recency import is_newer
-from .schema import components, phases, run_values, runs, samples, serving_windows
+from .source import Session, Source, db_errors
+from .tables import Table, components, phases, run_values, runs, samples, serving_windows
 from .urls import check_url, display_url, sqlite_path
 
 __all__ = ["SAMPLE_BATCH", "Writer"]
 
 SAMPLE_BATCH = 5000  # samples per INSERT: a large import's rows are handed to the driver a batch at a time
 T = TypeVar("T")
-Conn = Any  # a SQLAlchemy Connection inside a transaction
 
 
 class Writer:
     """A store opened for writing (see the module)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, source: Source | None = None) -> None:
+        """`source`: how to reach the rows, when not the usual one for `url` (opening.py); tests write a
+        SQLite file through SQLAlchemy with it. The store is created or upgraded either way."""
         self.url = url
         self.display_url = display_url(url)
         check_url(url)
-        try:
-            self.backend = make_url(url).get_backend_name()
-        except (ArgumentError, ValueError):
-            raise StoreConfigError(f"invalid store URL {self.display_url!r}: expected a file path or a SQLAlchemy "
-                                   "URL such as sqlite:///runs.db or postgresql+psycopg://user@host/db") from None
         self.path: Path | None = sqlite_path(url)
         try:
-            self.engine: Engine = get_engine(url, create_file=self.path, prepare=lambda e: prepare(e, url))
+            usual = open_for_writing(url, self.path)
         except StoreError:
             raise
-        except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
+        except Exception as exc:
+            if not isinstance(exc, (*db_errors(), ImportError, ValueError)):  # or a missing driver, a bad URL
+                raise
             raise open_failed(url, exc, self.path) from None
+        self.source: Source = source or usual
+        self.backend = self.source.backend
 
     def _transaction(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
-        """fn(conn, *args) in one transaction, a write one unless write=False (SQLite: BEGIN IMMEDIATE
+        """fn(session, *args) in one transaction, a write one unless write=False (SQLite: BEGIN IMMEDIATE
         or BEGIN); a database failure is one masked line."""
         try:
-            with self.engine.connect() as conn:
-                conn.info["write"] = write
-                with conn.begin():
-                    return fn(conn, *args)
+            with self.source.transaction(write) as s:
+                return fn(s, *args)
         except StoreError:
             raise
-        except (SQLAlchemyError, OverflowError) as exc:  # OverflowError: a number no driver type holds
+        except Exception as exc:
+            if not isinstance(exc, db_errors()):  # OverflowError among them: a number no driver type holds
+                raise
             raise query_failed(self.url, exc) from None
 
     # -- a run as it goes ------------------------------------------------------------------------
@@ -77,10 +78,10 @@ class Writer:
     def save_measured(self, run_id: str, run_fields: dict[str, Any], component_rows: Sequence[dict[str, Any]],
                       sample_rows: Sequence[dict[str, Any]]) -> None:
         """The measured part, one transaction: new samples, component totals, run totals."""
-        def write(conn: Conn) -> None:
-            _insert_samples(conn, run_id, sample_rows)
-            notes = self._replace(conn, components, run_id, component_rows)
-            self._update_run(conn, run_id, run_fields, notes)
+        def write(s: Session) -> None:
+            self._insert_samples(s, run_id, sample_rows)
+            notes = self._replace(s, components, run_id, component_rows)
+            self._update_run(s, run_id, run_fields, notes)
         self._transaction(write)
 
     def save_derived(self, run_id: str, phase_rows: Sequence[dict[str, Any]],
@@ -90,12 +91,12 @@ class Writer:
         NULL. Serving windows are appended: only those not stored yet are written."""
         phases_clean, values_clean = clean_rows(phase_rows, value_rows)
 
-        def write(conn: Conn) -> None:
-            notes = self._replace(conn, phases, run_id, phases_clean) + self._replace(conn, run_values, run_id,
-                                                                                      values_clean)
-            notes += self._add_windows(conn, run_id, window_rows)
+        def write(s: Session) -> None:
+            notes = self._replace(s, phases, run_id, phases_clean) + self._replace(s, run_values, run_id,
+                                                                                   values_clean)
+            notes += self._add_windows(s, run_id, window_rows)
             if notes:
-                self._update_run(conn, run_id, {}, notes)
+                self._update_run(s, run_id, {}, notes)
         self._transaction(write)
 
     def save_progress(self, run_id: str, run_fields: dict[str, Any], component_rows: Sequence[dict[str, Any]],
@@ -110,23 +111,23 @@ class Writer:
         Only samples at or after `since_t_s` are looked at (a writer passes where its last rollup ended)."""
         from .rollup import TIERS, plan
 
-        def write(conn: Conn) -> int:
-            newest = conn.execute(select(func.max(samples.c.t_s)).where(samples.c.run_id == run_id)).scalar()
+        q = self.source.quote
+
+        def write(s: Session) -> int:
+            newest = s.rows(f"SELECT MAX({q('t_s')}) AS newest FROM samples WHERE {q('run_id')} = :run_id",
+                            {"run_id": run_id})[0]["newest"]
             if newest is None or newest < TIERS[0][0]:
                 return 0
-            rows = [dict(r._mapping) for r in conn.execute(
-                select(samples.c.id, samples.c.key, samples.c.t_s, samples.c.energy_j, samples.c.power_w,
-                       samples.c.span_s)
-                .where(samples.c.run_id == run_id, samples.c.t_s >= since_t_s,
-                       samples.c.t_s <= newest - TIERS[0][0]))]
+            rows = s.rows(f"SELECT {q('id')}, {q('key')}, {q('t_s')}, {q('energy_j')}, {q('power_w')}, {q('span_s')} "
+                          f"FROM samples WHERE {q('run_id')} = :run_id AND {q('t_s')} >= :since "
+                          f"AND {q('t_s')} <= :until", {"run_id": run_id, "since": since_t_s,
+                                                         "until": newest - TIERS[0][0]})
             merges = plan(rows, newest, interval_s)
-            removed = 0
-            for m in merges:
-                conn.execute(delete(samples).where(samples.c.id.in_(m.ids)))
-                removed += len(m.ids)
-            if merges:
-                conn.execute(insert(samples), [dict(m.row, run_id=run_id) for m in merges])
-            return removed - len(merges)
+            ids = [{"id": i} for m in merges for i in m.ids]
+            if ids:
+                s.execute_many(f"DELETE FROM samples WHERE {q('id')} = :id", ids)
+                self._insert(s, samples, [m.row for m in merges], run_id)
+            return len(ids) - len(merges)
         return self._transaction(write)
 
     # -- copies of runs --------------------------------------------------------------------------
@@ -140,24 +141,26 @@ class Writer:
         """
         row = payload["run"]
         run_id = row["id"]
+        q = self.source.quote
 
-        def write(conn: Conn) -> int:
+        def write(s: Session) -> int:
             notes: list[str] = []
-            if self._put_run(conn, row):  # a newer copy: its rows replace the stored ones it carries
+            if self._put_run(s, row):  # a newer copy: its rows replace the stored ones it carries
                 if "components" in payload:
-                    notes += self._replace(conn, components, run_id, payload["components"])
+                    notes += self._replace(s, components, run_id, payload["components"])
                 phase_rows, value_rows = clean_rows(payload.get("phases", ()), payload.get("values", ()))
                 if "phases" in payload:
-                    notes += self._replace(conn, phases, run_id, phase_rows)
+                    notes += self._replace(s, phases, run_id, phase_rows)
                 if "values" in payload:
-                    notes += self._replace(conn, run_values, run_id, value_rows)
-            notes += self._add_windows(conn, run_id, payload.get("windows", ()))
+                    notes += self._replace(s, run_values, run_id, value_rows)
+            notes += self._add_windows(s, run_id, payload.get("windows", ()))
             if notes:
-                self._update_run(conn, run_id, {}, notes)
-            stored = dict(conn.execute(select(samples.c.key, func.max(samples.c.t_s))
-                                       .where(samples.c.run_id == run_id).group_by(samples.c.key)).all())
-            new = [s for s in payload.get("samples", ()) if s["t_s"] > stored.get(s["key"], float("-inf"))]
-            _insert_samples(conn, run_id, new)
+                self._update_run(s, run_id, {}, notes)
+            stored = {r["key"]: r["newest"] for r in s.rows(
+                f"SELECT {q('key')}, MAX({q('t_s')}) AS newest FROM samples "
+                f"WHERE {q('run_id')} = :run_id GROUP BY {q('key')}", {"run_id": run_id})}
+            new = [x for x in payload.get("samples", ()) if x["t_s"] > stored.get(x["key"], float("-inf"))]
+            self._insert_samples(s, run_id, new)
             return len(new)
         return run_id, self._transaction(write)
 
@@ -165,77 +168,114 @@ class Writer:
         """Record as interrupted the runs still marked running whose process is gone: on this host, a pid
         that ended (or was reused); elsewhere, a heartbeat silent for several flushes (liveness.py). Their
         end is their last heartbeat. Returns how many."""
-        rows = self._transaction(lambda conn: [dict(r._mapping) for r in conn.execute(
-            select(runs.c.id, runs.c.status, runs.c.host, runs.c.pid, runs.c.started_at, runs.c.heartbeat_at,
-                   runs.c.settings_json).where(runs.c.status == "running"))], write=False)
+        q = self.source.quote
+        columns = ", ".join(q(c) for c in ("id", "status", "host", "pid", "started_at", "heartbeat_at",
+                                           "settings_json"))
+        rows = self._transaction(lambda s: s.rows(f"SELECT {columns} FROM runs WHERE {q('status')} = 'running'"),
+                                 write=False)
         dead = [r for r in rows if is_dead(r)]
 
-        def write(conn: Conn) -> int:  # only when there is something to record: no write lock otherwise
+        def write(s: Session) -> int:  # only when there is something to record: no write lock otherwise
             marked = 0
             for r in dead:  # still running: its own final write may have come in between
-                marked += conn.execute(update(runs).where(runs.c.id == r["id"], runs.c.status == "running")
-                                       .values(status="interrupted",
-                                               ended_at=r["heartbeat_at"] or r["started_at"])).rowcount
+                marked += s.execute(f"UPDATE runs SET {q('status')} = 'interrupted', {q('ended_at')} = :ended_at "
+                                    f"WHERE {q('id')} = :id AND {q('status')} = 'running'",
+                                    {"id": r["id"], "ended_at": r["heartbeat_at"] or r["started_at"]})
             return marked
         return self._transaction(write) if dead else 0
 
     # -- rows --------------------------------------------------------------------------------------
-    def _put_run(self, conn: Conn, row: dict[str, Any]) -> bool:
+    def _put_run(self, s: Session, row: dict[str, Any]) -> bool:
         """Insert the run row, or update it when `row` is a newer copy; whether it was written."""
         row, notes = fit_row(runs, row)
         if notes:
             row["warnings_json"] = with_warnings(row.get("warnings_json"), notes)
-        stored = conn.execute(select(runs.c.status, runs.c.duration_s, runs.c.heartbeat_at, runs.c.ended_at,
-                                     runs.c.energy_j).where(runs.c.id == row["id"])).first()
-        if stored is None:
-            conn.execute(insert(runs).values(**row))
+        q = self.source.quote
+        progress = ", ".join(q(c) for c in ("status", "duration_s", "heartbeat_at", "ended_at", "energy_j"))
+        stored = s.rows(f"SELECT {progress} FROM runs WHERE {q('id')} = :id", {"id": row["id"]})
+        if not stored:
+            self._insert(s, runs, [row])
             return True
-        if not is_newer(row, dict(stored._mapping)):
+        if not is_newer(row, stored[0]):
             return False
-        conn.execute(update(runs).where(runs.c.id == row["id"]).values(**{k: v for k, v in row.items() if k != "id"}))
+        self._set(s, row["id"], row)
         return True
 
-    def _update_run(self, conn: Conn, run_id: str, fields: dict[str, Any], notes: list[str]) -> None:
+    def _update_run(self, s: Session, run_id: str, fields: dict[str, Any], notes: list[str]) -> None:
         """Update the run's fields; warnings from fitting any of its rows join its warnings_json."""
         fields, more = fit_row(runs, fields)
         notes = notes + more
         if notes:
             warnings_json = fields.get("warnings_json")
             if "warnings_json" not in fields:
-                warnings_json = conn.execute(select(runs.c.warnings_json).where(runs.c.id == run_id)).scalar()
+                q = self.source.quote
+                found = s.rows(f"SELECT {q('warnings_json')} FROM runs WHERE {q('id')} = :id", {"id": run_id})
+                warnings_json = found[0]["warnings_json"] if found else None
             fields = dict(fields, warnings_json=with_warnings(warnings_json, notes))
-        if fields:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(**fields))
+        self._set(s, run_id, fields)
 
-    def _replace(self, conn: Conn, table: Any, run_id: str, rows: Sequence[dict[str, Any]]) -> list[str]:
+    def _set(self, s: Session, run_id: str, fields: Mapping[str, Any]) -> None:
+        """UPDATE the run row's `fields` (its id excepted)."""
+        names = _known(runs, [n for n in fields if n != "id"], self.url)
+        if not names:
+            return
+        q = self.source.quote
+        s.execute(f"UPDATE runs SET {', '.join(f'{q(n)} = :{n}' for n in names)} WHERE {q('id')} = :id",
+                  {**{n: fields[n] for n in names}, "id": run_id})
+
+    def _replace(self, s: Session, table: Table, run_id: str, rows: Sequence[dict[str, Any]]) -> list[str]:
         """The run's rows of `table` replaced by `rows`; the warnings of fitting them."""
-        conn.execute(delete(table).where(table.c.run_id == run_id))
+        q = self.source.quote
+        s.execute(f"DELETE FROM {q(table.name)} WHERE {q('run_id')} = :run_id", {"run_id": run_id})
         fitted, notes = _fitted(table, rows)
-        if fitted:
-            conn.execute(insert(table), [dict(r, run_id=run_id) for r in fitted])
+        self._insert(s, table, fitted, run_id)
         return notes
 
-    def _add_windows(self, conn: Conn, run_id: str, window_rows: Sequence[dict[str, Any]]) -> list[str]:
+    def _add_windows(self, s: Session, run_id: str, window_rows: Sequence[dict[str, Any]]) -> list[str]:
         """Serving windows not stored yet (by number); stored ones are left as they are."""
         if not window_rows:
             return []
-        stored = {i for (i,) in conn.execute(select(serving_windows.c.i).where(serving_windows.c.run_id == run_id))}
+        q = self.source.quote
+        stored = {r["i"] for r in s.rows(f"SELECT {q('i')} FROM serving_windows "
+                                         f"WHERE {q('run_id')} = :run_id", {"run_id": run_id})}
         fitted, notes = _fitted(serving_windows, [w for w in window_rows if w["i"] not in stored])
-        if fitted:
-            conn.execute(insert(serving_windows), [dict(w, run_id=run_id) for w in fitted])
+        self._insert(s, serving_windows, fitted, run_id)
         return notes
 
+    def _insert_samples(self, s: Session, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Samples in batches: the driver gets SAMPLE_BATCH rows at a time, not a copy of them all."""
+        for i in range(0, len(rows), SAMPLE_BATCH):
+            self._insert(s, samples, rows[i:i + SAMPLE_BATCH], run_id)
 
-def _fitted(table: Any, rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    def _insert(self, s: Session, table: Table, rows: Sequence[Mapping[str, Any]], run_id: str | None = None) -> None:
+        """INSERT `rows` (of the run `run_id`, when given), one statement run for each; a column a row
+        leaves out takes its default, as in SQLAlchemy's insert, or NULL."""
+        if not rows:
+            return
+        given: set[str] = set(rows[0]).union(*rows[1:], ("run_id",) if run_id is not None else ())
+        _known(table, sorted(given), self.url)
+        defaults = {c.name: c.default for c in table.columns if c.name in given or c.default is not None}
+        values = [{n: r.get(n, d) for n, d in defaults.items()} for r in rows]
+        if run_id is not None:
+            for v in values:
+                v["run_id"] = run_id
+        q = self.source.quote
+        s.execute_many(f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in defaults)}) "
+                       f"VALUES ({', '.join(':' + n for n in defaults)})", values)
+
+
+def _known(table: Table, names: list[str], url: str) -> list[str]:
+    """`names`, if every one is a column of `table` (statements are built from column names only)."""
+    unknown = [n for n in names if table.get(n) is None]
+    if unknown:
+        raise StoreError(f"run store {display_url(url)!r}: the {table.name} table has no column {unknown[0]!r}")
+    return names
+
+
+def _fitted(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     out, notes = [], []
     for r in rows:
         fitted, more = fit_row(table, r)
         out.append(fitted)
         notes += [n for n in more if n not in notes]
     return out, notes
-
-
-def _insert_samples(conn: Conn, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Samples in batches: the driver gets SAMPLE_BATCH rows at a time, not a copy of them all."""
-    for i in range(0, len(rows), SAMPLE_BATCH):
-        conn.execute(insert(samples), [dict(r, run_id=run_id) for r in rows[i:i + SAMPLE_BATCH]])
