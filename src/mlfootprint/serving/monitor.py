@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..extras import need
 from ..urlmask import mask_text, mask_url
 from .estimate import estimate_beside
 from .figures import ServeConfig, busy_energy_j
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlfootprint")
 
 POLL_S = 1.0  # counters are read this often, so a server that stops loses at most this much of its last window
+NEEDS = ("measuring a server (its Prometheus counters are parsed by prometheus_client)", "prometheus")
 
-__all__ = ["POLL_S", "ServerMonitor", "measure_server", "serve_config"]
+__all__ = ["NEEDS", "POLL_S", "ServerMonitor", "measure_server", "serve_config"]
 
 
 def serve_config(url: str, selectors: list[Selector], window_s: float, *, preset: str | None = None,
@@ -68,6 +70,7 @@ class ServerMonitor:
 
     def __init__(self, run: Run, url: str, selectors: list[Selector], config: ServeConfig,
                  poll_s: float = POLL_S) -> None:
+        need(*NEEDS)
         self.run, self.url, self.selectors, self.config = run, url, selectors, config
         self.window_s = config.window_s or 10.0
         self.poll_s = min(poll_s, self.window_s)
@@ -174,6 +177,7 @@ def measure_server(tracker: track, url: str, selectors: list[Selector], config: 
 
     if bool(command) == (pid is not None):
         raise MlfootprintError("give the server to run after -- , or --pid of a running one (not both)")
+    need(*NEEDS)  # before the server starts
     if command:
         check_command(command)
     elif pid is not None and not _pid_exists(pid):
