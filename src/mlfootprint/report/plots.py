@@ -20,9 +20,13 @@ from ..record import RunRow, SampleRow
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac"]
 MIXED = "(mixed)"  # samples/phase: several phases shared the interval (meter.MIXED_PHASE)
-PROJECTS_SHOWN = 12  # the projects chart names this many, the rest as "other projects"
+# the projects chart names this many, each in its own colour, and stacks the rest as "N other projects" in
+# the palette's last colour (Tableau's grey): no two segments share a colour
+PROJECTS_SHOWN = len(PALETTE) - 1
+OTHER_COLOUR = PALETTE[-1]
 
-__all__ = ["PALETTE", "bar_plot", "power_plot", "projects_plot", "pyplot", "svg"]
+__all__ = ["OTHER_COLOUR", "PALETTE", "PROJECTS_SHOWN", "bar_plot", "energy_unit", "power_plot", "projects_plot",
+           "pyplot", "svg"]
 
 
 def pyplot() -> Any:
@@ -75,7 +79,9 @@ def power_plot(samples: Sequence[SampleRow], title: str) -> str | None:
     mixed_s = sum(b - a for a, b, phase in spans if phase == MIXED)
     ax.set_xlabel("seconds since the start")
     ax.set_ylabel("IT power (W)")
-    title += f"; unshaded: no single phase held the interval ({mixed_s:.0f} s)" if mixed_s else ""
+    if labelled:  # the shading is explained only where there is shading
+        title += "; shaded: the phase that held the interval"
+        title += f"; unshaded: no single phase held it ({mixed_s:.0f} s)" if mixed_s else ""
     ax.set_title(title, fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     order = list(range(len(keys))) + sorted(range(len(keys), len(labels)),
@@ -100,19 +106,30 @@ def _phase_spans(samples: Sequence[SampleRow], key: str) -> list[tuple[float, fl
     return spans
 
 
-def bar_plot(labels: list[str], values: list[float], title: str, unit: str = "J") -> str | None:
-    """Horizontal bars, largest first, each label once."""
+def bar_plot(labels: list[str], values: list[float], title: str = "", quantity: str = "IT energy") -> str | None:
+    """Horizontal bars of energies, largest first, each label once, in a unit that fits the largest. No
+    title when the page's heading already says it (the default): a label is not repeated."""
     if not labels:
         return None
     plt = pyplot()
     pairs = sorted(zip(labels, values), key=lambda p: -p[1])
-    fig, ax = plt.subplots(figsize=(9, 0.42 * len(pairs) + 1.0))
-    ax.barh(range(len(pairs)), [v for _, v in pairs], color=PALETTE[0])
+    factor, unit = energy_unit(max((v for _, v in pairs), default=0.0))
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(pairs) + 0.9))
+    ax.barh(range(len(pairs)), [v * factor for _, v in pairs], color=PALETTE[0])
     ax.set_yticks(range(len(pairs)), [lab for lab, _ in pairs], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(unit)
-    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(f"{quantity} ({unit})")
+    if title:
+        ax.set_title(title, fontsize=10)
     return svg(fig)
+
+
+def energy_unit(peak_j: float) -> tuple[float, str]:
+    """(factor, unit) for an axis of joules whose largest value is `peak_j`: no 0.0001 J or 2e6 J ticks."""
+    for factor, unit, below in ((1e6, "µJ", 1e-3), (1e3, "mJ", 1.0), (1.0, "J", 1e4), (1e-3, "kJ", 1e7)):
+        if peak_j < below:
+            return factor, unit
+    return 1 / 3.6e6, "kWh"
 
 
 def projects_plot(rows: Sequence[RunRow]) -> str | None:
@@ -139,7 +156,7 @@ def projects_plot(rows: Sequence[RunRow]) -> str | None:
         series.append((f"{len(rest)} other projects", other))
     for i, (label, per_day) in enumerate(series):
         values = [per_day.get(d, 0.0) * scale for d in days]
-        ax.bar(days, values, bottom=bottom, label=label, color=PALETTE[i % len(PALETTE)] if i < len(PALETTE) else "#888")
+        ax.bar(days, values, bottom=bottom, label=label, color=PALETTE[i] if i < PROJECTS_SHOWN else OTHER_COLOUR)
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylabel(f"IT energy ({unit})")
     ax.set_title("IT energy per project per day (UTC; nested runs counted in their parent)", fontsize=10)
