@@ -152,7 +152,7 @@ def compare_plot(a: RunRecord, b: RunRecord) -> str | None:
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(groups) + 1.2))
     height = 0.4
     for i, x in enumerate((a, b)):
-        values = [(g[1 + i] or 0.0) * factor for g in groups]
+        values = [((va if i == 0 else vb) or 0.0) * factor for _, va, vb in groups]
         ax.barh([n + (i - 0.5) * height for n in range(len(groups))], values, height=height, color=PALETTE[i],
                 label=f"{'ab'[i]}: {x.id} ({x.where})")
     ax.set_yticks(range(len(groups)), [g[0] for g in groups], fontsize=8)

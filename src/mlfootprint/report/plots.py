@@ -11,9 +11,9 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..constants import J_PER_KWH
 from ..record import RunRow, SampleRow
 
 # Tableau 10: distinct to colour-blind readers as far as ten colours can be
@@ -25,8 +25,8 @@ MIXED = "(mixed)"  # samples/phase: several phases shared the interval (meter.MI
 PROJECTS_SHOWN = len(PALETTE) - 1
 OTHER_COLOUR = PALETTE[-1]
 
-__all__ = ["OTHER_COLOUR", "PALETTE", "PROJECTS_SHOWN", "bar_plot", "energy_unit", "power_plot", "projects_plot",
-           "pyplot", "svg"]
+__all__ = ["OTHER_COLOUR", "PALETTE", "PROJECTS_SHOWN", "Segment", "bar_plot", "energy_unit", "power_plot",
+           "project_segments", "projects_plot", "pyplot", "svg"]
 
 
 def pyplot() -> Any:
@@ -125,38 +125,57 @@ def bar_plot(labels: list[str], values: list[float], title: str = "", quantity: 
 
 
 def energy_unit(peak_j: float) -> tuple[float, str]:
-    """(factor, unit) for an axis of joules whose largest value is `peak_j`: no 0.0001 J or 2e6 J ticks."""
-    for factor, unit, below in ((1e6, "µJ", 1e-3), (1e3, "mJ", 1.0), (1.0, "J", 1e4), (1e-3, "kJ", 1e7)):
+    """(factor, unit) for an axis of joules whose largest value is `peak_j`: no 0.0001 kWh or 2e6 J ticks."""
+    for factor, unit, below in ((1e6, "µJ", 1e-3), (1e3, "mJ", 1.0), (1.0, "J", 1e4), (1e-3, "kJ", 1e7),
+                                (1 / 3.6e6, "kWh", 3.6e9)):
         if peak_j < below:
             return factor, unit
-    return 1 / 3.6e6, "kWh"
+    return 1 / 3.6e9, "MWh"
 
 
-def projects_plot(rows: Sequence[RunRow]) -> str | None:
-    """IT energy per project per day, stacked: where the footprint goes over time. The largest projects
-    are named; the rest are one bar segment, so twenty projects stay readable."""
-    if not rows:
-        return None
+@dataclass(frozen=True)
+class Segment:
+    """One project's part of the projects chart (or the projects left unnamed, together)."""
+
+    label: str
+    colour: str
+    energy_j_by_day: dict[str, float]  # UTC day (YYYY-MM-DD) -> IT energy
+
+
+def project_segments(rows: Sequence[RunRow]) -> list[Segment]:
+    """The largest PROJECTS_SHOWN projects by IT energy, each in its own colour, then the rest as one
+    "N other projects" segment in OTHER_COLOUR: never two segments of one colour, never a legend longer
+    than the chart."""
     by: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in rows:
-        by[r.project][r.started_at[:10]] += r.energy_j / J_PER_KWH
-    totals = sorted(by, key=lambda p: -sum(by[p].values()))
+        by[r.project][r.started_at[:10]] += r.energy_j
+    totals = sorted(by, key=lambda p: (-sum(by[p].values()), p))
     named, rest = totals[:PROJECTS_SHOWN], totals[PROJECTS_SHOWN:]
-    days = sorted({d for p in by.values() for d in p})
-    scale, unit = _energy_scale(max((sum(by[p][d] for p in by) for d in days), default=0.0))
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3.6))
-    bottom = [0.0] * len(days)
-    series = [(p[:40], by[p]) for p in named]
+    segments = [Segment(p if len(p) <= 40 else p[:39] + "…", PALETTE[i], dict(by[p])) for i, p in enumerate(named)]
     if rest:
         other: dict[str, float] = defaultdict(float)
         for p in rest:
-            for d, v in by[p].items():
-                other[d] += v
-        series.append((f"{len(rest)} other projects", other))
-    for i, (label, per_day) in enumerate(series):
-        values = [per_day.get(d, 0.0) * scale for d in days]
-        ax.bar(days, values, bottom=bottom, label=label, color=PALETTE[i] if i < PROJECTS_SHOWN else OTHER_COLOUR)
+            for day, energy_j in by[p].items():
+                other[day] += energy_j
+        segments.append(Segment(f"{len(rest)} other project{'s' if len(rest) > 1 else ''}", OTHER_COLOUR,
+                                dict(other)))
+    return segments
+
+
+def projects_plot(rows: Sequence[RunRow]) -> str | None:
+    """IT energy per project per day, stacked: where the footprint goes over time (project_segments says
+    which projects are named)."""
+    if not rows:
+        return None
+    segments = project_segments(rows)
+    days = sorted({d for s in segments for d in s.energy_j_by_day})
+    factor, unit = energy_unit(max(sum(s.energy_j_by_day.get(d, 0.0) for s in segments) for d in days))
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    bottom = [0.0] * len(days)
+    for segment in segments:
+        values = [segment.energy_j_by_day.get(d, 0.0) * factor for d in days]
+        ax.bar(days, values, bottom=bottom, label=segment.label, color=segment.colour)
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylabel(f"IT energy ({unit})")
     ax.set_title("IT energy per project per day (UTC; nested runs counted in their parent)", fontsize=10)
@@ -164,11 +183,3 @@ def projects_plot(rows: Sequence[RunRow]) -> str | None:
     ax.ticklabel_format(axis="y", style="plain", useOffset=False)
     fig.autofmt_xdate()
     return svg(fig)
-
-
-def _energy_scale(peak_kwh: float) -> tuple[float, str]:
-    """A unit for an axis whose largest value is `peak_kwh`: no 0.0001 kWh ticks."""
-    for factor, unit, below in ((1e3 * 3600, "J", 1e-3), (1e3, "Wh", 1.0), (1.0, "kWh", 1e3)):
-        if peak_kwh < below:
-            return factor, unit
-    return 1e-3, "MWh"
