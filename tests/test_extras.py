@@ -69,6 +69,7 @@ def test_need_names_the_module_and_the_install(monkeypatch: pytest.MonkeyPatch) 
 
 def test_a_missing_parent_package_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "mlflow", None)
+    monkeypatch.delitem(sys.modules, "mlflow.entities", raising=False)  # as if never imported
     assert missing(["mlflow.entities", "no_such_module_here.sub"]) == ["mlflow.entities", "no_such_module_here.sub"]
 
 

@@ -6,7 +6,6 @@ docs/screenshots/ (tools/screenshots.py) pictures the same pages with real runs.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 import mlfootprint
 from mlfootprint.sensors import ScriptedSensor
+from tests.browser import chromium
 from tests.net import free_port, wait_for
 
 MLFOOTPRINT = [sys.executable, "-m", "mlfootprint"]
@@ -39,19 +39,7 @@ def _run(project: str, *, watts: float, steps: int = 3, **kwargs: Any) -> mlfoot
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not binary or not driver:
-        pytest.skip("chromium and chromedriver not installed (.ci/run installs Debian's chromium, chromium-driver)")
-    options = Options()
-    options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1000"):
-        options.add_argument(arg)
-    b = webdriver.Chrome(service=Service(driver), options=options)
+    b = chromium(1200, 1000)
     yield b
     b.quit()
 

@@ -7,6 +7,7 @@ no JavaScript, nothing fetched from the network.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment
@@ -71,17 +72,25 @@ def _env() -> Environment:
     return env
 
 
-def project_totals(rows: Sequence[RunRow]) -> list[dict[str, Any]]:
-    """IT energy and operational CO2e per project; nested runs count in their parent (they are charged 0)."""
-    totals: dict[str, dict[str, Any]] = {}
+@dataclass(frozen=True)
+class ProjectTotal:
+    """A project's line on the projects page."""
+
+    project: str
+    runs: int
+    energy_j: float  # IT energy charged to its runs (a nested run is charged 0: its parent has it)
+    co2e_kg: float  # operational, location-based
+    last: str  # the newest run's start, ISO 8601 UTC
+
+
+def project_totals(rows: Sequence[RunRow]) -> list[ProjectTotal]:
+    """IT energy and operational CO2e per project, largest first; nested runs count in their parent."""
+    by: dict[str, list[RunRow]] = {}
     for r in rows:
-        t = totals.setdefault(r.project, {"project": r.project, "runs": 0, "energy_j": 0.0, "co2e_kg": 0.0,
-                                          "last": r.started_at})
-        t["runs"] += 1
-        t["energy_j"] += r.energy_j
-        t["co2e_kg"] += r.co2e_kg
-        t["last"] = max(t["last"], r.started_at)
-    return sorted(totals.values(), key=lambda t: -t["energy_j"])
+        by.setdefault(r.project, []).append(r)
+    totals = [ProjectTotal(project, len(runs), sum(r.energy_j for r in runs), sum(r.co2e_kg for r in runs),
+                           max(r.started_at for r in runs)) for project, runs in by.items()]
+    return sorted(totals, key=lambda t: -t.energy_j)
 
 
 def allowed_hosts(host: str, port: int) -> list[str]:
