@@ -5,8 +5,9 @@ headless Chromium (Debian's chromium and chromium-driver, through selenium, as t
 
 What it measures, in a store of its own (nothing touches yours):
 * examples/digits.py under the meter twice: 4 epochs in FR and 8 epochs in PL (the compare page);
-* examples/serve_fastapi.py under `mlfootprint serve`, loaded by examples/load_digits.py (8 concurrent
-  clients sending 4 images a request, then 1 client sending 1), for the serving report;
+* examples/serve_fastapi.py under `mlfootprint serve`, loaded by examples/load_digits.py (3,000 requests
+  from 8 concurrent clients sending 4 images each, 4 s idle, then 1,500 from one client sending 1), for the
+  serving report;
 * twenty projects, each a `mlfootprint track` of a busy loop of a different length; their start dates
   are then spread over the last five days in this store's copy (SQL on the runs table), so the projects
   chart has days to show. That is the one thing here that did not happen as shown;
@@ -72,7 +73,7 @@ def wait_for(url: str, deadline_s: float = 60.0) -> None:
 
 def digits(env: dict[str, str], tmp: Path, country: str, epochs: int) -> str:
     run([PY, str(ROOT / "examples" / "digits.py"), "--epochs", str(epochs), "--country", country,
-         "--project", "digits", "--report", ""], env)
+         "--project", "digits", "--report", str(tmp / f"digits-{country}-own.html")], env)
     rows = sqlite3.connect(tmp / "runs.db").execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT 1")
     return str(rows.fetchone()[0])
 
@@ -85,9 +86,9 @@ def serving(env: dict[str, str], tmp: Path) -> str:
          "--project", "digits-serve", "--", PY, str(ROOT / "examples" / "serve_fastapi.py"), "--port", str(port),
          "--epochs", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     load = [PY, str(ROOT / "examples" / "load_digits.py"), "--port", str(port)]
-    run([*load, "--requests", "600", "--concurrency", "8", "--batch", "4", "--wait", "180"], env)
+    run([*load, "--requests", "3000", "--concurrency", "8", "--batch", "4", "--wait", "180"], env)
     time.sleep(4)  # two idle windows between the bursts
-    run([*load, "--requests", "200", "--concurrency", "1", "--shutdown"], env)
+    run([*load, "--requests", "1500", "--concurrency", "1", "--shutdown"], env)
     _, err = server.communicate(timeout=120)
     if server.returncode != 0:
         raise SystemExit(f"serve failed ({server.returncode}):\n{err[-3000:]}")
