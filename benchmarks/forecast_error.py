@@ -63,7 +63,7 @@ def real(epochs: int = 30) -> None:
             for at in (0.10, 0.25, 0.50):
                 if fc is not None and at not in forecasts and fc.progress >= at:
                     forecasts[at] = (fc.total_energy_j.value, fc.duration_s.value)
-    basis, detail = impact.energy_basis(run.record["components"])  # what produced the energy, not a literal
+    basis, detail = impact.energy_basis((c.method, c.kind) for c in run.record.components)  # what produced the energy, not a literal
     print(f"\nreal run: digits CNN, {epochs} epochs, {run.energy_j:.1f} J, {run.duration_s:.1f} s ({detail})")
     for at, (energy, duration) in sorted(forecasts.items()):
         print(f"  forecast at {at:.0%}: energy {(energy - run.energy_j) / run.energy_j:+.1%}, "

@@ -47,7 +47,7 @@ def main() -> None:
     b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
     torch.cuda.synchronize()
 
-    stop, ref = threading.Event(), {}
+    stop, ref = threading.Event(), dict[str, float]()
     sampler = threading.Thread(target=power_integral, args=(handle, stop, ref))
     sampler.start()
     t0 = time.monotonic()
@@ -65,13 +65,13 @@ def main() -> None:
     sampler.join()
     flops = 2 * 8192**3 * n
     record = run.record
-    gpu = [c for c in record["components"] if c["kind"] == "gpu"]
-    ours = sum(c["energy_j"] for c in gpu)
-    print(json.dumps({k: record[k] for k in ("duration_s", "energy_j", "scope")}, indent=1))
-    for c in record["components"]:
-        print(f"  {c['key']:<22} {c['energy_j']:>10.1f} J  {c['method']:<9} {c['source'][:70]} {c['note'] or ''}")
+    gpu = [c for c in record.components if c.kind == "gpu"]
+    ours = sum(c.energy_j for c in gpu)
+    print(json.dumps({"duration_s": record.duration_s, "energy_j": record.energy_j, "scope": record.scope}, indent=1))
+    for c in record.components:
+        print(f"  {c.key:<22} {c.energy_j:>10.1f} J  {c.method:<9} {c.source[:70]} {c.note or ''}")
     print(f"matmuls: {n}, {flops / (time.monotonic() - t0) / 1e12:.0f} TFLOP/s achieved")
-    print(f"meter GPU energy (nvml counter): {ours:.1f} J, mean {ours / record['duration_s']:.1f} W")
+    print(f"meter GPU energy (nvml counter): {ours:.1f} J, mean {ours / record.duration_s:.1f} W")
     print(f"consistency check, 20 Hz integral of the same board's power readings: {ref['energy_j']:.1f} J over "
           f"{ref['reads']} reads")
     print(f"ratio meter / power integral: {ours / ref['energy_j']:.4f}")

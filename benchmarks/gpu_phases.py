@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mlfootprint.quality import PhaseFigures
+
 
 def make_model() -> tuple[nn.Module, torch.optim.Optimizer]:
     torch.manual_seed(0)
@@ -70,7 +72,7 @@ def main() -> None:
     arms = {"untracked": (None, False), "tracked": (False, False), "instrumented": (False, True),
             "instrumented+sync": (True, True)}
     times: dict[str, list[float]] = {a: [] for a in arms}
-    splits: dict[str, list[dict]] = {}
+    splits: dict[str, list[PhaseFigures]] = {}
     energy: dict[str, float] = {}
     for r in range(args.rounds):
         for name in (list(arms) if r % 2 == 0 else list(reversed(arms))):
@@ -84,9 +86,9 @@ def main() -> None:
             times[name].append(time.perf_counter() - t0)
             if run is not None:
                 record = run.record
-                energy[name] = sum(c["energy_j"] for c in record["components"] if c["kind"] == "gpu")
+                energy[name] = sum(c.energy_j for c in record.components if c.kind == "gpu")
                 if phased:
-                    splits[name] = record["phases"]
+                    splits[name] = record.phases
     base = statistics.median(times["untracked"])
     flops = 6 * sum(p.numel() for p in model.parameters()) * 2048 * args.steps
     print(f"{args.steps} steps of an 8x4096 MLP, batch 2048, bf16; {args.rounds} rounds alternated; "
@@ -95,10 +97,10 @@ def main() -> None:
         e = f", GPU {energy[name]:.0f} J" if name in energy else ""
         print(f"  {name:<18} median {statistics.median(ts):.3f} s  ratio {statistics.median(ts) / base:.4f}{e}")
     print("phase split (share of run energy): without sync | with sync")
-    by_name = {n: {p["phase"]: p for p in splits[n]} for n in splits}
+    by_name = {n: {p.phase: p.share for p in splits[n]} for n in splits}
     for phase in ("data", "forward", "backward", "optimizer", "(outside phases)"):
-        a = by_name["instrumented"].get(phase, {}).get("share") or 0
-        b = by_name["instrumented+sync"].get(phase, {}).get("share") or 0
+        a = by_name["instrumented"].get(phase) or 0
+        b = by_name["instrumented+sync"].get(phase) or 0
         print(f"  {phase:<18} {a:6.1%} | {b:6.1%}")
     from mlfootprint.tracker import track
 

@@ -21,6 +21,7 @@ import argparse
 import os
 import tempfile
 import time
+import typing
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +54,8 @@ class Decoder(torch.nn.Module):
         x = self.embed(tokens)
         new_cache = []
         kv_width = self.kv_heads * self.head_dim
-        for i, blk in enumerate(self.blocks):
+        for i, block in enumerate(self.blocks):
+            blk = typing.cast(torch.nn.ModuleDict, block)
             q, k, v = blk["qkv"](blk["n1"](x)).split([x.shape[-1], kv_width, kv_width], dim=-1)
             q = q.view(b, t, self.heads, self.head_dim).transpose(1, 2)
             k = k.view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
@@ -150,8 +152,8 @@ def main() -> None:
                             logits, cache = model(nxt, cache)
                         if gpu:
                             torch.cuda.synchronize()
-                phase = next(p for p in run.record["phases"] if p["phase"] == "decode")
-                runs.append((phase["duration_s"], phase["energy_j"], run.record["impact"]["basis"]))
+                phase = next(p for p in run.record.phases if p.phase == "decode")
+                runs.append((phase.duration_s, phase.energy_j, run.record.impact.basis if run.record.impact else "-"))
         seconds, energy, basis = sorted(runs)[len(runs) // 2]
         tokens = batch * args.output_tokens
         measured_tps, measured_jpt = tokens / seconds, energy / tokens

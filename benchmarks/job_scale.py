@@ -31,6 +31,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 INTERVAL_S = 1.0  # the defaults (config.SETTINGS)
@@ -38,7 +39,7 @@ FLUSH_S = 5.0
 PHASES = ("data", "forward", "backward", "optimizer")
 
 
-def rank_rows(job_id: str, rank: int, gpus_per_node: int, host: str) -> dict:  # type: ignore[type-arg]
+def rank_rows(job_id: str, rank: int, gpus_per_node: int, host: str) -> dict[str, Any]:
     local = rank % gpus_per_node
     run_id = os.urandom(6).hex()
     row = {"id": run_id, "project": "scale", "status": "running", "started_at": "2026-11-23T00:00:00+00:00",
@@ -58,7 +59,7 @@ def rank_rows(job_id: str, rank: int, gpus_per_node: int, host: str) -> dict:  #
 WORLD = 0
 
 
-def flush(db, state: dict, t_s: float, final: bool) -> float:  # type: ignore[no-untyped-def, type-arg]
+def flush(db: Any, state: dict[str, Any], t_s: float, final: bool) -> float:
     """One writer flush: measured rows, then derived rows (recorder._write); returns its latency."""
     run = state["run"]
     samples, comps = [], []
@@ -113,7 +114,7 @@ def week_rollup() -> tuple[int, int, float]:
     from mlfootprint.store.rollup import plan
 
     week_s = 7 * 86400
-    samples = [{"id": t, "key": "gpu:0", "t_s": float(t), "energy_j": 300.0 + t % 11, "power_w": 300.0 + t % 11,
+    samples: list[dict[str, Any]] = [{"id": t, "key": "gpu:0", "t_s": float(t), "energy_j": 300.0 + t % 11, "power_w": 300.0 + t % 11,
                 "span_s": None} for t in range(1, week_s + 1)]
     merges = plan(samples, float(week_s), INTERVAL_S)
     merged_ids = {i for m in merges for i in m.ids}
@@ -142,7 +143,7 @@ def main() -> None:
                              check=True).stdout.strip()
         started_pg = url
     try:
-        from mlfootprint.jobs import summarize
+        from mlfootprint.jobs import list_jobs, summarize
         from mlfootprint.report.job_view import job_view
         from mlfootprint.store import open_store
         from rich.console import Console
@@ -162,7 +163,7 @@ def main() -> None:
         rows = 0
         lock = threading.Lock()
 
-        def one(s: dict, t_s: float, final: bool) -> None:  # type: ignore[type-arg]
+        def one(s: dict[str, Any], t_s: float, final: bool) -> None:
             nonlocal rows
             lat = flush(db, s, t_s, final)
             with lock:
@@ -187,9 +188,9 @@ def main() -> None:
             t0 = time.perf_counter()
             Console(file=io.StringIO(), width=120).print(job_view(job))  # as `show JOB` prints it
             render_times.append(time.perf_counter() - t0)
-        assert job["ranks"] == WORLD and job["gpus"] == WORLD and len(job["nodes"]) == args.nodes
+        assert job.ranks == WORLD and job.gpus == WORLD and len(job.nodes) == args.nodes
         list_t0 = time.perf_counter()
-        listed = reader.list_jobs(limit=20)
+        listed = list_jobs(reader, limit=20)
         list_s = time.perf_counter() - list_t0
 
         week_raw, week_kept, week_energy_err = week_rollup()

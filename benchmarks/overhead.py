@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import digits  # noqa: E402
@@ -33,13 +34,17 @@ def timed(make_ctx: Callable[[], AbstractContextManager[object]], epochs: int, i
     return time.perf_counter() - t0
 
 
-def marker_cost_ns(n: int = 1_000_000) -> tuple[float, float]:
-    """Enter+exit of one reused phase marker, minus an empty loop; and of a `with nullcontext()`."""
+def marker_cost_ns(n: int = 1_000_000, tracker: AbstractContextManager[Any] | None = None) -> tuple[float, float]:
+    """Enter+exit of one reused phase marker, minus an empty loop; and of a `with nullcontext()`.
+    `tracker` (default: a run on a scripted sensor) is the run the markers belong to: pass one with the
+    machine's sensors, or with sync_cuda, to measure the marker as a user's run would pay it."""
     import mlfootprint
     from mlfootprint.sensors import ScriptedSensor
 
-    with mlfootprint.track(sensors=[ScriptedSensor([(0.0, 1.0), (1e9, 1.0)], time.monotonic)],
-                           store=str(Path(tempfile.mkdtemp()) / "m.db")) as run:
+    if tracker is None:
+        tracker = mlfootprint.track(sensors=[ScriptedSensor([(0.0, 1.0), (1e9, 1.0)], time.monotonic)],
+                                    store=str(Path(tempfile.mkdtemp()) / "m.db"))
+    with tracker as run:
         t0 = time.perf_counter_ns()
         for _ in range(n):
             pass
@@ -67,11 +72,11 @@ def codecarbon_ctx(country: str) -> Callable[[], AbstractContextManager[object]]
 
     def make() -> AbstractContextManager[object]:
         return OfflineEmissionsTracker(country_iso_code=country, save_to_file=False, log_level="error",
-                                       measure_power_secs=1)  # type: ignore[return-value]
+                                       measure_power_secs=1)
     return make
 
 
-def start_stop_cost_ms(store: str, repeats: int = 20) -> tuple[float, float]:
+def start_stop_cost_ms(store: str, repeats: int = 20, fresh_runs: int = 5) -> tuple[float, float]:
     """Median cost of start()+stop() in this process, and of `import mlfootprint` + one run in a fresh one."""
     import mlfootprint
 
@@ -86,7 +91,7 @@ def start_stop_cost_ms(store: str, repeats: int = 20) -> tuple[float, float]:
             f"t = mlfootprint.track(country='FR', store={store!r}); t.start(); t.stop(); "
             "print(time.perf_counter() - t0)")
     fresh = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-             for _ in range(5)]
+             for _ in range(fresh_runs)]
     return statistics.median(costs) * 1e3, statistics.median(fresh) * 1e3
 
 

@@ -24,13 +24,14 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.net import free_port, wait_for  # noqa: E402  (the loopback helpers the serving tests use)
 
 
-def one(concurrency: int, batching: bool, requests: int, store: str) -> dict:  # type: ignore[type-arg]
+def one(concurrency: int, batching: bool, requests: int, store: str) -> dict[str, Any]:
     from mlfootprint.store import open_store
 
     port = free_port()
@@ -55,18 +56,22 @@ def one(concurrency: int, batching: bool, requests: int, store: str) -> dict:  #
         if server.poll() is None:
             server.kill()
     db = open_store(store)
-    runs = {r["project"]: r["id"] for r in db.list_runs(limit=1000)}
+    runs = {r.project: r.id for r in db.list_runs(limit=1000)}
     outside, inside = db.get_run(runs[f"outside-{tag}"]), db.get_run(runs[f"inside-{tag}"])
-    s = outside["serving"]
-    phases = {p["phase"]: p for p in inside["phases"]}
-    answered = inside["counts"].get("images", 0)
-    return {"concurrency": concurrency, "batching": batching, "requests": s["requests"],
+    assert outside is not None and inside is not None and outside.serving is not None, tag
+    s = outside.serving
+    per_request = s.energy_per_request_j
+    phases = {p.phase: p for p in inside.phases}
+    answered = inside.counts.get("images", 0)
+    inference = phases.get("request/inference")
+    return {"concurrency": concurrency, "batching": batching, "requests": s.requests,
             "load": load.stdout.strip().splitlines()[-1],
-            "requests_per_kwh_busy": s["requests"] * 3.6e6 / (s["energy_per_request_j"]["idle_excluded"] * s["requests"])
-            if s["energy_per_request_j"]["idle_excluded"] else None,
-            "j_per_request": s["energy_per_request_j"], "idle_share": s["idle_share"],
-            "inference_j": phases.get("request/inference", {}).get("energy_j", 0.0) / answered if answered else None,
-            "basis": ", ".join(sorted({c["method"] for c in outside["components"]}))}
+            "requests_per_kwh_busy": 3.6e6 / per_request.idle_excluded if per_request.idle_excluded else None,
+            "j_per_request": {"idle_included": per_request.idle_included, "idle_excluded": per_request.idle_excluded,
+                              "above_idle": per_request.above_idle, "p50": per_request.p50},
+            "idle_share": s.idle_share,
+            "inference_j": (inference.energy_j if inference else 0.0) / answered if answered else None,
+            "basis": ", ".join(sorted({c.method for c in outside.components}))}
 
 
 def main() -> None:

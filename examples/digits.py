@@ -31,7 +31,7 @@ def load_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, 
     return x_tr, y_tr, x_te, y_te
 
 
-def build_model() -> nn.Module:
+def build_model() -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),

@@ -9,6 +9,29 @@ from pathlib import Path
 import pytest
 
 
+_TMPDIR = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite's own temporary folder: runs of mlfootprint elsewhere on this machine (a user's training,
+    another checkout's tests) register in /tmp/mlfootprint-UID and would show up as overlaps here."""
+    import tempfile
+
+    own = tempfile.mkdtemp(prefix="mlfootprint-tests-")
+    config.stash[_TMPDIR] = own
+    os.environ["TMPDIR"] = own
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    own = config.stash.get(_TMPDIR, None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test gets its own store and working directory and no MLFOOTPRINT_* from the caller; a run a

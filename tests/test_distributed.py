@@ -399,22 +399,6 @@ def test_rollup_keeps_energy_and_bounds_a_week_of_samples() -> None:
     assert again == []
 
 
-def test_the_store_rolls_up_a_runs_old_samples(isolated_env) -> None:  # type: ignore[no-untyped-def]
-    from mlfootprint.store import open_store
-
-    db = open_store(write=True)
-    db.create_run({"id": "r1", "project": "p", "status": "running", "started_at": "2026-01-01T00:00:00+00:00",
-                   "pue": 1.0, "intensity_g_per_kwh": 1.0, "intensity_source": "x", "scope": "machine",
-                   "interval_s": 1.0, "host": "h", "pid": 1})
-    rows = [{"t_s": float(t), "key": "cpu", "energy_j": 2.0, "power_w": 2.0} for t in range(1, 7201)]
-    db.save_measured("r1", {"duration_s": 7200.0}, [], rows)
-    removed = db.rollup_samples("r1", 1.0)
-    stored = db.samples("r1")
-    # t_s 1..3600 are an hour old: 60 minute buckets plus t=3600 alone in the 61st; the last hour as measured
-    assert removed == 7200 - len(stored) and len(stored) == 3600 + 61
-    assert sum(s["energy_j"] for s in stored) == pytest.approx(14400.0)
-
-
 # -- integrations ------------------------------------------------------------------------------------------
 def test_huggingface_counts_this_ranks_samples_not_the_world_s() -> None:
     pytest.importorskip("transformers")
@@ -427,33 +411,3 @@ def test_huggingface_counts_this_ranks_samples_not_the_world_s() -> None:
     args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=2, world_size=4)
     callback.on_step_end(args, None, None)
     assert counted == [16]  # 4 ranks each count 16: the job's 64 per step, once
-
-
-
-def test_a_version_4_store_is_read_as_it_is_and_migrated_by_a_writer(monkeypatch, isolated_env: Path) -> None:  # type: ignore[no-untyped-def]
-    import sqlite3
-
-    from mlfootprint.store import db, open_store
-
-    job_id = f"test:{uuid.uuid4().hex[:8]}"
-    _run_rank(monkeypatch, job_id, 0)
-    con = sqlite3.connect(isolated_env)  # make it look like a store written by schema 4
-    con.execute("DROP INDEX ix_runs_job")
-    for table, column in (("runs", "job_id"), ("runs", "job_rank"), ("runs", "job_json"), ("samples", "span_s"),
-                          ("samples", "phase")):
-        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    con.execute("UPDATE mlfootprint_meta SET value='4' WHERE key='schema_version'")
-    con.commit()
-    con.close()
-    db._ENGINES.clear()
-    db._MIGRATED.clear()
-    reader = open_store(str(isolated_env))
-    assert reader.list_jobs() == [] and reader.find_job(job_id) is None
-    assert len(reader.list_runs()) == 1 and reader.iter_records().__next__().job is None
-    open_store(str(isolated_env), write=True)
-    with sqlite3.connect(isolated_env) as con:
-        assert {"job_id", "job_rank", "job_json"} <= {r[1] for r in con.execute("PRAGMA table_info(runs)")}
-        assert "ix_runs_job" in {r[1] for r in con.execute("PRAGMA index_list(runs)")}
-        assert con.execute("SELECT value FROM mlfootprint_meta WHERE key='schema_version'").fetchone()[0] == "6"
-    _run_rank(monkeypatch, job_id, 1)
-    assert [r.ranks for r in open_store(str(isolated_env)).list_jobs()] == [1]

@@ -36,9 +36,9 @@ def _env(store: str) -> dict[str, str]:
 def _check_job(store: str, project: str, ranks: int, epochs: int) -> JobSummary:
     db = open_store(store)
     runs = db.list_runs(project=project)
-    job_ids = {r["job_id"] for r in runs}
+    job_ids = {r.job_id for r in runs}
     assert len(runs) == ranks and len(job_ids) == 1 and None not in job_ids, runs
-    job = summarize(job_ids.pop(), db.job_records(runs[0]["job_id"]))
+    job = summarize(job_ids.pop(), db.job_records(runs[0].job_id))
     assert job.status == "completed" and job.ranks == ranks and job.world_size == ranks
     assert sorted(r.rank for r in job.rank_runs) == list(range(ranks))
     # counted once: exactly one rank measured this host's CPUs and memory, the others nothing
@@ -94,8 +94,8 @@ def test_srun_two_tasks_under_the_cli_wrapper_is_one_job(tmp_path: Path) -> None
     # calls in the same tasks join that job too, and measure nothing the wrappers already measure
     db = open_store(store)
     wrappers = db.list_runs(project=project)
-    assert len(wrappers) == 2 and len({r["job_id"] for r in wrappers}) == 1
-    job_id = wrappers[0]["job_id"]
+    assert len(wrappers) == 2 and len({r.job_id for r in wrappers}) == 1
+    job_id = wrappers[0].job_id
     assert job_id.startswith("slurm:")
     job = summarize(job_id, db.job_records(job_id))
     assert job.launcher == "slurm" and job.ranks == 4  # 2 wrappers + 2 in-script runs
@@ -119,8 +119,8 @@ def test_sbatch_script_with_srun_is_one_job(tmp_path: Path) -> None:
     slurm_id = done.stdout.strip().split()[-1]
     db = open_store(store)
     runs = db.list_runs(project=project)
-    assert len(runs) == 2 and len({r["job_id"] for r in runs}) == 1
-    assert runs[0]["job_id"].startswith("slurm:") and runs[0]["job_id"].endswith(f":{slurm_id}")
-    job = summarize(runs[0]["job_id"], db.job_records(runs[0]["job_id"]))
+    assert len(runs) == 2 and len({r.job_id for r in runs}) == 1
+    assert runs[0].job_id.startswith("slurm:") and runs[0].job_id.endswith(f":{slurm_id}")
+    job = summarize(runs[0].job_id, db.job_records(runs[0].job_id))
     assert job.status == "completed" and sorted(r.rank for r in job.rank_runs) == [0, 1]
     assert len([r for r in job.rank_runs if "host" in r.owns]) == 1

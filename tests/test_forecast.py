@@ -140,10 +140,10 @@ def test_cli_epochs_budget_and_stop(isolated_env: Path, tmp_path: Path) -> None:
     assert stopped.returncode == 143 and "all epochs done" not in stopped.stdout
     assert "exceeds the budget" in stopped.stderr
     runs = open_store(None).list_runs()
-    assert [r["status"] for r in runs[:2]] == ["interrupted", "completed"]
-    first = open_store(None).get_run(runs[1]["id"])
+    assert [r.status for r in runs[:2]] == ["interrupted", "completed"]
+    first = open_store(None).get_run(runs[1].id)
     assert first.forecast.progress == pytest.approx(1.0)
-    shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", runs[0]["id"]], capture_output=True,
+    shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", runs[0].id], capture_output=True,
                            text=True, env=env, timeout=60)
     assert "(estimated, not measured)" in shown.stdout and "over budget" in shown.stdout
     bad = subprocess.run([sys.executable, "-m", "mlfootprint", "track", "--budget-kwh", "-1", "--", "true"],

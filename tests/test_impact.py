@@ -4,9 +4,7 @@ hourly intensity per sample, and how `show` presents them."""
 from __future__ import annotations
 
 import csv
-import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -239,37 +237,6 @@ def test_malformed_intensity_csv_is_refused_with_its_line(tmp_path: Path) -> Non
                              sys.executable, "-c", "pass"], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "not a number" in result.stderr
-
-
-def test_version_2_store_gains_the_impact_column_and_old_runs_still_show(isolated_env: Path) -> None:
-    with mlfootprint.track(project="old", sensors=[steady(10.0)], interval_s=0.02) as run:
-        time.sleep(0.05)
-    assert run.wait_stored(10)
-    con = sqlite3.connect(isolated_env)  # make it look like a store written by schema 2
-    con.execute("ALTER TABLE runs DROP COLUMN impact_json")
-    con.execute("UPDATE mlfootprint_meta SET value='2' WHERE key='schema_version'")
-    con.commit()
-    con.close()
-    from mlfootprint.store import db
-
-    db._ENGINES.clear()
-    db._MIGRATED.clear()
-    record = open_store(str(isolated_env)).get_run(run.id)  # a reader leaves an old store as it is
-    assert record.impact is None and record.co2e_kg > 0
-
-    def version() -> str:
-        with sqlite3.connect(isolated_env) as con:
-            return con.execute("SELECT value FROM mlfootprint_meta WHERE key='schema_version'").fetchone()[0]
-    assert version() == "2"
-    open_store(str(isolated_env), write=True)  # a writer migrates it
-    assert version() == str(db.SCHEMA_VERSION)
-    con = sqlite3.connect(isolated_env)
-    assert "impact_json" in {r[1] for r in con.execute("PRAGMA table_info(runs)")}
-    assert {r[1]: r[3] for r in con.execute("PRAGMA table_info(run_values)")}["value"] == 0, "value is nullable"
-    con.close()
-    shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", run.id, "--json"], capture_output=True,
-                           text=True)
-    assert shown.returncode == 0 and json.loads(shown.stdout)["impact"] is None
 
 
 @pytest.mark.parametrize("methods,basis,detail", [

@@ -239,3 +239,54 @@ def test_a_long_phase_name_is_clipped_in_the_measured_samples_too() -> None:
         rows = run._rows(drain=False).samples
     assert rows and all(r.phase is None or len(r.phase) <= 255 for r in rows)
     assert any(r.phase and r.phase.startswith("ppp") for r in rows)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_split_matches_a_reference_on_random_nested_threads(seed: int) -> None:
+    """Random markers of up to three threads, nested up to three deep, read in random intervals: the time
+    per path equals a reference that shares each instant between the innermost open frames."""
+    import random
+
+    rng = random.Random(seed)
+    rec = PhaseRecorder(lambda: 0.0)
+    stacks: list[list[tuple[int, object]]] = [[] for _ in range(rng.randint(1, 3))]
+    events, t = [], 0.0
+    for _ in range(rng.randint(1, 60)):
+        t += rng.choice([0.0, rng.random()])
+        stack = rng.choice(stacks)
+        if stack and (len(stack) == 3 or rng.random() < 0.5):
+            events.append((t, stack.pop(), False))
+        else:
+            parent = stack[-1] if stack else None
+            pid = rec.path_id(parent[0] if parent else 0, rng.choice("abc"))  # type: ignore[index]
+            node = (pid, parent)
+            stack.append(node)
+            events.append((t, node, True))
+    end = t + 1.0
+    # the reference: each instant shared by the innermost open frames
+    expected: dict[int, float] = {}
+    open_nodes: list[tuple[int, object]] = []
+    cursor = 0.0
+    for te, node, entered in events:
+        leaves = [n for n in open_nodes if not any(o[1] is n for o in open_nodes)]
+        for n in leaves or [None]:  # type: ignore[list-item]
+            key = n[0] if n is not None else 0
+            expected[key] = expected.get(key, 0.0) + (te - cursor) / max(1, len(leaves))
+        cursor = te
+        if entered:
+            open_nodes.append(node)
+        else:  # by identity: two threads' frames of one path are equal tuples
+            del open_nodes[next(i for i, o in enumerate(open_nodes) if o is node)]
+    leaves = [n for n in open_nodes if not any(o[1] is n for o in open_nodes)]
+    for n in leaves or [None]:  # type: ignore[list-item]
+        key = n[0] if n is not None else 0
+        expected[key] = expected.get(key, 0.0) + (end - cursor) / max(1, len(leaves))
+    # the account, fed in random intervals (markers past an interval's end wait for the next one)
+    acc = PhaseAccount(rec)
+    rec.events.extend(events)
+    got: dict[int, float] = {}
+    bounds = sorted({0.0, end, *(rng.uniform(0, end) for _ in range(rng.randint(0, 5)))})
+    for a, b in zip(bounds, bounds[1:]):
+        for pid, seconds in acc.split(a, b).items():
+            got[pid] = got.get(pid, 0.0) + seconds
+    assert {k: round(v, 9) for k, v in got.items() if v} == {k: round(v, 9) for k, v in expected.items() if v}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_round_trip_with_phases_counts_and_samples() -> None:
     assert {p.phase for p in record.phases} >= {"train"}
     assert record.counts == {"samples": 10.0} and record.generalization_gap == {"accuracy": pytest.approx(0.05)}
     assert sum(s["energy_j"] for s in store.samples(run.id)) == pytest.approx(record.energy_j)
-    assert [r["id"] for r in store.list_runs(project=project)] == [run.id]
+    assert [r.id for r in store.list_runs(project=project)] == [run.id]
     assert record.settings["store"].value.startswith("postgresql+psycopg://postgres@/")
 
 
@@ -84,23 +85,12 @@ def test_sigkilled_run_is_interrupted_on_postgres() -> None:
 
 
 @pytest.fixture
-def fresh_database() -> str:
+def fresh_database() -> Iterator[str]:
     """A database of its own on the test server, created empty and dropped afterwards."""
-    import psycopg
-    from sqlalchemy.engine import make_url
+    from tests.store.pg import fresh_database as new_database
 
-    url = make_url(PG_URL)  # type: ignore[arg-type]
-    name = unique("fresh").replace("-", "_")
-    admin = dict(dbname=url.database, user=url.username, host=url.query.get("host"), port=url.query.get("port"))
-    with psycopg.connect(**admin, autocommit=True) as con:  # type: ignore[arg-type]
-        con.execute(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    from mlfootprint.store import db
-
-    for key in [k for k in db._ENGINES if name in k]:
-        db._ENGINES.pop(key).dispose()
-    with psycopg.connect(**admin, autocommit=True) as con:  # type: ignore[arg-type]
-        con.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with new_database(PG_URL) as url:
+        yield url
 
 
 def test_sixteen_tracks_on_a_fresh_postgres_database_all_run_and_are_stored(fresh_database: str, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -153,7 +153,7 @@ def test_f3_forked_children_can_store_runs_of_their_own(isolated_env: Path) -> N
     # record is then in a spool file, which the next run writing to the store imports
     assert cli("track", "-q", "--", "true").returncode == 0
     children = open_store(str(isolated_env)).list_runs(limit=100, project="child")
-    assert len(children) == 12 and all(r["status"] == "completed" for r in children)
+    assert len(children) == 12 and all(r.status == "completed" for r in children)
 
 
 # -- F4, F14: user text is data: no markup, no terminal escapes, no formulas ------------------------------
@@ -166,7 +166,7 @@ def test_f4_f14_markup_and_escapes_in_names_are_shown_as_text(isolated_env: Path
     assert shown.returncode == 0 and "Traceback" not in shown.stderr
     visible = name.replace("\x1b", "?").replace("\x07", "?")
     assert visible in shown.stdout and "\x1b]" not in shown.stdout and "\x1b[31m" not in shown.stdout
-    run_id = open_store(str(isolated_env)).list_runs()[0]["id"]
+    run_id = open_store(str(isolated_env)).list_runs()[0].id
     assert cli("show", run_id).returncode == 0
 
 
@@ -563,14 +563,12 @@ def test_f21_messages_keep_user_text_and_say_the_right_thing(tmp_path: Path) -> 
 
 # -- F22: export reads in batches ----------------------------------------------------------------------------
 def test_f22_export_uses_a_few_queries_per_batch_not_one_per_run(isolated_env: Path) -> None:
-    from sqlalchemy import event
-
     for _ in range(30):
         with mlfootprint.track(sensors=[steady(1.0)]):
             pass
     store = open_store(str(isolated_env))
     statements: list[str] = []
-    event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    store.source.trace = statements.append
     records = list(store.iter_records())
     assert len(records) == 30
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 8

@@ -35,7 +35,7 @@ def _records(store: Path) -> dict[str, dict]:  # type: ignore[type-arg]
     from mlfootprint.store import open_store
 
     db = open_store(str(store))
-    return {r["project"]: db.get_run(r["id"]).to_json() for r in db.list_runs()}
+    return {r.project: db.get_run(r.id).to_json() for r in db.list_runs()}
 
 
 # -- the FastAPI example under concurrent load -------------------------------------------------------------
@@ -124,6 +124,28 @@ def test_serve_attaches_to_a_running_server_by_pid_and_leaves_it_running(tmp_pat
     assert 30 <= serving["requests"] <= 80  # 20 per second for ~3 s of windows
     assert serving["tokens"] == pytest.approx(serving["requests"] * 25)
     assert record["scope"] == "process"
+
+
+def test_serve_counts_what_a_launched_server_answered_before_its_first_read(tmp_path: Path) -> None:
+    """A server `serve` starts counts from zero: 37 requests answered at once, before any read, are the
+    run's (an attached server, above, counts from its first read)."""
+    fake = tmp_path / "counters.py"
+    fake.write_text(textwrap.dedent("""
+        import sys, time
+        from prometheus_client import Counter, start_http_server
+        requests = Counter("app_requests", "requests")
+        requests.inc(37)  # answered before anyone could read the endpoint
+        start_http_server(int(sys.argv[1]), addr="127.0.0.1")
+        time.sleep(4)  # several reads, then the server ends on its own
+    """))
+    port = free_port()
+    env = dict(os.environ, MLFOOTPRINT_STORE=str(tmp_path / "runs.db"))
+    done = subprocess.run([*MLFOOTPRINT, "serve", "--metrics-url", f"http://127.0.0.1:{port}/metrics",
+                           "--requests-counter", "app_requests_total", "--window", "1", "--project", "launched",
+                           "--", sys.executable, str(fake), str(port)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _records(tmp_path / "runs.db")["launched"]["serving"]["requests"] == 37
 
 
 @pytest.mark.parametrize("args, message", [

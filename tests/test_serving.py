@@ -38,7 +38,7 @@ def test_serving_example_reports_energy_per_request(isolated_env: Path) -> None:
     from mlfootprint.store import open_store
 
     record = open_store(str(isolated_env)).list_runs(project="serve-digits")[0]
-    full = open_store(str(isolated_env)).get_run(record["id"])
+    full = open_store(str(isolated_env)).get_run(record.id)
     phases = {p.phase: p for p in full.phases}
     assert phases["serving/inference"].entries == 40 and phases["serving/inference"].items == 80
     assert phases["serving/preprocess"].entries == 40 and phases["serving/postprocess"].entries == 40

@@ -60,7 +60,7 @@ def test_decorator_makes_one_run_per_call_and_failed_calls_are_recorded(isolated
     with pytest.raises(ValueError, match="boom"):  # the user's error passes through unchanged
         work(True)
     runs = open_store(str(isolated_env)).list_runs(project="deco")
-    assert [r["status"] for r in runs] == ["failed", "completed"]
+    assert [r.status for r in runs] == ["failed", "completed"]
 
 
 def test_bare_decorator(isolated_env: Path) -> None:
@@ -69,7 +69,7 @@ def test_bare_decorator(isolated_env: Path) -> None:
         return 42
 
     assert work() == 42
-    assert open_store(str(isolated_env)).list_runs()[0]["status"] == "completed"
+    assert open_store(str(isolated_env)).list_runs()[0].status == "completed"
 
 
 def test_bad_settings_fail_before_the_block_runs() -> None:
@@ -101,13 +101,13 @@ def test_unknown_and_ambiguous_run_ids(isolated_env: Path) -> None:
 
 
 def test_a_store_failure_at_the_end_rescues_the_record_to_a_file(isolated_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from mlfootprint.store.db import Store
+    from mlfootprint.store import Writer
 
     with mlfootprint.track(sensors=[steady(100.0)], interval_s=0.01, flush_interval_s=0.02) as run:
         time.sleep(0.2)  # the store is open and flushed
         def broken(*_a, **_k):  # type: ignore[no-untyped-def]
             raise StoreError("disk full")
-        monkeypatch.setattr(Store, "save_measured", broken)
+        monkeypatch.setattr(Writer, "save_measured", broken)
         time.sleep(0.05)
     rescued = run.rescue_path
     assert rescued is not None and rescued.parent == isolated_env.with_name("runs.db.spool")
@@ -144,12 +144,27 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def _stored_samples(store: Path, run_id: str) -> int:
+    import sqlite3
+    from contextlib import closing
+
+    if not store.exists():
+        return 0
+    with closing(sqlite3.connect(store)) as con:
+        try:
+            return int(con.execute("SELECT count(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0])
+        except sqlite3.OperationalError:  # the store is being created
+            return 0
+
+
 def test_a_run_killed_with_sigkill_keeps_its_flushed_samples_and_is_interrupted(isolated_env: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True,
                              env=dict(os.environ, MLFOOTPRINT_STORE=str(isolated_env)))
     assert child.stdout is not None
     run_id = child.stdout.readline().strip()
-    time.sleep(0.6)  # several flushes
+    deadline = time.monotonic() + 60  # several flushes (polled: a busy machine opens the store later)
+    while time.monotonic() < deadline and _stored_samples(isolated_env, run_id) < 5:
+        time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.wait()
     store = open_store(str(isolated_env))
@@ -159,11 +174,11 @@ def test_a_run_killed_with_sigkill_keeps_its_flushed_samples_and_is_interrupted(
     assert len(samples) >= 5
     assert record.energy_j == pytest.approx(sum(s["energy_j"] for s in samples), rel=1e-6)
     assert record.energy_j == pytest.approx(100.0 * record.duration_s, rel=0.05)
-    assert store.list_runs()[0]["status"] == "interrupted"  # persisted, not only shown
+    assert store.list_runs()[0].status == "interrupted"  # persisted, not only shown
 
 
 def test_store_passwords_never_reach_a_record(isolated_env: Path) -> None:
-    from mlfootprint.store.db import display_url
+    from mlfootprint.store import display_url
 
     assert display_url("postgresql+psycopg://alice:s3cret@db.example/runs") == "postgresql+psycopg://alice:***@db.example/runs"
     with mlfootprint.track(sensors=[steady(1.0)]) as run:
@@ -176,13 +191,13 @@ FORKING = textwrap.dedent("""
     import mlfootprint
     from mlfootprint import tracker
     from mlfootprint.sensors import ScriptedSensor
-    from mlfootprint.store import db
+    from mlfootprint.store import engine
     sensor = ScriptedSensor([(0.0, 10.0), (1e6, 10.0)], time.monotonic)
     with mlfootprint.track(project="forks", interval_s=0.02, flush_interval_s=0.05, sensors=[sensor]) as run:
         time.sleep(0.1)
         pid = os.fork()
         if pid == 0:  # the child exits normally: atexit runs here
-            print("child sees", len(tracker._open_runs), "open runs and", len(db._ENGINES), "engines", flush=True)
+            print("child sees", len(tracker._open_runs), "open runs and", len(engine.cached_urls()), "engines", flush=True)
             sys.exit(0)
         os.waitpid(pid, 0)
         time.sleep(0.1)

@@ -234,20 +234,20 @@ def summarize(job_id: str, records: Iterable[RunRecord]) -> JobSummary:
     links = [r.job for r in recs]
     world = max((j.world_size for j in links if j is not None and isinstance(j.world_size, int)), default=None)
     seen_ranks = sorted({_rank(r) for r in recs if _rank(r) >= 0})
-    nodes: dict[str, dict[str, Any]] = {}
+    nodes: dict[str, NodeFigures] = {}
     devices = []
     for r, j in zip(recs, links):
         label = node_label(r.host, j)
-        node = nodes.setdefault(label, {"host": r.host, "ranks": [], "energy_j": 0.0,
-                                        "by_kind": dict.fromkeys(KINDS, 0.0), "measured_by": {}})
-        node["ranks"].append(_rank(r))
-        node["energy_j"] += r.energy_j
-        for c in r.components:
-            if c.charged_to:
-                continue
-            node["by_kind"][c.kind] = node["by_kind"].get(c.kind, 0.0) + c.energy_j
-            node["measured_by"].setdefault(c.kind, _rank(r))
+        node = nodes.get(label) or NodeFigures(label, r.host, [], 0.0, dict.fromkeys(KINDS, 0.0), {})
+        charged = [c for c in r.components if not c.charged_to]
+        by_kind = dict(node.by_kind)
+        measured_by = dict(node.measured_by)
+        for c in charged:
+            by_kind[c.kind] = by_kind.get(c.kind, 0.0) + c.energy_j
+            measured_by.setdefault(c.kind, _rank(r))
             devices.append(Device(label, r.host, c.key, c.kind, c.name, _rank(r), c.energy_j, c.method))
+        nodes[label] = replace(node, ranks=[*node.ranks, _rank(r)], energy_j=node.energy_j + r.energy_j,
+                               by_kind=by_kind, measured_by=measured_by)
     gpus = {(d.host, d.key) for d in devices if d.kind == "gpu"}
     counts: dict[str, float] = {}
     for r in recs:
@@ -265,8 +265,7 @@ def summarize(job_id: str, records: Iterable[RunRecord]) -> JobSummary:
         started_at=min(r.started_at for r in recs), ended_at=max(ended) if ended and len(ended) == len(recs) else None,
         wall_s=max(r.duration_s for r in recs), ranks=len(recs), world_size=world,
         missing_ranks=sorted(set(range(world)) - set(seen_ranks)) if world else [],
-        nodes=[NodeFigures(label, n["host"], n["ranks"], n["energy_j"], n["by_kind"], n["measured_by"])
-               for label, n in nodes.items()],
+        nodes=list(nodes.values()),
         gpus=len(gpus), devices=devices, energy_j=energy_j,
         energy_basis=max(methods, key=BASES.index) if methods else "modelled",
         energy_uncertainty_j=sum(r.energy_uncertainty_j for r in recs),  # linear, as impact.uncertainty_j
@@ -297,10 +296,10 @@ def job_list_row(job_id: str, rows: list[Mapping[str, Any]], gpus: set[tuple[str
         co2e_kg=sum(r.co2e_kg for r in runs), status=status_of([r.status for r in runs], ranks_seen, world))
 
 
-def list_jobs(store: Any, limit: int | None = None, project: str | None = None) -> list[JobListRow]:
-    """One row per distributed job of a store, newest first."""
-    rows: list[JobListRow] = store.list_jobs(limit=limit, project=project)
-    return rows
+def list_jobs(reader: Any, limit: int | None = None, project: str | None = None) -> list[JobListRow]:
+    """One row per distributed job of a store, newest first (`reader`: a store Reader; its job_rows are
+    the raw rows, shaped here, so the store need not know what a job is)."""
+    return [job_list_row(j.job_id, j.runs, set(j.gpus)) for j in reader.job_rows(limit=limit, project=project)]
 
 
 def _link_fields(details: Any) -> dict[str, Any]:

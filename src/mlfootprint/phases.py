@@ -33,20 +33,22 @@ Phases nest: `with run.phase("train"): with run.phase("forward"): …` is record
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 OUTSIDE = 0  # path id of time spent outside every phase
 NO_FRAME = 0  # the parent of a context's outermost phase
 
-# A context's open phases, innermost last, as (frame id, path id) pairs. A tuple, never mutated: a
-# task started inside a phase copies its creator's context, and must not change the creator's stack.
-Stack = tuple[tuple[int, int], ...]
-Event = tuple[float, int, int, int, bool]  # (time, frame, parent frame, path id, entered)
+# A context's innermost open phase, as a frame node (path id, the enclosing frame's node): a linked stack,
+# never mutated, so a task started inside a phase shares its creator's frames without changing them, and
+# entering a phase allocates one small tuple instead of copying a stack. A node is its own identity
+# (the sampler keys open frames by id() and holds each open node, so an id is never reused while open).
+Frame = tuple[int, "Frame | None"]
+Event = tuple[float, Frame, bool]  # (time, frame node, entered)
 
 
 @dataclass
@@ -73,9 +75,8 @@ class PhaseRecorder:
         self.paths: list[str] = [""]
         self.items: dict[int, float] = {}
         self._child: dict[tuple[int, str], int] = {}
-        self.stack: ContextVar[Stack] = ContextVar(f"mlfootprint_phases_{id(self)}", default=())
-        self.frames = itertools.count(1).__next__  # thread-safe under the GIL: one C call
-        self._markers: dict[str, Marker] = {}
+        self.stack: ContextVar[Frame | None] = ContextVar(f"mlfootprint_phases_{id(self)}", default=None)
+        self.markers: dict[str, Marker] = {}
 
     def path_id(self, parent: int, name: str) -> int:
         pid = self._child.get((parent, name))
@@ -88,89 +89,117 @@ class PhaseRecorder:
         return pid
 
     def marker(self, name: str, items: float | None = None) -> Marker:
-        cls = SyncMarker if self.sync is not None else Marker
         if items is None:
-            marker = self._markers.get(name)
+            marker = self.markers.get(name)
             if marker is None:
-                marker = self._markers[name] = cls(self, name, None)
+                marker = self.markers[name] = (SyncMarker if self.sync is not None else Marker)(self, name)
             return marker
-        return cls(self, name, items)
+        return (SyncItemMarker if self.sync is not None else ItemMarker)(self, name, items)
 
     def enter(self, name: str, items: float | None = None, t: float | None = None) -> None:
         """Enter a phase (for callbacks that cannot use `with`); `t` backdates the entry."""
-        stack = self.stack.get()
-        parent_frame, parent = stack[-1] if stack else (NO_FRAME, OUTSIDE)
-        pid = self.path_id(parent, name)
-        frame = self.frames()
-        self.stack.set(stack + ((frame, pid),))
+        current = self.stack.get()
+        pid = self.path_id(current[0] if current else OUTSIDE, name)
+        node = (pid, current)
+        self.stack.set(node)
         if items:
             self.items[pid] = self.items.get(pid, 0.0) + items
-        self.events.append((self.clock() if t is None else t, frame, parent_frame, pid, True))
+        self.events.append((self.clock() if t is None else t, node, True))
 
     def exit(self, name: str | None = None) -> None:
         """Leave this context's innermost phase, or its innermost phase called `name` (and any inside it)."""
-        stack = self.stack.get()
-        if not stack:
-            return
-        depth = len(stack) - 1
-        if name is not None:
-            while depth >= 0 and self.paths[stack[depth][1]].rsplit("/", 1)[-1] != name:
-                depth -= 1
-            if depth < 0:
-                return
-        self.stack.set(stack[:depth])
+        node = self.stack.get()
+        leaving = []
+        while node is not None:
+            leaving.append(node)
+            if name is None or self.paths[node[0]].rsplit("/", 1)[-1] == name:
+                break
+            node = node[1]
+        else:
+            return  # no open phase of that name in this context
+        self.stack.set(node[1])
         t = self.clock()
-        for frame, pid in reversed(stack[depth:]):
-            self.events.append((t, frame, NO_FRAME, pid, False))
+        for frame in leaving:
+            self.events.append((t, frame, False))
 
     def current(self) -> str | None:
         """This context's innermost phase."""
-        stack = self.stack.get()
-        return self.paths[stack[-1][1]] if stack else None
+        node = self.stack.get()
+        return self.paths[node[0]] if node is not None else None
 
 
 class Marker:
-    """`with run.phase("forward"):` — reusable (a marker per step allocates one event tuple), and
-    safe to share between threads and tasks: the open frame lives in the caller's context."""
+    """`with run.phase("forward"):` — reusable (a marker per step allocates one frame node and one event),
+    and safe to share between threads and tasks: the open frame lives in the caller's context. Kept to a
+    handful of C-level calls: it runs in the training loop."""
 
-    __slots__ = ("rec", "name", "items", "_append", "_clock", "_var", "_next", "_parent", "_pid")
+    __slots__ = ("rec", "name", "_append", "_clock", "_get", "_set", "_parent", "_pid")
 
-    def __init__(self, rec: PhaseRecorder, name: str, items: float | None) -> None:
-        self.rec, self.name, self.items = rec, name, items
+    def __init__(self, rec: PhaseRecorder, name: str) -> None:
+        self.rec, self.name = rec, name
         self._append = rec.events.append
         self._clock = rec.clock
-        self._var = rec.stack
-        self._next = rec.frames
-        self._parent = -1
-        self._pid = OUTSIDE
-        rec.path_id(OUTSIDE, name)  # validates the name now, not on first use
+        self._get = rec.stack.get
+        self._set = rec.stack.set
+        self._parent = OUTSIDE
+        self._pid = rec.path_id(OUTSIDE, name)  # validates the name now, not on first use
 
     def __enter__(self) -> Marker:
-        stack = self._var.get()
-        parent_frame, parent = stack[-1] if stack else (NO_FRAME, OUTSIDE)
-        if parent != self._parent:  # nearly always entered under the same parent: cache its path id
-            self._pid = self.rec.path_id(parent, self.name)
-            self._parent = parent
-        pid = self._pid
-        frame = self._next()
-        self._var.set(stack + ((frame, pid),))
-        if self.items:
-            items = self.rec.items
-            items[pid] = items.get(pid, 0.0) + self.items
-        self._append((self._clock(), frame, parent_frame, pid, True))
+        current = self._get()
+        if current is None:
+            node = (self._pid, None) if self._parent == OUTSIDE else self._reparent(current)
+        elif current[0] == self._parent:  # nearly always entered under the same parent: its path id is cached
+            node = (self._pid, current)
+        else:
+            node = self._reparent(current)
+        self._set(node)
+        self._append((self._clock(), node, True))
         return self
 
+    def _reparent(self, current: Frame | None) -> Frame:
+        parent = current[0] if current is not None else OUTSIDE
+        self._pid = self.rec.path_id(parent, self.name)
+        self._parent = parent
+        return (self._pid, current)
+
     def __exit__(self, *exc: Any) -> None:
-        stack = self._var.get()
-        if stack:
-            self._var.set(stack[:-1])
-            frame, pid = stack[-1]
-            self._append((self._clock(), frame, NO_FRAME, pid, False))
+        node = self._get()
+        if node is not None:
+            self._set(node[1])
+            self._append((self._clock(), node, False))
+
+
+class ItemMarker(Marker):
+    """A marker that also counts what the block handled (requests, predictions) for energy per item."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, rec: PhaseRecorder, name: str, items: float) -> None:
+        super().__init__(rec, name)
+        self.items = items
+
+    def __enter__(self) -> Marker:
+        super().__enter__()
+        counts = self.rec.items
+        counts[self._pid] = counts.get(self._pid, 0.0) + self.items
+        return self
 
 
 class SyncMarker(Marker):
     """A marker that waits for queued GPU work first, so asynchronous kernels land in their phase."""
 
+    __slots__ = ()
+
+    def __enter__(self) -> Marker:
+        self.rec.sync()  # type: ignore[misc]
+        return super().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.rec.sync()  # type: ignore[misc]
+        super().__exit__(*exc)
+
+
+class SyncItemMarker(ItemMarker):
     __slots__ = ()
 
     def __enter__(self) -> Marker:
@@ -188,7 +217,7 @@ class PhaseAccount:
     def __init__(self, recorder: PhaseRecorder) -> None:
         self.recorder = recorder
         self.totals: dict[int, PhaseTotals] = {}
-        self._open: dict[int, tuple[int, int]] = {}  # open frame -> (path id, parent frame)
+        self._open: dict[int, tuple[int, int, Frame]] = {}  # open frame -> (path id, parent frame, its node)
         self._children: dict[int, int] = {}  # open frame -> how many of its child frames are open
         self._leaves: dict[int, int] = {}  # path id -> how many active (innermost) frames have it
         self._n_leaves = 0
@@ -209,10 +238,13 @@ class PhaseAccount:
             del self._leaves[pid]
         self._n_leaves += delta
 
-    def _apply(self, frame: int, parent: int, pid: int, entered: bool) -> None:
-        """Update the active phases for one marker."""
+    def _apply(self, node: Frame, enclosing: Frame | None, pid: int, entered: bool) -> None:
+        """Update the active phases for one marker. Open frames are keyed by their node's id(), the node
+        kept in `_open` so that id cannot be reused while the frame is open."""
+        frame = id(node)
         if entered:
-            self._open[frame] = (pid, parent)
+            parent = id(enclosing) if enclosing is not None else NO_FRAME
+            self._open[frame] = (pid, parent, node)
             self._children[frame] = 0
             if parent in self._open:
                 self._children[parent] += 1
@@ -223,7 +255,7 @@ class PhaseAccount:
         opened = self._open.pop(frame, None)
         if opened is None:
             return
-        pid, parent = opened
+        pid, parent, _ = opened
         if self._children.pop(frame) == 0:
             self._leaf(pid, -1)
         if parent in self._open:
@@ -233,28 +265,46 @@ class PhaseAccount:
 
     def split(self, t_start: float, t_end: float) -> dict[int, float]:
         """Seconds each path was active in [t_start, t_end] (shared between overlapping phases);
-        consumes the markers up to t_end."""
+        consumes the markers up to t_end.
+
+        This runs on the sampler thread for every marker of the interval, so in a tight loop of markers
+        its cost per marker is the marker's own again: the common case (one phase open at a time, not
+        nested) is handled inline, the rest by `_apply` and `_spend`."""
         events = self.recorder.events
-        pending = self._early
-        self._early = []
         popleft = events.popleft
-        while events:
-            try:
-                pending.append(popleft())
-            except IndexError:  # emptied by another reader between the check and the pop
-                break
+        drained = [popleft() for _ in range(len(events))]  # others may append meanwhile: they wait for the next
+        pending = self._early + drained if self._early else drained
+        self._early = []
         pending.sort(key=_time)  # threads append in nearly, not exactly, time order
         cursor = t_start if self._cursor is None else max(self._cursor, t_start)
         durations: dict[int, float] = {}
         entries: dict[int, int] = {}
-        for i, (t, frame, parent, pid, entered) in enumerate(pending):
+        leaves, open_, children = self._leaves, self._open, self._children
+        for i, (t, node, entered) in enumerate(pending):
             if t > t_end:
                 self._early = pending[i:]
                 break
             if t > cursor:
-                self._spend(durations, t - cursor)
+                if not self._n_leaves:
+                    durations[OUTSIDE] = durations.get(OUTSIDE, 0.0) + (t - cursor)
+                else:
+                    self._spend(durations, t - cursor)
                 cursor = t
-            self._apply(frame, parent, pid, entered)
+            pid, enclosing = node
+            if enclosing is None and not open_ and entered:  # the common case: a top-level phase, nothing open
+                open_[id(node)] = (pid, NO_FRAME, node)
+                children[id(node)] = 0
+                leaves[pid] = 1
+                self._n_leaves = 1
+                entries[pid] = entries.get(pid, 0) + 1
+                continue
+            if (enclosing is None and not entered and len(open_) == 1
+                    and open_.pop(id(node), None) is not None):  # ...and its end
+                del children[id(node)]
+                del leaves[pid]
+                self._n_leaves = 0
+                continue
+            self._apply(node, enclosing, pid, entered)
             if entered:
                 entries[pid] = entries.get(pid, 0) + 1
         if t_end > cursor:
@@ -292,5 +342,4 @@ class PhaseAccount:
 
 
 
-def _time(event: Event) -> float:
-    return event[0]
+_time = itemgetter(0)  # an event's time

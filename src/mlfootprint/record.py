@@ -2,9 +2,9 @@
 
 Two shapes live here:
 
-* the *rows* every writer stores (`RunRow`, `ComponentRow`, `SampleRow`, `PhaseRow`, `ValueRow`,
-  `WindowRow`, one field per column of store/schema.py, and `RunRows`, what one flush writes and what a
-  spool file holds);
+* the *rows* every writer stores (`RunRow`, `ComponentRow`, `SampleRow`, `PhaseRow`, `ValueRow`, defined
+  in rows.py and re-exported here, and `WindowRow`), and `RunRows`, what one flush writes and what a
+  spool file holds;
 * the *record* (`RunRecord` and its parts), the documented JSON of `mlfootprint show --json`, exports
   and outputs, built from rows by `to_record`, once, outside any output.
 
@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from .impact import Impact, energy_basis
 from .quality import PhaseFigures, generalization_gaps, phase_records
 from .serving.figures import ServeConfig, Serving, ServingEstimate, Window, summarize_windows
+from .rows import ComponentRow, PhaseRow, RunRow, SampleRow, ValueRow, row, row_fields
 from .shapes import JSON_KEY, ShapeError, from_json, to_json
 
 __all__ = ["MAX_NAME", "MAX_PATH", "Component", "ComponentRow", "ForecastFigures", "JobLink", "Location", "PhaseRow",
@@ -74,92 +75,7 @@ def _json_safe(data: Any) -> Any:
     return data
 
 
-# -- rows: one field per column (store/schema.py); tests/test_record.py checks they match ----------------
-@dataclass(frozen=True)
-class RunRow:
-    """A run's row of the `runs` table. Fields after `impact_json` came with later schemas (None in older stores)."""
-
-    id: str
-    project: str
-    status: str  # running | completed | failed | interrupted (tracker.RunState)
-    started_at: str
-    ended_at: str | None
-    heartbeat_at: str | None
-    duration_s: float
-    energy_j: float  # IT energy charged to this run
-    energy_uncertainty_j: float
-    facility_energy_j: float
-    pue: float
-    co2e_kg: float  # operational, location-based
-    country: str | None
-    region: str | None
-    intensity_g_per_kwh: float
-    intensity_source: str
-    scope: str
-    interval_s: float
-    host: str
-    pid: int
-    command: str | None
-    exit_code: int | None
-    settings_json: str | None
-    warnings_json: str | None
-    impact_json: str | None
-    job_id: str | None = None
-    job_rank: int | None = None
-    job_json: str | None = None
-    parent_id: str | None = None  # the run this one is nested in, or the experiment it is a trial of
-    kind: str = "run"  # run | experiment
-    serving_estimate_json: str | None = None
-
-
-@dataclass(frozen=True)
-class ComponentRow:
-    key: str
-    kind: str  # gpu | cpu | ram
-    name: str
-    method: str  # measured | modelled | simulated
-    source: str
-    uncertainty_rel: float
-    energy_j: float
-    note: str | None = None
-    charged_to: str | None = None  # the run this energy is charged to, when not this one (nested runs)
-
-
-@dataclass(frozen=True)
-class SampleRow:
-    t_s: float  # end of the interval, seconds since the run started
-    key: str
-    energy_j: float
-    power_w: float
-    phase: str | None = None
-    span_s: float | None = None  # seconds it covers once rolled up (None: one sampling interval)
-
-
-@dataclass(frozen=True)
-class PhaseRow:
-    path: str  # "" = outside every phase
-    duration_s: float  # exclusive
-    energy_j: float  # exclusive
-    gpu_energy_j: float
-    cpu_energy_j: float
-    ram_energy_j: float
-    entries: int
-    items: float
-
-
-@dataclass(frozen=True)
-class ValueRow:
-    kind: str  # count | metric | forecast
-    name: str
-    value: float | None  # None: logged, but not a finite number
-
-
 WindowRow = Window  # a served model's time window (`mlfootprint serve`), defined with the serving figures
-
-
-def row(cls: type[_R], mapping: Mapping[str, Any]) -> _R:
-    """A row dataclass from a database row or a spool-file dict (unknown columns ignored)."""
-    return from_json(cls, mapping)
 
 
 @dataclass(frozen=True)
@@ -301,6 +217,7 @@ class RunRecord:
     warnings: list[str]
     parent_id: str | None = None  # nested in that run (devices charged there), or a trial of that experiment
     kind: str = "run"  # run | experiment
+    overlaps: list[str] = field(default_factory=list)  # unrelated runs measuring this machine at the same time
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = to_json(self)
@@ -390,6 +307,7 @@ def to_record(run: Mapping[str, Any] | RunRow, component_rows: Iterable[Mapping[
         forecast=from_json(ForecastFigures, forecast) if forecast else None,
         impact=_decoded(Impact, r.impact_json, "impact", warnings),
         serving=serving, job=job, settings=settings, warnings=warnings, parent_id=r.parent_id, kind=r.kind or "run",
+        overlaps=[str(x) for x in _loads(r.overlaps_json, [])],
     )
 
 
@@ -409,6 +327,3 @@ def _serve_config(data: Any) -> ServeConfig | None:
         return None
 
 
-def row_fields(cls: type) -> list[str]:
-    """The column names a row dataclass stands for (tests compare them with store/schema.py)."""
-    return [f.name for f in fields(cls)]

@@ -138,9 +138,10 @@ class RunRecorder:
         self.not_importing.clear()
         try:
             self._snapshot(False)  # first the impact model's tables (small; a stop soon after needs them)
-            from .store import db, open_store  # then the database layer (large)
+            # then the database layer (large), the writer's modules included, while fork waits for us
+            from .store import load_driver, open_store, writer  # noqa: F401
 
-            db.load_driver(self.url)
+            load_driver(self.url)
         finally:
             self.not_importing.set()
         for attempt in range(3):
@@ -158,6 +159,11 @@ class RunRecorder:
         self._remember_file()
         self._store_ready.set()
         self._import_orphans()
+        try:  # runs whose process died are recorded as interrupted, not left running (store/liveness.py)
+            with self.io_lock:
+                self._store.mark_dead_runs()
+        except Exception as exc:
+            log.warning("mlfootprint: could not record dead runs as interrupted in %s (%s)", display_url(self.url), exc)
 
     def _save(self, *, final: bool, retry_until: float | None = None) -> None:
         rows = self._rows(drain=True)

@@ -61,10 +61,11 @@ from .live import ChannelLive, LiveFigures
 from .meter import Meter, MeterSnapshot
 from .ownership import Claims, measured_sensors
 from .phases import PhaseAccount, PhaseRecorder, within
-from .record import (MAX_PATH, PhaseRow, RunRecord, RunRow, RunRows, SampleRow, ValueRow, WindowRow, clip, dumps,
+from .record import (MAX_PATH, ForecastFigures, PhaseRow, RunRecord, RunRow, RunRows, SampleRow, ValueRow, WindowRow, clip, dumps,
                      finite, now_iso, to_record)
 from .recorder import EXIT_WAIT_S, RunRecorder
 from .sensors import Sensor
+from .shapes import to_json
 from .store.spool import hostname
 from .store.urls import check_url, display_url, to_url
 from .watch import ProgressWatch
@@ -115,7 +116,7 @@ class Run:
     def __init__(self, settings: Settings, origins: Mapping[str, str], location: Location, meter: Meter,
                  store_url: str, *, command: str | None, warnings: list[str], job: jobenv.JobContext | None = None,
                  claims: Claims | None = None, extra: Mapping[str, Any] | None = None,
-                 parent_id: str | None = None) -> None:
+                 parent_id: str | None = None, measures_machine: bool = False) -> None:
         self.id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] had, without importing uuid
         self.settings = settings
         self.location = location
@@ -138,6 +139,7 @@ class Run:
             described[k] = {"value": v, "from": "command line"}
         self._settings_json = dumps(described)
         self._phases = PhaseRecorder(meter.clock, _cuda_sync() if settings.sampling.sync_cuda else None)
+        self._markers = self._phases.markers  # name -> its reusable marker
         meter.phases = PhaseAccount(self._phases)
         self.counts: dict[str, float] = {}
         self.metrics: dict[str, float | None] = {}
@@ -171,6 +173,13 @@ class Run:
         if parent_id is not None:
             self.warnings.append(f"nested in run {parent_id}, which measures this machine: this run's devices are "
                                  "charged there (its phases, counts and metrics are its own)")
+        self.overlaps: list[str] = []  # unrelated runs measuring this machine at the same time (overlap.py)
+        self._registry = None
+        if measures_machine and parent_id is None and settings.sampling.scope == "machine":
+            from .overlap import MachineRegistry
+
+            self._registry = MachineRegistry(self.id, settings.project, self.started_at)
+            self._note_overlaps()
 
     # -- phases, counts and quality ---------------------------------------------------------
     def phase(self, name: str, items: float | None = None) -> AbstractContextManager[Any]:
@@ -179,6 +188,10 @@ class Run:
         `items` counts what the block handled (requests, predictions) for energy per item. A bad
         name or count is reported once and the block runs unmeasured as a phase: never an exception.
         """
+        if items is None:  # the common case, in the training loop: one dict lookup
+            marker = self._markers.get(name)
+            if marker is not None:
+                return marker
         try:
             return self._phases.marker(_phase_name(name), _items(items))
         except ValueError as exc:
@@ -394,6 +407,7 @@ class Run:
         snap = self._meter.snapshot(drain)
         if drain:
             self._accounting.match_series(snap.samples)
+            self._note_overlaps()
         totals = self._accounting.totals(snap)
         estimate = self._serving_estimate
         run = replace(self._static, status=self.status, ended_at=self.ended_at, heartbeat_at=now_iso(),
@@ -401,7 +415,8 @@ class Run:
                       energy_uncertainty_j=totals.uncertainty_j, facility_energy_j=totals.facility_energy_j,
                       co2e_kg=totals.co2e_kg, exit_code=self.exit_code, warnings_json=json.dumps(self.warnings),
                       impact_json=dumps(totals.impact) if totals.impact is not None else None,
-                      serving_estimate_json=dumps(estimate) if estimate is not None else None)
+                      serving_estimate_json=dumps(estimate) if estimate is not None else None,
+                      overlaps_json=json.dumps(self.overlaps) if self.overlaps else None)
         phases = [PhaseRow(p.path, p.duration_s, sum(p.energy_j.values()), p.energy_j.get("gpu", 0.0),
                            p.energy_j.get("cpu", 0.0), p.energy_j.get("ram", 0.0), p.entries, p.items)
                   for p in snap.phases]
@@ -416,14 +431,24 @@ class Run:
         rows = ([ValueRow("count", k, v) for k, v in dict(self.counts).items()]
                 + [ValueRow("metric", k, v) for k, v in dict(self.metrics).items()])
         fc = self.forecast()
-        if fc is not None:  # kept apart from measured totals, under kind "forecast"
-            for name, value in (("progress", fc.progress), ("total_energy_j", fc.total_energy_j.value),
-                                ("total_energy_j_low", fc.total_energy_j.low),
-                                ("total_energy_j_high", fc.total_energy_j.high),
-                                ("duration_s", fc.duration_s.value), ("duration_s_low", fc.duration_s.low),
-                                ("duration_s_high", fc.duration_s.high)):
-                rows.append(ValueRow("forecast", name, value))
+        if fc is not None:  # kept apart from measured totals, under kind "forecast" (record.ForecastFigures)
+            figures = ForecastFigures(
+                progress=fc.progress, total_energy_j=fc.total_energy_j.value, total_energy_j_low=fc.total_energy_j.low,
+                total_energy_j_high=fc.total_energy_j.high, duration_s=fc.duration_s.value,
+                duration_s_low=fc.duration_s.low, duration_s_high=fc.duration_s.high)
+            rows += [ValueRow("forecast", name, value) for name, value in to_json(figures).items()
+                     if isinstance(value, float)]
         return rows
+
+    def _note_overlaps(self) -> None:
+        """Name the unrelated machine-scope runs measuring this machine now (at the start, then each flush)."""
+        if self._registry is None:
+            return
+        for other in self._registry.others():
+            self.overlaps.append(other.run_id)
+            self.warnings.append(f"run {other.run_id} ({other.project}, pid {other.pid}) measured this machine at "
+                                 "the same time, unrelated to this run: each record holds the whole machine's energy, "
+                                 "so a sum over both counts it twice")
 
     def _co2e_of_projection(self, energy_j: float) -> float:
         return self._accounting.projected_co2e_kg(energy_j, self.it_energy_j)
@@ -481,6 +506,8 @@ class Run:
         finally:
             self._meter.close()
             self.claims.release()
+            if self._registry is not None:
+                self._registry.close()
 
     def __repr__(self) -> str:
         return (f"<Run {self.id} {self.status} {self.duration_s:.1f}s IT {self.it_energy_kwh:.6f} kWh "
@@ -598,7 +625,8 @@ class track:
             _warn(w)
         meter = Meter(sensors, interval_s=settings.sampling.interval_s, scope=settings.sampling.scope, pid=self._pid)
         run = Run(settings, origins, location, meter, url, command=self._command or _command_line(),
-                  warnings=warnings, job=job, claims=claims, extra=self._extra, parent_id=parent_id)
+                  warnings=warnings, job=job, claims=claims, extra=self._extra, parent_id=parent_id,
+                  measures_machine=self._sensors is None)
         run._start()
         self._run = run
         return run

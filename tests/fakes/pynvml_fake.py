@@ -7,6 +7,9 @@ with `.pid`, and NOT_SUPPORTED from the energy counter on pre-Volta boards.
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -143,3 +146,65 @@ class FakeNvml:
         from mlfootprint.sensors import nvml as sensor  # NVML is initialised once per module object: a new
         monkeypatch.setattr(sensor._initialized, "modules", {})  # fake must not inherit an old one's id
         return self
+
+
+@dataclass(frozen=True)
+class ScriptedPower:
+    """A board whose power follows wall-clock time: base + amplitude * sin(2 pi t / period).
+
+    Its energy counter is the exact integral since `epoch_s`, so processes that read it at the same
+    moment agree (the ranks of a job, a server and the wrapper measuring it), and a check can compute
+    what any window should hold from the window's two ends alone.
+    """
+
+    base_w: float = 300.0
+    amplitude_w: float = 40.0
+    period_s: float = 1.0
+    epoch_s: float = 1.7e9  # the "driver load" time the counter starts from
+
+    @property
+    def omega(self) -> float:
+        return 2 * math.pi / self.period_s
+
+    def power_w(self, t_s: float) -> float:
+        return self.base_w + self.amplitude_w * math.sin(self.omega * t_s)
+
+    def energy_j(self, t_s: float) -> float:
+        """Energy since `epoch_s`, exactly."""
+        return (self.base_w * (t_s - self.epoch_s)
+                + self.amplitude_w / self.omega * (math.cos(self.omega * self.epoch_s) - math.cos(self.omega * t_s)))
+
+    def mean_w_bound(self, duration_s: float) -> float:
+        """How far the mean power over any window of `duration_s` can be from `base_w`."""
+        return self.amplitude_w * min(1.0, 2 / (self.omega * duration_s))
+
+    def trapezoid_bound_rel(self, longest_step_s: float) -> float:
+        """A bound on |counter - trapezoid integral| / counter for samples at most `longest_step_s` apart:
+        each trapezoid errs by at most step^3 * max|P''| / 12, and max|P''| = amplitude * omega^2."""
+        return self.amplitude_w * self.omega ** 2 * longest_step_s ** 2 / 12 / (self.base_w - self.amplitude_w)
+
+
+SUITE_POWER = ScriptedPower()  # the board tests/fakes/pynvml_on_path/pynvml.py simulates
+
+
+class WallClockNvml(FakeNvml):
+    """FakeNvml whose GPUs draw `power` at wall-clock time: counter and power readings are functions of
+    time.time(), so every process importing it sees the same board without sharing anything."""
+
+    def __init__(self, gpus: list[FakeGpu], power: ScriptedPower,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(gpus)
+        self.power, self.clock = power, clock
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return "fake"
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h: FakeGpu) -> int:
+        self._check()
+        self._read(h)
+        return int(self.power.energy_j(self.clock()) * 1e3)
+
+    def nvmlDeviceGetPowerUsage(self, h: FakeGpu) -> int:
+        self._check()
+        self._read(h)
+        return int(self.power.power_w(self.clock()) * 1e3)

@@ -38,6 +38,17 @@ def test_windows_count_increases_and_survive_a_server_restart() -> None:
     assert c.restarts == 1
 
 
+def test_a_server_launched_in_the_run_counts_from_zero() -> None:
+    """`serve -- CMD` starts the server inside the run: what it answered before the first read is counted
+    (an attached server's first reading stays a baseline, as above)."""
+    c = WindowCounter(from_zero=True)
+    assert observe(c, 1.0, 10.0, expo(("req_total", 'replica="a"', 39))) is None  # first read: 39 answered already
+    w1 = observe(c, 11.0, 110.0, expo(("req_total", 'replica="a"', 150), ("req_total", 'replica="b"', 7)))
+    assert w1.requests == 157 and w1.energy_j == 100.0  # type: ignore[attr-defined]
+    w2 = observe(c, 21.0, 210.0, expo(("req_total", 'replica="a"', 160), ("req_total", 'replica="b"', 9)))
+    assert w2.requests == 12  # type: ignore[attr-defined]
+
+
 def test_r10_a_restart_of_one_replica_is_not_a_restart_of_all() -> None:
     """The review's case: two summed series, one restarts; 13 requests, not 523."""
     c = WindowCounter()

@@ -15,7 +15,7 @@ from types import ModuleType
 import typer
 
 from ..errors import MlfootprintError
-from . import runs, serve, share, dashboard, reduce, grid, estimate  # noqa: F401,I001  (registers the commands on `app`, in this order)
+from . import runs, serve, share, dashboard, reduce, grid, estimate, fleet  # noqa: F401,I001  (registers the commands on `app`, in this order)
 from .app import app, fail
 
 __all__ = ["app", "main"]

@@ -126,6 +126,9 @@ def reader(store: str | None, *, write: bool = False) -> Any:
 def runs(
     limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many (1-100000).")] = 20,
     project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only this project.")] = None,
+    nested: Annotated[bool, typer.Option("--nested", help="Also list runs nested in another run and the trials of "
+                                         "experiments (by default they count in the line of the run they belong to).")
+                      ] = False,
     store: StoreOpt = None,
 ) -> None:
     """Table of stored runs, newest first."""
@@ -142,14 +145,14 @@ def runs(
         return
     from ..record import RunRow, row
 
-    rows = [row(RunRow, r) for r in db.list_runs(limit=limit, project=project)]
+    rows = db.list_runs(limit=limit, project=project, top_level_only=not nested)
     if not rows:
         from ..report.format import plain
 
         err.print(f"no runs of project {plain(project)!r} in {db.display_url}" if project else
                   "no runs stored yet: try  mlfootprint track -- python train.py", markup=False)
         return
-    out.print(runs_table(rows, out.width))
+    out.print(runs_table(rows, out.width, {} if nested else db.child_totals([r.id for r in rows])))
 
 
 @app.command(short_help="One run or job: the figure to quote; --details for sources")

@@ -39,12 +39,18 @@ def report(
 def _result_page(source: Path, output: Path) -> Path:
     import json
 
+    from ..atomic import write_atomic
+    from ..fleet.result import is_fleet_json
     from ..report.html import result_report
 
-    from ..atomic import write_atomic
-
     try:
-        page = result_report(json.loads(source.read_text(encoding="utf-8")))
+        data = json.loads(source.read_text(encoding="utf-8"))
+        if is_fleet_json(data):  # a `fleet -o FILE.json` result: the fleet's monthly page
+            from ..report.fleet_html import fleet_report_of
+
+            page = fleet_report_of(data)
+        else:
+            page = result_report(data)
     except (ValueError, OSError, KeyError, TypeError, RecursionError) as exc:
         raise MlfootprintError(f"cannot make a report of {source}: {type(exc).__name__}: {exc}") from None
     try:
@@ -56,11 +62,17 @@ def _result_page(source: Path, output: Path) -> Path:
 
 @app.command(short_help="A paragraph a paper can quote, with its sources")
 def statement(
-    run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID", help="Run id or job id (a unique prefix is enough).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID|FLEET.json", help="Run id or job id (a unique "
+                                          "prefix is enough), or a fleet result (fleet -o FILE.json).")],
     store: StoreOpt = None,
 ) -> None:
     """A paragraph a paper can quote: hardware, hours, energy and how it was obtained, PUE, grid
     intensity, CO2e with its range, embodied CO2e, water, each with its source."""
+    if run_id.endswith(".json") and Path(run_id).is_file():
+        from .fleet import fleet_statement_file
+
+        typer.echo(fleet_statement_file(Path(run_id)))
+        return
     from ..report import statement_of
 
     typer.echo(statement_of(reader(store), run_id))

@@ -39,7 +39,7 @@ def footprint_run() -> Any:
 
 
 class FootprintMiddleware:
-    def __init__(self, app: ASGIApp, run: Any | None = None, *, phase: str = "request",
+    def __init__(self, app: ASGIApp, /, run: Any | None = None, *, phase: str = "request",
                  exclude_paths: tuple[str, ...] = ("/metrics",), **track_kwargs: Any) -> None:
         self.app = app
         self.holder = RunHolder(run, **track_kwargs)

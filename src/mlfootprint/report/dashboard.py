@@ -2,19 +2,31 @@
 run's report, and two runs side by side. Read-only: it opens the store the way `runs` does, never
 creates or migrates it. Pages are server-rendered HTML (Jinja2, autoescaped) with inline SVG plots:
 no JavaScript, nothing fetched from the network.
+
+Drawing a plot takes longer than reading the store (0.1-1 s against a few ms), so the pages with
+plots are kept, keyed by exactly what they are drawn from: a run's page by its record's JSON, the
+projects page by the per-day totals the database adds up. A page is drawn again as soon as what it
+shows changes (a running run's record changes at every flush) and never otherwise. Handlers are
+plain functions, run on Starlette's thread pool: a slow page does not hold up the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment
 
-from ..record import RunRecord, RunRow, row
+from ..record import RunRecord, dumps
 from .format import fmt_co2e, fmt_duration, fmt_energy, fmt_utc, sig
 from .plots import projects_plot
+
+if TYPE_CHECKING:
+    from ..store.reader import ProjectDay
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -83,14 +95,48 @@ class ProjectTotal:
     last: str  # the newest run's start, ISO 8601 UTC
 
 
-def project_totals(rows: Sequence[RunRow]) -> list[ProjectTotal]:
-    """IT energy and operational CO2e per project, largest first; nested runs count in their parent."""
-    by: dict[str, list[RunRow]] = {}
-    for r in rows:
-        by.setdefault(r.project, []).append(r)
-    totals = [ProjectTotal(project, len(runs), sum(r.energy_j for r in runs), sum(r.co2e_kg for r in runs),
-                           max(r.started_at for r in runs)) for project, runs in by.items()]
-    return sorted(totals, key=lambda t: -t.energy_j)
+def project_totals(days: Sequence[ProjectDay]) -> list[ProjectTotal]:
+    """IT energy and operational CO2e per project; nested runs count in their parent (they are charged 0)."""
+    totals: dict[str, ProjectTotal] = {}
+    for d in days:
+        t = totals.get(d.project) or ProjectTotal(d.project, 0, 0.0, 0.0, d.last_started)
+        totals[d.project] = ProjectTotal(d.project, t.runs + d.runs, t.energy_j + d.energy_j, t.co2e_kg + d.co2e_kg,
+                                         max(t.last, d.last_started))
+    return sorted(totals.values(), key=lambda t: -t.energy_j)
+
+
+class PageCache:
+    """The last `size` pages drawn, by what they were drawn from (thread-safe: handlers run on a pool).
+    Two requests for a page not kept yet may both draw it; the second is kept, the same page."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable, draw: Callable[[], str]) -> str:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+                self.hits += 1
+                return page
+            self.misses += 1
+        page = draw()
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+        return page
+
+
+def content_key(*values: Any) -> str:
+    """A key for values by their whole JSON: any change in a record changes it."""
+    digest = hashlib.blake2b(digest_size=16)
+    for value in values:
+        digest.update(dumps(value).encode())
+    return digest.hexdigest()
 
 
 def allowed_hosts(host: str, port: int) -> list[str]:
@@ -188,6 +234,7 @@ def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 87
 
     env = _env()
     page = env.from_string(PAGE)
+    cache = PageCache()
 
     def db() -> Any:
         return open_store(store)  # read-only; a store that is not there yet is reported on the page
@@ -199,17 +246,17 @@ def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 87
         return html(404 if isinstance(exc, RunNotFoundError) else 500, page="error", title="not available",
                     message=str(exc))
 
-    async def runs(request: Request) -> HTMLResponse:
+    def runs(request: Request) -> HTMLResponse:
         q = {k: request.query_params.get(k, "").strip() for k in ("project", "host", "since")}
         try:
-            rows = [row(RunRow, r) for r in db().list_runs(limit=RUN_LIMIT, project=q["project"] or None)]
+            rows = db().list_runs(limit=RUN_LIMIT, project=q["project"] or None)
         except MlfootprintError as exc:
             return failure(exc)
         rows = [r for r in rows if (not q["host"] or r.host == q["host"]) and (not q["since"] or
                                                                                r.started_at >= q["since"])]
         return html(page="runs", title="runs", rows=rows, q=q, truncated=len(rows) >= RUN_LIMIT)
 
-    async def jobs(request: Request) -> HTMLResponse:
+    def jobs(request: Request) -> HTMLResponse:
         from ..jobs import list_jobs
 
         try:
@@ -217,31 +264,36 @@ def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 87
         except MlfootprintError as exc:
             return failure(exc)
 
-    async def projects(request: Request) -> HTMLResponse:
+    def projects(request: Request) -> HTMLResponse:
         try:
-            rows = [row(RunRow, r) for r in db().list_runs(limit=100_000)]
+            days = db().project_days()
         except MlfootprintError as exc:
             return failure(exc)
-        return html(page="projects", title="projects", rows=project_totals(rows), svg=projects_plot(rows))
+        plot = cache.get(("projects", tuple(days)), lambda: projects_plot(days) or "")
+        return html(page="projects", title="projects", rows=project_totals(days), svg=plot)
 
-    async def run_page(request: Request) -> HTMLResponse:
+    def run_page(request: Request) -> HTMLResponse:
         try:
             store_ = db()
-            return HTMLResponse(html_of(store_, find(store_, request.path_params["ident"])).replace(
-                "<main>", "<main>" + NAV, 1))
+            found = find(store_, request.path_params["ident"])
+            return HTMLResponse(cache.get(("run", content_key(found)), lambda: html_of(store_, found).replace(
+                "<main>", "<main>" + NAV, 1)))
         except MlfootprintError as exc:
             return failure(exc)
 
-    async def compare(request: Request) -> HTMLResponse:
+    def compare(request: Request) -> HTMLResponse:
         try:
             store_ = db()
             a, b = (store_.get_run(request.query_params.get(k, "").strip() or "?") for k in ("a", "b"))
         except MlfootprintError as exc:
             return failure(exc)
-        return html(page="compare", title=f"compare a: {a.id} with b: {b.id}", rows=[a, b],
-                    lines=compare_lines(a, b), svg=compare_plot(a, b))
+        return HTMLResponse(cache.get(("compare", content_key(a, b)), lambda: page.render(
+            page="compare", title=f"compare a: {a.id} with b: {b.id}", rows=[a, b], lines=compare_lines(a, b),
+            svg=compare_plot(a, b))))
 
-    return Starlette(routes=[Route("/", runs), Route("/jobs", jobs), Route("/projects", projects),
-                             Route("/run/{ident}", run_page), Route("/job/{ident:path}", run_page),
-                             Route("/compare", compare)],
-                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host, port))])
+    app = Starlette(routes=[Route("/", runs), Route("/jobs", jobs), Route("/projects", projects),
+                            Route("/run/{ident}", run_page), Route("/job/{ident:path}", run_page),
+                            Route("/compare", compare)],
+                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host, port))])
+    app.state.pages = cache  # the benchmark reports its hits and misses
+    return app

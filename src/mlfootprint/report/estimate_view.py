@@ -150,11 +150,16 @@ def sweep_points(results: Sequence[Estimate]) -> list[SweepPoint]:
     return out
 
 
-def sweep_points_from_json(rows: Sequence[dict[str, Any]]) -> tuple[list[SweepPoint], RangeNote | None]:
-    """The points of an `estimate --json` sweep read back (files written before ranges had levels too)."""
+def estimates_from_json(rows: Sequence[dict[str, Any]]) -> list[Estimate]:
+    """The estimates of an `estimate --json` sweep read back (files written before ranges had levels too)."""
     from ..shapes import from_json
 
-    estimates = [from_json(Estimate, {"range": {"level": None, "source": "not recorded"}, **row}) for row in rows]
+    return [from_json(Estimate, {"range": {"level": None, "source": "not recorded"}, **row}) for row in rows]
+
+
+def sweep_points_from_json(rows: Sequence[dict[str, Any]]) -> tuple[list[SweepPoint], RangeNote | None]:
+    """The points of an `estimate --json` sweep read back."""
+    estimates = estimates_from_json(rows)
     return sweep_points(estimates), (estimates[0].range if estimates else None)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from ..jobs import JobSummary
@@ -233,14 +234,19 @@ TEMPLATE = """<!doctype html>
 """
 
 
-def render(context: dict[str, Any]) -> str:
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    """The page template, compiled once per process (compiling takes longer than rendering)."""
     from jinja2 import Environment
 
+    return Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(TEMPLATE)
+
+
+def render(context: dict[str, Any]) -> str:
     from ..version import __version__
 
-    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(TEMPLATE).render(**context, version=__version__,
-                                            now=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    return _template().render(**context, version=__version__,
+                              now=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def run_report(record: RunRecord, samples: Sequence[SampleRow]) -> str:
@@ -298,11 +304,13 @@ def result_report(data: Any) -> str:
 
     env = Environment(autoescape=True)
     if isinstance(data, dict) and isinstance(data.get("sweep"), list):
-        sweep = data["sweep"]
-        rows = [[f"{r['params']:.3g}", f"{r['tokens']:.3g}", f"{r['accelerator_hours']:,.0f}", fmt_energy(r["energy_j"]),
-                 fmt_co2e(r["co2e_total_kg"])] for r in sweep]
+        from .estimate_view import estimates_from_json
+
+        estimates = estimates_from_json(data["sweep"])
+        rows = [[f"{e.params or 0:.3g}", f"{e.tokens or 0:.3g}", f"{e.accelerator_hours:,.0f}", fmt_energy(e.energy_j),
+                 fmt_co2e(e.co2e_total_kg)] for e in estimates]
         return env.from_string(RESULT_TEMPLATE).render(
-            title="estimate: footprint against model size", svg=sweep_plot(sweep), plot_id="sweep-plot",
+            title="estimate: footprint against model size", svg=sweep_plot(data["sweep"]), plot_id="sweep-plot",
             headers=["params", "tokens", "accelerator-hours", "IT energy", "CO2e total"], rows=rows,
             note="Estimated from the estimator's assumptions (mlfootprint estimate --json lists each with its source).")
     if isinstance(data, list) and data and all(isinstance(r, dict) and "strategy" in r for r in data):

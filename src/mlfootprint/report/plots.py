@@ -12,16 +12,19 @@ import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..record import RunRow, SampleRow
+from ..record import SampleRow
+
+if TYPE_CHECKING:
+    from ..store.reader import ProjectDay
 
 # Tableau 10: distinct to colour-blind readers as far as ten colours can be
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac"]
 MIXED = "(mixed)"  # samples/phase: several phases shared the interval (meter.MIXED_PHASE)
 # the projects chart names this many, each in its own colour, and stacks the rest as "N other projects" in
-# the palette's last colour (Tableau's grey): no two segments share a colour
+# the palette's last colour (Tableau's grey): no two bands share a colour
 PROJECTS_SHOWN = len(PALETTE) - 1
 OTHER_COLOUR = PALETTE[-1]
 
@@ -135,20 +138,26 @@ def energy_unit(peak_j: float) -> tuple[float, str]:
 
 @dataclass(frozen=True)
 class Segment:
-    """One project's part of the projects chart (or the projects left unnamed, together)."""
+    """One project's band of the projects chart (or the projects left unnamed, together)."""
 
     label: str
     colour: str
     energy_j_by_day: dict[str, float]  # UTC day (YYYY-MM-DD) -> IT energy
 
 
-def project_segments(rows: Sequence[RunRow]) -> list[Segment]:
+def project_segments(days: Sequence[ProjectDay]) -> list[Segment]:
     """The largest PROJECTS_SHOWN projects by IT energy, each in its own colour, then the rest as one
-    "N other projects" segment in OTHER_COLOUR: never two segments of one colour, never a legend longer
-    than the chart."""
+    "N other projects" band in OTHER_COLOUR: never two bands of one colour, never a legend longer than
+    the chart. A day that is not a date (a hand-made import) is left out: it has no place on a time axis."""
+    from datetime import date
+
     by: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for r in rows:
-        by[r.project][r.started_at[:10]] += r.energy_j
+    for d in days:
+        try:
+            date.fromisoformat(d.day)
+        except ValueError:
+            continue
+        by[d.project][d.day] += d.energy_j
     totals = sorted(by, key=lambda p: (-sum(by[p].values()), p))
     named, rest = totals[:PROJECTS_SHOWN], totals[PROJECTS_SHOWN:]
     segments = [Segment(p if len(p) <= 40 else p[:39] + "…", PALETTE[i], dict(by[p])) for i, p in enumerate(named)]
@@ -162,22 +171,34 @@ def project_segments(rows: Sequence[RunRow]) -> list[Segment]:
     return segments
 
 
-def projects_plot(rows: Sequence[RunRow]) -> str | None:
+def projects_plot(days: Sequence[ProjectDay]) -> str | None:
     """IT energy per project per day, stacked: where the footprint goes over time (project_segments says
-    which projects are named)."""
-    if not rows:
+    which projects are named). Drawn as stacked steps (one shape per project, whatever the number of
+    days: a year of days draws as fast as a week)."""
+    from datetime import date, timedelta
+
+    segments = project_segments(days)
+    if not segments:
         return None
-    segments = project_segments(rows)
-    days = sorted({d for s in segments for d in s.energy_j_by_day})
-    factor, unit = energy_unit(max(sum(s.energy_j_by_day.get(d, 0.0) for s in segments) for d in days))
+    stored = sorted({day for s in segments for day in s.energy_j_by_day})
+    first = date.fromisoformat(stored[0])
+    axis = [first + timedelta(days=i) for i in range((date.fromisoformat(stored[-1]) - first).days + 1)]
+    keys = [x.isoformat() for x in axis]
+    factor, unit = energy_unit(max(sum(s.energy_j_by_day.get(k, 0.0) for s in segments) for k in keys))
+    values = [[s.energy_j_by_day.get(k, 0.0) * factor for k in keys] for s in segments]
+    colors = [s.colour for s in segments]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    bottom = [0.0] * len(days)
-    for segment in segments:
-        values = [segment.energy_j_by_day.get(d, 0.0) * factor for d in days]
-        ax.bar(days, values, bottom=bottom, label=segment.label, color=segment.colour)
-        bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_ylabel(f"IT energy ({unit})")
+    if len(axis) == 1:  # one day: a stacked bar
+        bottom = 0.0
+        for s, heights, color in zip(segments, values, colors):
+            ax.bar(axis, heights, bottom=bottom, label=s.label, color=color, width=0.6)
+            bottom += heights[0]
+        ax.set_xticks(axis, keys)
+        ax.set_xlim(first - timedelta(days=3), first + timedelta(days=3))
+    else:
+        ax.stackplot(axis, *values, labels=[s.label for s in segments], colors=colors, step="mid")
+    ax.set_ylabel(f"IT energy ({unit} per day)")
     ax.set_title("IT energy per project per day (UTC; nested runs counted in their parent)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.ticklabel_format(axis="y", style="plain", useOffset=False)

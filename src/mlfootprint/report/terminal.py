@@ -9,8 +9,8 @@ the HTML report's and the statement's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group
@@ -25,6 +25,9 @@ from ..serving.figures import Serving
 from . import model
 from .format import fmt_co2e, fmt_count, fmt_duration, fmt_energy, fmt_range, fmt_share, plain, sig
 from .model import Citations, Row
+
+if TYPE_CHECKING:
+    from ..store.reader import ChildTotals
 
 __all__ = ["impact_table", "next_commands", "notes", "phase_table", "print_run", "run_view", "runs_table",
            "serving_table", "summary", "user"]
@@ -308,14 +311,19 @@ RUN_COLUMNS = ("id", "project", "status", "started UTC", "time", "IT energy", "C
 _FIGURES = {"time", "IT energy", "CO2e op."}
 
 
-def runs_table(rows: Sequence[RunRow], width: int = 120, nested: dict[str, int] | None = None) -> Table:
+def runs_table(rows: Sequence[RunRow], width: int = 120, nested: Mapping[str, ChildTotals] | None = None) -> Table:
     """One line per run. The energy and CO2e columns are never dropped or cut: at any width down to 80,
-    the command is shortened first (then left out), then the project and place, then the date goes."""
+    the command is shortened first (then left out), then the project and place, then the date goes.
+    `nested`: the runs nested in a listed run (or the trials of a listed experiment), counted in its line."""
     style = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
     nested = nested or {}
-    lines = [[r.id, plain(r.project) + (f" (+{nested[r.id]} nested)" if nested.get(r.id) else ""), r.status,
-              r.started_at[5:16].replace("T", " "), fmt_duration(r.duration_s), fmt_energy(r.energy_j),
-              fmt_co2e(r.co2e_kg), plain(r.region or r.country or "world")] for r in rows]
+    lines = []
+    for r in rows:
+        inner = nested.get(r.id)
+        extra = f" (+{inner.children} {'trials' if r.kind == 'experiment' else 'nested'})" if inner else ""
+        lines.append([r.id, plain(r.project) + extra, r.status, r.started_at[5:16].replace("T", " "),
+                      fmt_duration(r.duration_s), fmt_energy(r.energy_j + (inner.energy_j if inner else 0.0)),
+                      fmt_co2e(r.co2e_kg + (inner.co2e_kg if inner else 0.0)), plain(r.region or r.country or "world")])
     natural = {col: max([len(col), *(len(line[i]) for line in lines)]) for i, col in enumerate(RUN_COLUMNS)}
     commands = [plain(r.command or "") for r in rows]
     command_width = max([len("command"), *(len(c) for c in commands)])

@@ -6,10 +6,10 @@ energy measured over the same time window, `monitor.py` runs that loop beside a 
 the windows into the figures `show` prints, and `estimate.py` puts the estimator's figure beside them
 once, when the run ends.
 
-    from mlfootprint.serving import ServerMonitor, Selector
+    from mlfootprint.serving import ServerMonitor, Selector, serve_config
+    url, counters = "http://127.0.0.1:8000/metrics", [Selector.parse("vllm:request_success_total")]
     with mlfootprint.track(project="my-server") as run:
-        ServerMonitor(run, "http://127.0.0.1:8000/metrics",
-                      [Selector.parse("vllm:request_success_total")]).run_until(duration_s=600)
+        ServerMonitor(run, url, counters, serve_config(url, counters, window_s=10)).run_until(duration_s=600)
 """
 
 from __future__ import annotations

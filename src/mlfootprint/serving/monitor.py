@@ -1,7 +1,7 @@
 """Measuring a model server from outside it: the loop `mlfootprint serve` runs, usable from Python.
 
     with mlfootprint.track(project="my-server") as run:
-        monitor = ServerMonitor(run, config)
+        monitor = ServerMonitor(run, url, counters, serve_config(url, counters, window_s=10))
         monitor.run_until(duration_s=600)          # or until the server process ends, or stop() is called
 
 Every `POLL_S` the server's counters are read; every `window_s` a window closes: the energy the run
@@ -36,9 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlfootprint")
 
 POLL_S = 1.0  # counters are read this often, so a server that stops loses at most this much of its last window
+FIRST_POLL_S = 0.05  # until the endpoint first answers: the first window then starts within this of the server
 NEEDS = ("measuring a server (its Prometheus counters are parsed by prometheus_client)", "prometheus")
 
-__all__ = ["NEEDS", "POLL_S", "ServerMonitor", "measure_server", "serve_config"]
+__all__ = ["FIRST_POLL_S", "NEEDS", "POLL_S", "ServerMonitor", "measure_server", "serve_config"]
 
 
 def serve_config(url: str, selectors: list[Selector], window_s: float, *, preset: str | None = None,
@@ -66,15 +67,17 @@ def serve_config(url: str, selectors: list[Selector], window_s: float, *, preset
 
 class ServerMonitor:
     """Reads a server's counters beside `run` and closes windows on it. `url` is the real endpoint (it may
-    carry credentials); `config` is what the record keeps (serve_config masks its URL)."""
+    carry credentials); `config` is what the record keeps (serve_config masks its URL). `launched`: the
+    server starts inside this run, so its counters count from zero (nothing it answered is lost before
+    the first read); an attached server's counters count from the first read."""
 
     def __init__(self, run: Run, url: str, selectors: list[Selector], config: ServeConfig,
-                 poll_s: float = POLL_S) -> None:
+                 poll_s: float = POLL_S, *, launched: bool = False) -> None:
         need(*NEEDS)
         self.run, self.url, self.selectors, self.config = run, url, selectors, config
         self.window_s = config.window_s or 10.0
         self.poll_s = min(poll_s, self.window_s)
-        self._counter = WindowCounter()
+        self._counter = WindowCounter(from_zero=launched)
         self._latest: tuple[float, float, Reading] | None = None  # the last read, with the run's time and energy
         self._stop = threading.Event()
         self._warned: set[str] = set()
@@ -103,7 +106,8 @@ class ServerMonitor:
             boundary = now >= next_window or self._counter.last_t_s is None
             if self._poll(boundary) and boundary:
                 next_window = now + self.window_s
-            self._stop.wait(max(0.0, min(self.poll_s, deadline - time.monotonic())))
+            poll_s = self.poll_s if self._reads else min(self.poll_s, FIRST_POLL_S)
+            self._stop.wait(max(0.0, min(poll_s, deadline - time.monotonic())))
 
     def _poll(self, boundary: bool) -> bool:
         """One read; at a window boundary the meter is sampled first and the window closed. True if read."""
@@ -183,7 +187,7 @@ def measure_server(tracker: track, url: str, selectors: list[Selector], config: 
     elif pid is not None and not _pid_exists(pid):
         raise MlfootprintError(f"--pid {pid}: no such process")
     run = tracker.start()
-    monitor = ServerMonitor(run, url, selectors, config)
+    monitor = ServerMonitor(run, url, selectors, config, launched=bool(command))
     child: subprocess.Popen[bytes] | None = None
     relay = None
     exit_code = 0

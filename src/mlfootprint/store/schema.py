@@ -1,14 +1,18 @@
-"""Tables of the run store. Bump SCHEMA_VERSION with every change and add its migration in db.py."""
+"""Tables of the run store, as of SCHEMA_VERSION (layout.py says what each version added).
+
+A change of the tables: bump SCHEMA_VERSION in layout.py, add the upgrade from the previous version in
+migrations.py, list a new column with its old-row value in layout.ADDED_COLUMNS, and commit a fixture
+store of the old version under tests/store/fixtures/.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-# 2: phases and run_values tables; 3: runs.impact_json; 4: run_values.value nullable (a metric logged as NaN);
-# 5: runs.job_id, job_rank, job_json (a distributed job's ranks), samples rolled up with age (samples.span_s),
-#    serving_windows (a served model's requests and energy per time window)
-# 6: runs.parent_id, kind, serving_estimate_json; components.charged_to (nested runs, experiments)
-SCHEMA_VERSION = 6
+from .layout import SCHEMA_VERSION
+
+__all__ = ["SCHEMA_VERSION", "components", "meta", "metadata", "phases", "run_values", "runs", "samples",
+           "serving_windows"]
 
 metadata = MetaData()
 
@@ -48,12 +52,16 @@ runs = Table(
     Column("job_id", String(128)),  # the distributed job this run is a rank of (jobenv.detect); NULL: alone
     Column("job_rank", Integer),
     Column("job_json", Text),  # launcher, detected_from, local rank, world sizes, node rank, devices owned
-    Column("parent_id", String(32)),  # nested in that run, or a trial of that experiment
-    Column("kind", String(16), nullable=False, default="run"),  # run | experiment
+    # the run this one is nested in (a track inside a track, a server's middleware run under `serve`) or the
+    # experiment it is a trial of; NULL: a top-level run
+    Column("parent_id", String(32)),
+    Column("kind", String(16), nullable=False, default="run", server_default="run"),  # run | experiment
     Column("serving_estimate_json", Text),  # the serving estimate, computed once at the run's end
+    Column("overlaps_json", Text),  # unrelated runs that measured the same machine at the same time
 )
-JOB_COLUMNS = ("job_id", "job_rank", "job_json")
 Index("ix_runs_job", runs.c.job_id)
+Index("ix_runs_parent", runs.c.parent_id)
+Index("ix_runs_started", runs.c.started_at)  # listings: the newest N runs without sorting them all
 
 components = Table(
     "components", metadata,
@@ -66,7 +74,9 @@ components = Table(
     Column("uncertainty_rel", Float, nullable=False),
     Column("energy_j", Float, nullable=False),
     Column("note", Text),
-    Column("charged_to", String(32)),  # the run this energy is charged to, when not this one
+    # the run this component's energy is charged to when it is not this one (a nested run reads the machine
+    # for its phases, the outer run owns the devices); NULL: this run
+    Column("charged_to", String(32)),
 )
 
 samples = Table(

@@ -1,9 +1,9 @@
 """Store locations without importing the database layer: a path or URL, shown without secrets.
 
 This runs on every run's start path (to name the store and its spool folder), so it uses only the
-standard library. A password can hide in the URL's user part (`user:pw@host`) or in its query
-(`?password=…`, `sslpassword`, `passfile`, as libpq and psycopg accept): both are masked, and a URL
-that cannot be parsed is never echoed whole.
+standard library. Secrets are masked by the package's one rule (mlfootprint/urlmask.py): the user
+part's password, token-like query keys (`?password=…`, `sslpassword`, `passfile`, as libpq and psycopg
+accept), and a URL that cannot be parsed is never echoed whole.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import os
 import re
 import sys
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
-SECRET_QUERY_KEYS = {"password", "sslpassword", "passfile", "pass", "pwd", "sslkey"}
+from ..urlmask import mask_url
+
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
 
 
@@ -58,21 +59,8 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def display_url(url: str) -> str:
-    """The URL with every password masked, for messages and records."""
-    m = _SCHEME.match(url)
-    if not m:
-        return "<unparseable store URL>" if "://" in url or "@" in url else url
-    scheme, rest = m.group(1), m.group(2)
-    rest, _, query = rest.partition("?")
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:  # the last @ ends the user part: a password may itself hold an unescaped @
-        userinfo, _, host = authority.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        authority = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    if query:
-        pairs = [(k, "***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-        query = urlencode(pairs, safe="/:*")
-    return f"{scheme}://{authority}{slash}{path}" + (f"?{query}" if query else "")
+    """The URL with every secret masked (urlmask.mask_url), for messages and records."""
+    return mask_url(url)
 
 
 def check_url(url: str) -> None:
