@@ -131,6 +131,8 @@ def _one_line(done: subprocess.CompletedProcess[str], *words: str) -> None:
      ["a --params sweep", hint("plots")]),
     (["torch"], ["reduce", "examples/digits.py", "--strategies", "batch,amp,quantize"],
      ["reduce --strategies amp,quantize needs torch", hint("torch")]),
+    (["jinja2"], ["fleet", "--prometheus", "http://127.0.0.1:9", "--html", "f.html"],
+     ["fleet --html (the HTML report) needs jinja2", hint("plots")]),
     (["psycopg"], ["runs", "--store", "postgresql+psycopg://u@127.0.0.1:1/db"], [hint("postgres")]),
     (["psycopg"], ["track", "--store", "postgresql+psycopg://u@127.0.0.1:1/db", "--", "true"], [hint("postgres")]),
 ])

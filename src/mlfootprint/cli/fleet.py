@@ -120,6 +120,10 @@ def fleet(
         raise ConfigError(f"--note is {len(note)} characters long: keep it under 300")
     if not 1 <= concurrency <= 64:
         raise ConfigError(f"--concurrency must be between 1 and 64, got {concurrency}")
+    if html is not None:
+        from ..extras import need
+
+        need("fleet --html (the HTML report)", "plots")  # before any query, not after minutes of them
     now = time.time()
     if month:
         first, last = month_window(month)

@@ -175,7 +175,7 @@ def projects_plot(days: Sequence[ProjectDay]) -> str | None:
     """IT energy per project per day, stacked: where the footprint goes over time (project_segments says
     which projects are named). Drawn as stacked steps (one shape per project, whatever the number of
     days: a year of days draws as fast as a week)."""
-    from datetime import date, timedelta
+    from datetime import date, datetime, timedelta
 
     segments = project_segments(days)
     if not segments:
@@ -196,8 +196,14 @@ def projects_plot(days: Sequence[ProjectDay]) -> str | None:
             bottom += heights[0]
         ax.set_xticks(axis, keys)
         ax.set_xlim(first - timedelta(days=3), first + timedelta(days=3))
-    else:
-        ax.stackplot(axis, *values, labels=[s.label for s in segments], colors=colors, step="mid")
+    else:  # each day's step spans that day, [00:00, 24:00), and is labelled at its middle
+        edges = [*axis, axis[-1] + timedelta(days=1)]
+        ax.stackplot(edges, *[v + v[-1:] for v in values], labels=[s.label for s in segments], colors=colors,
+                     step="post")
+        ax.set_xlim(edges[0], edges[-1])
+        shown = axis[::max(1, -(-len(axis) // 10))]  # at most ten dates on the axis
+        ax.set_xticks([datetime.combine(d, datetime.min.time()) + timedelta(hours=12) for d in shown],
+                      [d.isoformat() for d in shown])
     ax.set_ylabel(f"IT energy ({unit} per day)")
     ax.set_title("IT energy per project per day (UTC; nested runs counted in their parent)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
