@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-quick smoke bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,21 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# A first check in under a minute: settings, sensors (fakes), phases, impact, estimates, serving windows,
+# files, the CLI's help and missing-extra messages, and one tracked command end to end. `make test` runs all.
+QUICK := tests/test_impact.py tests/test_config_grid.py tests/test_phases.py tests/test_meter.py \
+	tests/test_hardware.py tests/test_rapl.py tests/test_nvml.py tests/estimate/test_flops.py \
+	tests/estimate/test_estimator.py tests/serving/test_windows.py tests/outputs/test_files.py \
+	tests/test_extras.py tests/cli/test_app.py tests/test_public_api.py \
+	tests/test_cli.py::test_track_streams_output_and_returns_the_exit_code tests/test_cli.py::test_runs_show_export
+
+test-quick: $(STAMP)
+	$(PY) -m pytest -q $(QUICK)
+
+# The wheel installed without extras in a fresh venv, and the CLI used as a newcomer would (.ci/run runs it).
+smoke:
+	bash .ci/smoke.sh
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

@@ -21,6 +21,7 @@ import pytest
 import mlfootprint
 from mlfootprint.outputs.metrics import IT_ENERGY, PHASE_ENERGY
 from mlfootprint.sensors import ScriptedSensor
+from tests.browser import chromium
 from tests.net import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,30 +47,13 @@ def _run(project: str, *, watts: float = 50.0, metrics: bool = True, **kwargs: o
 
 
 # -- the browser ---------------------------------------------------------------------------------------------
-def _browser():  # type: ignore[no-untyped-def]
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not binary or not driver:
-        pytest.skip("chromium and chromedriver not installed (.ci/run installs Debian's chromium, chromium-driver)")
-    options = Options()
-    options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1800"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
 def _errors(browser) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
     return [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    b = _browser()
+    b = chromium()
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield b
     b.quit()

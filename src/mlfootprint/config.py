@@ -124,6 +124,15 @@ def _location(kind: str) -> Callable[[Any], str | None]:
     return parse
 
 
+def _store(v: Any) -> str | None:
+    text = _text(4096)(v)
+    if text is not None:
+        from .extras import need_store_driver
+
+        need_store_driver(text)  # a PostgreSQL URL without its driver: refused now, with the install to run
+    return text
+
+
 def _series(v: Any) -> str | None:
     text = _text(4096)(v)
     if text is None:
@@ -261,7 +270,7 @@ class Budget:
 class Recording:
     """Where the record goes, and which job it belongs to."""
 
-    store: str | None = _setting(None, _text(4096), "run store: a SQLite path or a SQLAlchemy URL",
+    store: str | None = _setting(None, _store, "run store: a SQLite path or a SQLAlchemy URL",
                                  "`runs.db` in the user data dir")
     job: str | None = _setting(None, _text(128), "id grouping the runs of a distributed job's ranks; `off` measures "
                                "the process alone", "detected from torchrun, Slurm, Open MPI or PMI variables")

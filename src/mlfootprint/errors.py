@@ -47,3 +47,8 @@ class MissingModelShape(ConfigError):
     def message(layers: str, d_model: str, kv_dim: str, model: str) -> str:
         return (f"a serving estimate needs the model's shape: give {layers} and {d_model} (and {kv_dim}, key/value "
                 f"heads x head dim, for grouped-query attention), or {model}")
+
+
+class MissingDependency(MlfootprintError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message names it and the
+    `pip install` that brings it (mlfootprint.extras says which extra has which module)."""

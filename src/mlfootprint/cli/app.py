@@ -27,6 +27,31 @@ _plain_argument_type: Any = getattr(typer.core.TyperArgument, "display_type_rich
 if _plain_argument_type is not None:
     typer.core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
 
+
+def _wrap_between_words() -> None:
+    """Help text wraps between words, never inside `aws:us-east-1` or `--enable-expert-parallel`: a reader
+    copies them. Click's wrapper breaks on hyphens by default (typer >= 0.26 carries its own click copy)."""
+    import importlib
+
+    for name in ("typer._click._textwrap", "click._textwrap"):
+        try:
+            wrapper = importlib.import_module(name).TextWrapper
+        except ImportError:
+            continue
+        if getattr(wrapper, "_mlfootprint_words", False):
+            continue
+        plain_init = wrapper.__init__
+
+        def init(self: Any, *args: Any, _plain: Any = plain_init, **kwargs: Any) -> None:
+            kwargs.setdefault("break_on_hyphens", False)
+            _plain(self, *args, **kwargs)
+
+        wrapper.__init__ = init
+        wrapper._mlfootprint_words = True
+
+
+_wrap_between_words()
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Measure the energy, carbon and other footprints of machine-learning runs.")
 err = Console(stderr=True, emoji=False, highlight=False)

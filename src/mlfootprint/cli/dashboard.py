@@ -11,7 +11,7 @@ from ..errors import MlfootprintError
 from .app import StoreOpt, app, err
 
 
-@app.command()
+@app.command(short_help="A local web app over the stored runs")
 def dashboard(
     host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on (127.0.0.1: this machine "
                                       "only; 0.0.0.0 exposes the store's runs, commands and hosts to the network).")]
@@ -23,15 +23,15 @@ def dashboard(
     reports, two runs compared. Read-only on the store."""
     if not 0 <= port <= 65535:
         raise MlfootprintError(f"--port must be between 1 and 65535 (or 0 for any free port), got {port}")
-    try:
-        import uvicorn
+    from ..extras import need
 
-        from ..report.dashboard import create_app
-    except ImportError as exc:
-        raise MlfootprintError(f"the dashboard needs {exc.name}: pip install 'mlfootprint[dashboard]'") from None
-    from ..store import open_store
+    need("the dashboard", "dashboard")  # starlette and uvicorn serve it; its run pages are the HTML report's
+    import uvicorn
 
-    open_store(store)  # a missing or foreign store is one line now, not an error page later
+    from ..report.dashboard import create_app
+    from .runs import reader
+
+    reader(store)  # a missing or foreign store is one line now, not an error page later
     import socket
 
     # the socket is bound here and handed to the server: a port in use or an unknown host is one line, not

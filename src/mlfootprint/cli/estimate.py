@@ -42,7 +42,7 @@ def _plot_path(plot: Path) -> Path:
     return plot / SWEEP_PNG if plot.is_dir() else plot
 
 
-@app.command()
+@app.command(short_help="Estimate a run's footprint before it happens")
 def estimate(
     params: Annotated[Optional[str], typer.Option(metavar="N|LOW:HIGH", help="Parameters, e.g. 70e9; a sweep: 1e8:1e12.")] = None,
     tokens: Annotated[Optional[str], typer.Option(metavar="N|Nx", help="Training tokens (2e12), or tokens per parameter (20x).")] = None,
@@ -125,13 +125,14 @@ def estimate(
 
     if sweep:
         assert params is not None
+        from ..extras import need
+
         low, high = (_number(p, "--params") for p in params.split(":", 1))
+        need("a --params sweep (it draws its plot with matplotlib)", "plots", ("matplotlib",))
         results = lib.sweep(low, high, points, request, where, model)
         target = _plot_path(plot)
         try:
             write_sweep_png(results, target)
-        except ImportError:
-            raise MlfootprintError("a sweep plot needs matplotlib: pip install 'mlfootprint[plots]'") from None
         except OSError as exc:
             raise MlfootprintError(f"cannot write the plot to {target}: {exc.strerror or exc}") from None
         if as_json:
@@ -149,7 +150,7 @@ def estimate(
         print_estimate(result, out)
 
 
-@app.command()
+@app.command(short_help="The accelerator catalogue: TDP, memory, peak TFLOP/s")
 def hardware() -> None:
     """The accelerator catalogue: TDP, memory, dense peak TFLOP/s, embodied CO2e, default MFU, sources."""
     from rich.table import Table

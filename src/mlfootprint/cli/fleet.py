@@ -38,7 +38,7 @@ def _labels(text: str, what: str) -> tuple[str, ...]:
     return tuple(check_label(x.strip(), what) for x in text.split(",") if x.strip())
 
 
-@app.command()
+@app.command(short_help="A platform's footprint per team and model, from Prometheus")
 def fleet(
     prometheus: Annotated[Optional[str], typer.Option(metavar="URL", help=f"Prometheus (or Thanos, Mimir, "
                           f"VictoriaMetrics) base URL, e.g. http://prometheus:9090 (default: {URL_ENV}).")] = None,
@@ -120,6 +120,10 @@ def fleet(
         raise ConfigError(f"--note is {len(note)} characters long: keep it under 300")
     if not 1 <= concurrency <= 64:
         raise ConfigError(f"--concurrency must be between 1 and 64, got {concurrency}")
+    if html is not None:
+        from ..extras import need
+
+        need("fleet --html (the HTML report)", "plots")  # before any query, not after minutes of them
     now = time.time()
     if month:
         first, last = month_window(month)

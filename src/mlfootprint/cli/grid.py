@@ -11,7 +11,7 @@ from ..errors import MlfootprintError
 from .app import app, err, out
 
 
-@app.command()
+@app.command(short_help="The cleanest time to start a job, and what it saves")
 def when(
     duration: Annotated[str, typer.Option(metavar="6h|90m", help="How long the job runs: 6h, 90m, 1h30m.")],
     within: Annotated[str, typer.Option(metavar="24h", help="Latest start, from now: 24h, 48h.")] = "24h",
@@ -51,7 +51,7 @@ def when(
     out.print(f"source: {advice.source}", style="dim")
 
 
-@app.command()
+@app.command(short_help="The cleanest place to run a job, and what it saves")
 def where(
     energy_kwh: Annotated[float, typer.Option(metavar="KWH", help="The job's IT energy in kWh.")],
     candidates: Annotated[str, typer.Option(metavar="LIST", help="Comma-separated countries or regions: FR,DE,US-CA,gcp:europe-north1.")],
@@ -90,7 +90,7 @@ def where(
                   f"{base.location.region or base.location.country}")
 
 
-@app.command()
+@app.command(short_help="Known countries, zones and cloud regions")
 def locations(
     search: Annotated[Optional[str], typer.Argument(metavar="SEARCH", help="Filter by code or name.")] = None,
 ) -> None:

@@ -61,6 +61,19 @@ def _strategies(spec: str) -> list[Any]:
     return chosen
 
 
+# strategies whose knobs are PyTorch's (precision, optimizers, schedules, pruning, quantization, threads, data)
+TORCH_STRATEGIES = ("amp", "bf16", "fp16", "optimizer", "lr", "prune", "quantize", "threads", "data", "dedupe")
+
+
+def _need_torch(spec: str) -> None:
+    """Strategies that act through PyTorch, refused in one line when it is not installed."""
+    from ..extras import need
+
+    names = [n for n in (x.strip().partition(":")[0] for x in spec.split(",")) if n in TORCH_STRATEGIES]
+    if names:
+        need(f"reduce --strategies {','.join(names)}", "torch", ("torch",))
+
+
 def _split_regions(args: str) -> list[str]:
     """'FR:SE:gcp:europe-north1' → ['FR', 'SE', 'gcp:europe-north1'] (a provider prefix keeps its region)."""
     parts, out = args.split(":"), []
@@ -70,7 +83,7 @@ def _split_regions(args: str) -> list[str]:
     return out
 
 
-@app.command()
+@app.command(short_help="Measure energy-saving strategies on your training script")
 def reduce(
     script: Annotated[Path, typer.Argument(metavar="SCRIPT", help="Python file defining train_trial(setup), "
                                            "evaluate(model) and optionally predict(model).")],
@@ -104,6 +117,7 @@ def reduce(
     if not script.is_file():
         raise MlfootprintError(f"script {str(script)!r} not found")
     chosen = _strategies(strategies)
+    _need_torch(strategies)
     goal, tol = _parse_pairs(target, "target"), _parse_pairs(tolerance, "tolerance")
     if not 1 <= repeats <= 1000 or not (math.isfinite(budget) and budget > 0):
         raise MlfootprintError(f"--repeats must be between 1 and 1000 and --budget a positive number of seconds "

@@ -30,7 +30,7 @@ class Scope(str, Enum):
     process = "process"
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command(context_settings={"allow_interspersed_args": False}, short_help="Run a command under the meter and store its footprint")
 def track(
     command: Annotated[list[str], typer.Argument(help="The command to run, after --.", show_default=False,
                                                  metavar="-- COMMAND [ARGS]...")],
@@ -112,14 +112,17 @@ def _outputs(given: str | None, prometheus: str | None) -> list[str] | None:
     return items or None
 
 
-def reader(store: str | None) -> Any:
-    """The store, opened read-only. A store that does not exist yet is not created."""
-    from ..store import open_store
+def reader(store: str | None, *, write: bool = False) -> Any:
+    """The store, opened read-only (a store that does not exist yet is not created), or for writing. A
+    PostgreSQL URL whose driver is not installed is one line with the `pip install` to run."""
+    from ..extras import need_store_driver
+    from ..store import open_store, to_url
 
-    return open_store(store)
+    need_store_driver(to_url(store))
+    return open_store(store, write=write)
 
 
-@app.command()
+@app.command(short_help="List stored runs, newest first")
 def runs(
     limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many (1-100000).")] = 20,
     project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only this project.")] = None,
@@ -152,7 +155,7 @@ def runs(
     out.print(runs_table(rows, out.width, {} if nested else db.child_totals([r.id for r in rows])))
 
 
-@app.command()
+@app.command(short_help="One run or job: the figure to quote; --details for sources")
 def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID", help="Run id or job id (a unique prefix is enough).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON record.")] = False,
@@ -181,7 +184,7 @@ def show(
         print_run(found, out, details=details)
 
 
-@app.command()
+@app.command(short_help="List distributed jobs (torchrun, Slurm, MPI) and their ranks")
 def jobs(
     limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many (1-100000).")] = 20,
     project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only jobs with runs of this project.")] = None,
@@ -205,7 +208,7 @@ def jobs(
         out.print(jobs_table(rows, out.width))
 
 
-@app.command()
+@app.command(short_help="Write all runs as CSV, JSON or CodeCarbon's CSV")
 def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv, json, or codecarbon (its emissions.csv "
                                               "columns and units).")] = ExportFormat.csv,
@@ -231,23 +234,23 @@ def export(
     err.print(f"wrote {n} runs to {output}", markup=False)
 
 
-@app.command(name="import")
+@app.command(name="import", short_help="Store runs kept in spool or rescue files")
 def import_(
     files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Spool or rescue files "
                                                 "(mlfootprint-run-ID.json) of runs the store could not take.")],
     store: StoreOpt = None,
 ) -> None:
     """Store runs kept in spool or rescue files; samples already stored are skipped, so this is safe to repeat."""
-    from ..store import open_store, spool
+    from ..store import spool
 
     payloads = [(f, spool.read(f)) for f in files]  # all readable before anything is written
-    db = open_store(store, write=True)
+    db = reader(store, write=True)
     for path, payload in payloads:
         run_id, added = db.import_rows(payload)
         out.print(f"imported run {run_id} ({added} new samples) from {path}", markup=False, highlight=False)
 
 
-@app.command()
+@app.command(short_help="Copy the runs of other stores into this one")
 def merge(
     sources: Annotated[list[str], typer.Argument(metavar="STORE...", help="Run stores to copy from: SQLite files "
                                                  "(e.g. one per node of a cluster without a database) or URLs.")],
@@ -255,22 +258,21 @@ def merge(
 ) -> None:
     """Copy every run of other stores into this one (--store / MLFOOTPRINT_STORE); a distributed job whose
     nodes wrote separate files becomes one job again. Safe to repeat: stored samples are skipped."""
-    from ..store import open_store
     from ..store.urls import to_url
 
-    target = open_store(store, write=True)
+    target = reader(store, write=True)
     readers = []
     for source in sources:  # every source readable before anything is written
         if to_url(source) == target.url:
             raise MlfootprintError(f"{source!r} is the target store itself; give the other nodes' files")
-        readers.append(open_store(source))
+        readers.append(reader(source))
     total_runs = total_samples = 0
-    for source, reader in zip(sources, readers):
+    for source, source_store in zip(sources, readers):
         runs_n = samples_n = 0
-        for payload in reader.payloads():
+        for payload in source_store.payloads():
             _, added = target.import_rows(payload)
             runs_n, samples_n = runs_n + 1, samples_n + added
-        out.print(f"merged {runs_n} runs ({samples_n} new samples) from {reader.display_url}", markup=False,
+        out.print(f"merged {runs_n} runs ({samples_n} new samples) from {source_store.display_url}", markup=False,
                   highlight=False)
         total_runs, total_samples = total_runs + runs_n, total_samples + samples_n
     err.print(f"{total_runs} runs from {len(sources)} store(s) merged into {target.display_url}", markup=False)

@@ -30,7 +30,7 @@ class Preset(str, Enum):
     tfserving = "tfserving"
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command(context_settings={"allow_interspersed_args": False}, short_help="Measure a model server: energy per request and per token")
 def serve(
     command: Annotated[Optional[list[str]], typer.Argument(help="The server to run, after --.", show_default=False,
                                                            metavar="[-- COMMAND [ARGS]...]")] = None,

@@ -15,16 +15,7 @@ from .runs import reader
 DEFAULT_REPORT = "footprint-report.html"
 
 
-def _plots_available() -> None:
-    """`report` draws with matplotlib, an optional dependency: say how to get it, in one line."""
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
-        raise MlfootprintError("the HTML report draws its plots with matplotlib, which is not installed: "
-                               "pip install 'mlfootprint[plots]'")
-
-
-@app.command()
+@app.command(short_help="Write a self-contained HTML report of a run or job")
 def report(
     run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID|FILE.json", help="Run id or job id (a unique prefix "
                                           "is enough), or a reduce --json-file result or estimate --json sweep.")],
@@ -34,9 +25,10 @@ def report(
     """One self-contained HTML file: power over time with phases, energy by phase and component,
     impact with ranges and sources, quality, forecast vs actual; for a reduce result the Pareto plot,
     for an estimate sweep the footprint against model size. Opens offline."""
+    from ..extras import need
     from ..report import write_report
 
-    _plots_available()
+    need("the HTML report", "plots")  # matplotlib draws its plots, Jinja2 writes the page
     if run_id.endswith(".json") and Path(run_id).exists():  # a file, or a FIFO/device refused by name
         path = _result_page(Path(run_id), output)
     else:
@@ -70,7 +62,7 @@ def _result_page(source: Path, output: Path) -> Path:
     return output
 
 
-@app.command()
+@app.command(short_help="A paragraph a paper can quote, with its sources")
 def statement(
     run_id: Annotated[str, typer.Argument(metavar="RUN_OR_JOB_ID|FLEET.json", help="Run id or job id (a unique "
                                           "prefix is enough), or a fleet result (fleet -o FILE.json).")],
@@ -88,7 +80,7 @@ def statement(
     typer.echo(statement_of(reader(store), run_id))
 
 
-@app.command()
+@app.command(short_help="Which sensors this machine would use, and what is missing")
 def doctor() -> None:
     """Which sensors this machine would use and why; what is missing and how to fix it."""
     from ..config import load_settings

@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import parse_output
+from ..errors import MissingDependency
+from ..extras import need
 from ..live import LiveFigures
 
 if TYPE_CHECKING:
@@ -40,7 +42,14 @@ log = logging.getLogger("mlfootprint")
 END_WAIT_S = 1.0  # the longest a run's end waits for its outputs before the host goes on
 EXIT_WAIT_S = 10.0  # the longest the interpreter's exit waits for outputs still finishing
 
-__all__ = ["END_WAIT_S", "Output", "Outputs", "build"]
+__all__ = ["END_WAIT_S", "NEEDS", "Output", "Outputs", "build"]
+
+# output -> (the extra that brings what it imports, the modules of that extra it needs; None: all of them)
+NEEDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "prometheus": ("prometheus", None), "textfile": ("prometheus", None), "html": ("plots", None),
+    "mlflow": ("trackers", ("mlflow",)), "wandb": ("trackers", ("wandb",)),
+}
+_warned: set[str] = set()  # outputs already reported as not installed in this process
 
 
 class Output(Protocol):
@@ -56,10 +65,19 @@ SamplesOf = Callable[[str], "list[SampleRow]"]  # a run id -> its stored samples
 
 def build(specs: Sequence[str], samples_of: SamplesOf | None = None) -> list[Output]:
     """The outputs named by `specs` (already checked by the settings). `samples_of` gives the HTML report
-    the run's stored samples for its power plot."""
+    the run's stored samples for its power plot. An output whose library is not installed is left out,
+    with one warning (per process) that names the `pip install` to run: the run goes on without it."""
     made: list[Output] = []
     for spec in specs:
         name, arg = parse_output(spec)
+        if name in NEEDS:
+            try:
+                need(f"output {spec}", *NEEDS[name])
+            except MissingDependency as exc:
+                if spec not in _warned:
+                    _warned.add(spec)
+                    log.warning("mlfootprint: %s; the run goes on without it", exc)
+                continue
         if name in ("prometheus", "textfile"):
             from .prometheus import PrometheusOutput, TextfileOutput
 

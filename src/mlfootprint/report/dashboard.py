@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment
 
 from ..record import RunRecord, dumps
-from .format import fmt_co2e, fmt_duration, fmt_energy, sig
+from .format import fmt_co2e, fmt_duration, fmt_energy, fmt_utc, sig
 from .plots import projects_plot
 
 if TYPE_CHECKING:
@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}
-main{max-width:1100px;margin:0 auto;padding:20px} nav a{margin-right:14px}
-table{border-collapse:collapse;background:#fff;width:100%} th,td{border-bottom:1px solid #e4e8ee;padding:4px 8px;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums} form{margin:12px 0} input{margin-right:8px}
+main{max-width:1100px;margin:0 auto;padding:20px}
+table{border-collapse:collapse;background:#fff;width:100%}
+th,td{border-bottom:1px solid #e4e8ee;padding:4px 8px;text-align:left;vertical-align:top}
+th.n,td.n{text-align:right} th.n,td.n,td.t{white-space:nowrap} td.n{font-variant-numeric:tabular-nums} form{margin:12px 0}
+input{margin-right:8px}
 figure{background:#fff;border:1px solid #dde2e8;border-radius:8px;margin:12px 0;padding:8px} figure svg{width:100%;height:auto}
 .dim{color:#5b6775}"""
 
@@ -46,47 +48,51 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ t
 <input name="host" placeholder="host" value="{{ q.host }}"><input name="since" placeholder="since (YYYY-MM-DD)" value="{{ q.since }}">
 <button type="submit">filter</button></form>
 <form method="get" action="/compare" id="compare">compare <input name="a" placeholder="run id"><input name="b" placeholder="run id"><button>compare</button></form>
-{% if rows %}<table id="runs"><tr><th>run</th><th>project</th><th>status</th><th>started UTC</th><th>time</th><th>IT energy</th><th>CO2e operational</th><th>host</th><th>job</th></tr>
-{% for r in rows %}<tr><td><a href="/run/{{ r.id }}">{{ r.id }}</a></td><td>{{ r.project }}{% if r.parent_id %} <span class="dim">(nested in <a href="/run/{{ r.parent_id }}">{{ r.parent_id }}</a>)</span>{% endif %}</td><td>{{ r.status }}</td><td>{{ r.started_at[:16] }}</td>
-<td class="n">{{ "%.1f"|format(r.duration_s) }} s</td><td class="n">{{ fmt_energy(r.energy_j) }}</td><td class="n">{{ fmt_co2e(r.co2e_kg) }}</td><td>{{ r.host }}</td>
+{% if rows %}<table id="runs"><tr><th>run</th><th>project</th><th>status</th><th>started</th><th class="n">time</th><th class="n">IT energy</th><th class="n">CO2e operational</th><th>host</th><th>job</th></tr>
+{% for r in rows %}<tr><td><a href="/run/{{ r.id }}">{{ r.id }}</a></td><td>{{ r.project }}{% if r.parent_id %} <span class="dim">(nested in <a href="/run/{{ r.parent_id }}">{{ r.parent_id }}</a>)</span>{% endif %}</td><td>{{ r.status }}</td><td class="t">{{ fmt_utc(r.started_at) }}</td>
+<td class="n">{{ fmt_duration(r.duration_s) }}</td><td class="n">{{ fmt_energy(r.energy_j) }}</td><td class="n">{{ fmt_co2e(r.co2e_kg) }}</td><td>{{ r.host }}</td>
 <td>{% if r.job_id %}<a href="/job/{{ r.job_id|urlencode }}">{{ r.job_id }}</a>{% endif %}</td></tr>{% endfor %}</table>
-<p>{{ rows|length }} runs{% if truncated %} (the newest {{ rows|length }}; narrow the filters){% endif %}</p>
+<p>{{ rows|length }} runs{% if truncated %} (the newest {{ rows|length }}; narrow the filters){% endif %}.
+{% if rows|selectattr("energy_j", "equalto", 0)|list %}<span class="dim" id="charged-once">A run nested in another, or a rank of a job whose devices another rank reads, shows 0 J: each device is charged once.</span>{% endif %}</p>
 {% else %}<p id="empty">No runs{% if q.project or q.host or q.since %} match these filters{% else %} stored yet: try <code>mlfootprint track -- python train.py</code>{% endif %}.</p>{% endif %}
 {% elif page == "jobs" %}
 {% if not rows %}<p id="empty">No distributed jobs stored: runs join a job when launched by torchrun, srun or mpirun (or with --job).</p>{% else %}
-<table id="jobs"><tr><th>job</th><th>status</th><th>ranks</th><th>nodes</th><th>GPUs</th><th>wall</th><th>IT energy</th><th>CO2e operational</th></tr>
+<table id="jobs"><tr><th>job</th><th>status</th><th class="n">ranks</th><th class="n">nodes</th><th class="n">GPUs</th><th class="n">wall</th><th class="n">IT energy</th><th class="n">CO2e operational</th></tr>
 {% for j in rows %}<tr><td><a href="/job/{{ j.job_id|urlencode }}">{{ j.job_id }}</a></td><td>{{ j.status }}</td><td class="n">{{ j.ranks }}{% if j.world_size %}/{{ j.world_size }}{% endif %}</td>
-<td class="n">{{ j.nodes }}</td><td class="n">{{ j.gpus }}</td><td class="n">{{ "%.1f"|format(j.wall_s) }} s</td><td class="n">{{ fmt_energy(j.energy_j) }}</td><td class="n">{{ fmt_co2e(j.co2e_kg) }}</td></tr>{% endfor %}</table>{% endif %}
+<td class="n">{{ j.nodes }}</td><td class="n">{{ j.gpus }}</td><td class="n">{{ fmt_duration(j.wall_s) }}</td><td class="n">{{ fmt_energy(j.energy_j) }}</td><td class="n">{{ fmt_co2e(j.co2e_kg) }}</td></tr>{% endfor %}</table>{% endif %}
 {% elif page == "projects" %}
 {% if svg %}<figure id="projects-plot">{{ svg|safe }}</figure>{% endif %}
 {% if not rows %}<p id="empty">No runs stored yet.</p>{% endif %}
-<table id="projects"><tr><th>project</th><th>runs</th><th>IT energy</th><th>CO2e operational</th><th>last run</th></tr>
-{% for p in rows %}<tr><td><a href="/?project={{ p.project|urlencode }}">{{ p.project }}</a></td><td class="n">{{ p.runs }}</td><td class="n">{{ fmt_energy(p.energy_j) }}</td><td class="n">{{ fmt_co2e(p.co2e_kg) }}</td><td>{{ p.last[:16].replace('T', ' ') }}</td></tr>{% endfor %}</table>
+{% if rows %}<table id="projects"><tr><th>project</th><th class="n">runs</th><th class="n">IT energy</th><th class="n">CO2e operational</th><th>last run</th></tr>
+{% for p in rows %}<tr><td><a href="/?project={{ p.project|urlencode }}">{{ p.project }}</a></td><td class="n">{{ p.runs }}</td><td class="n">{{ fmt_energy(p.energy_j) }}</td><td class="n">{{ fmt_co2e(p.co2e_kg) }}</td><td class="t">{{ fmt_utc(p.last) }}</td></tr>{% endfor %}</table>{% endif %}
 {% elif page == "compare" %}
 {% if svg %}<figure id="compare-plot">{{ svg|safe }}</figure>{% endif %}
-<table id="comparison"><tr><th></th>{% for r in rows %}<th><a href="/run/{{ r.id }}">{{ r.id }}</a> · {{ r.project }}</th>{% endfor %}<th>b / a</th></tr>
+<table id="comparison"><tr><th></th>{% for r in rows %}<th class="n">{{ "ab"[loop.index0] }}: <a href="/run/{{ r.id }}">{{ r.id }}</a> · {{ r.project }}</th>{% endfor %}<th class="n">b / a</th></tr>
 {% for label, values, ratio in lines %}<tr><td>{{ label }}</td>{% for v in values %}<td class="n">{{ v }}</td>{% endfor %}<td class="n">{{ ratio }}</td></tr>{% endfor %}</table>
 {% else %}<p id="error">{{ message }}</p>{% endif %}
 </main></body></html>"""
 
 RUN_LIMIT = 500
-NAV = ('<nav style="font:14px system-ui,sans-serif;margin-bottom:12px"><a href="/">runs</a> · <a href="/jobs">jobs</a> · '
-       '<a href="/projects">projects</a></nav>')
+NAV = ('<nav id="nav" style="font:14px system-ui,sans-serif;margin-bottom:12px"><a href="/">runs</a> · '
+       '<a href="/jobs">jobs</a> · <a href="/projects">projects</a></nav>')
 
 
 def _env() -> Environment:
     env = Environment(autoescape=True)
-    env.globals.update(fmt_energy=fmt_energy, fmt_co2e=fmt_co2e, style=STYLE, nav=NAV)
+    env.globals.update(fmt_energy=fmt_energy, fmt_co2e=fmt_co2e, fmt_duration=fmt_duration, fmt_utc=fmt_utc,
+                       style=STYLE, nav=NAV)
     return env
 
 
 @dataclass(frozen=True)
 class ProjectTotal:
+    """A project's line on the projects page."""
+
     project: str
     runs: int
-    energy_j: float  # IT energy charged to the project's runs
-    co2e_kg: float  # operational
-    last: str  # the newest run's start
+    energy_j: float  # IT energy charged to its runs (a nested run is charged 0: its parent has it)
+    co2e_kg: float  # operational, location-based
+    last: str  # the newest run's start, ISO 8601 UTC
 
 
 def project_totals(days: Sequence[ProjectDay]) -> list[ProjectTotal]:
@@ -144,8 +150,27 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{b / a:.3g}" if a and b is not None else "-"
 
 
+def _groups(a: RunRecord, b: RunRecord) -> list[tuple[str, float | None, float | None]]:
+    """(label, a's IT energy, b's) by component kind, then by top-level phase; each part largest first
+    (the larger of the two runs), as the bars of a report are."""
+    def kinds(x: RunRecord) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for c in x.components:
+            out[c.kind] = out.get(c.kind, 0.0) + c.energy_j
+        return out
+
+    def phases(x: RunRecord) -> dict[str, float]:
+        return {p.phase: p.energy_j for p in x.phases if p.top_level}
+
+    groups: list[tuple[str, float | None, float | None]] = []
+    for prefix, (va, vb) in (("component", (kinds(a), kinds(b))), ("phase", (phases(a), phases(b)))):
+        names = sorted(set(va) | set(vb), key=lambda n: (-max(va.get(n, 0.0), vb.get(n, 0.0)), n))
+        groups += [(f"{prefix}: {n}", va.get(n), vb.get(n)) for n in names]
+    return groups
+
+
 def compare_lines(a: RunRecord, b: RunRecord) -> list[tuple[str, list[str], str]]:
-    """Two runs side by side: totals, components, phases, place and factors, quality; b / a for numbers."""
+    """Two runs side by side: totals, place and factors, components and phases, quality; b / a for numbers."""
     lines: list[tuple[str, list[str], str]] = []
 
     def number(label: str, va: float | None, vb: float | None, fmt: Any) -> None:
@@ -163,12 +188,8 @@ def compare_lines(a: RunRecord, b: RunRecord) -> list[tuple[str, list[str], str]
     number("PUE", a.pue, b.pue, sig)
     lines.append(("how the IT energy was obtained", [(x.impact.basis_detail or x.impact.basis) if x.impact else "-"
                                                      for x in (a, b)], ""))
-    for kind in sorted({c.kind for c in a.components} | {c.kind for c in b.components}):
-        number(f"IT energy: {kind}", sum(c.energy_j for c in a.components if c.kind == kind),
-               sum(c.energy_j for c in b.components if c.kind == kind), fmt_energy)
-    phases_a, phases_b = ({p.phase: p.energy_j for p in x.phases if p.top_level} for x in (a, b))
-    for phase in sorted(set(phases_a) | set(phases_b)):
-        number(f"phase {phase}", phases_a.get(phase), phases_b.get(phase), fmt_energy)
+    for label, va, vb in _groups(a, b):
+        number(f"IT energy, {label}", va, vb, fmt_energy)
     for metric in sorted(set(a.metrics) | set(b.metrics)):
         number(metric, a.metrics.get(metric), b.metrics.get(metric), lambda v: f"{v:.4g}")
     return lines
@@ -176,28 +197,23 @@ def compare_lines(a: RunRecord, b: RunRecord) -> list[tuple[str, list[str], str]
 
 def compare_plot(a: RunRecord, b: RunRecord) -> str | None:
     """IT energy of the two runs by component kind and by phase: where they differ."""
-    from .plots import PALETTE, pyplot, svg
+    from .plots import PALETTE, energy_unit, pyplot, svg
 
-    kinds = sorted({c.kind for c in a.components} | {c.kind for c in b.components})
-    phases = sorted({p.phase for p in a.phases if p.top_level} | {p.phase for p in b.phases if p.top_level})
-    groups = [f"IT: {k}" for k in kinds] + [f"phase: {p}" for p in phases]
+    groups = _groups(a, b)
     if not groups:
         return None
-    values = []
-    for x in (a, b):
-        by_kind = [sum(c.energy_j for c in x.components if c.kind == k) for k in kinds]
-        by_phase = {p.phase: p.energy_j for p in x.phases}
-        values.append(by_kind + [by_phase.get(p, 0.0) for p in phases])
+    factor, unit = energy_unit(max(max(va or 0.0, vb or 0.0) for _, va, vb in groups))
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(groups) + 1.2))
     height = 0.4
-    for i, (x, vals) in enumerate(zip((a, b), values)):
-        ax.barh([g + (i - 0.5) * height for g in range(len(groups))], vals, height=height, color=PALETTE[i],
-                label=f"{'ab'[i]}: {x.id}")
-    ax.set_yticks(range(len(groups)), groups, fontsize=8)
+    for i, x in enumerate((a, b)):
+        values = [((va if i == 0 else vb) or 0.0) * factor for _, va, vb in groups]
+        ax.barh([n + (i - 0.5) * height for n in range(len(groups))], values, height=height, color=PALETTE[i],
+                label=f"{'ab'[i]}: {x.id} ({x.where})")
+    ax.set_yticks(range(len(groups)), [g[0] for g in groups], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("J")
-    ax.set_title("IT energy by component kind and by phase", fontsize=10)
+    ax.set_xlabel(f"IT energy ({unit})")
+    ax.set_title("IT energy by component kind and by phase (largest first)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return svg(fig)
 
@@ -287,7 +303,7 @@ def create_app(store: str | None = None, host: str = "127.0.0.1", port: int = 87
         except MlfootprintError as exc:
             return failure(exc)
         return HTMLResponse(cache.get(("compare", content_key(a, b)), lambda: page.render(
-            page="compare", title=f"{a.id} vs {b.id}", rows=[a, b], lines=compare_lines(a, b),
+            page="compare", title=f"compare a: {a.id} with b: {b.id}", rows=[a, b], lines=compare_lines(a, b),
             svg=compare_plot(a, b))))
 
     app = Starlette(routes=[Route("/", runs), Route("/jobs", jobs), Route("/projects", projects),

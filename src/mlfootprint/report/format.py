@@ -106,9 +106,22 @@ def fmt_range(r: Range, fmt: Callable[[float], str]) -> str:
     return f"{low}–{high}"
 
 
+def fmt_utc(iso: str) -> str:
+    """'2026-12-05 05:35 UTC' for a stored ISO 8601 time (the text itself when it is not one)."""
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def fmt_share(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
 __all__ = ["fmt_co2e", "fmt_count", "fmt_duration", "fmt_energy", "fmt_money", "fmt_range", "fmt_share",
-           "fmt_water", "plain", "sig"]
+           "fmt_utc", "fmt_water", "plain", "sig"]

@@ -29,8 +29,8 @@ from .model import Citations, Row
 if TYPE_CHECKING:
     from ..store.reader import ChildTotals
 
-__all__ = ["impact_table", "notes", "phase_table", "print_run", "run_view", "runs_table", "serving_table", "summary",
-           "user"]
+__all__ = ["impact_table", "next_commands", "notes", "phase_table", "print_run", "run_view", "runs_table",
+           "serving_table", "summary", "user"]
 
 
 def user(text: Any) -> Text:
@@ -123,14 +123,19 @@ def summary(record: RunRecord) -> Group:
         lines.append(Text(_forecast_line(record)))
     if record.parent_id:
         lines.append(Text(f"nested in run {record.parent_id}: its devices are charged there "
-                          f"(mlfootprint show {record.parent_id})", style="yellow"))
+                          f"({command_hint(record, 'show', record.parent_id)})", style="yellow"))
     if record.job is not None:
         lines.append(Text("rank ") + Text(str(record.job.rank)) + Text(" of job ") + user(record.job.id)
-                     + Text(f" · the whole job: mlfootprint show {plain(record.job.id)}"))
+                     + Text(f" · the whole job: {command_hint(record, 'show', plain(record.job.id))}"))
     lines.append(Text("quote: ", style="bold") + Text(model.quote(impact, record.co2e_kg, record.where)))
-    lines.append(Text(f"details: {command_hint(record, 'show', record.id, '--details')} · HTML report: "
-                      f"{command_hint(record, 'report', record.id)}", style="dim"))
     return Group(*lines)
+
+
+def next_commands(record: RunRecord) -> list[Text]:
+    """Where the details are: one command a line, to print with soft_wrap (never broken by us: a terminal
+    copies a line it wrapped itself as one line)."""
+    return [Text(f"{label}: {command_hint(record, *args)}", style="dim")
+            for label, args in (("details", ("show", record.id, "--details")), ("HTML report", ("report", record.id)))]
 
 
 def command_hint(record: RunRecord, *args: str) -> str:
@@ -282,6 +287,8 @@ def print_run(record: RunRecord, console: Console | None = None, *, details: boo
     console = console or Console()
     if not details:
         console.print(summary(record))
+        for line in next_commands(record):
+            console.print(line, soft_wrap=True)
     else:
         console.print(run_view(record))
         if record.serving is not None:
@@ -293,7 +300,7 @@ def print_run(record: RunRecord, console: Console | None = None, *, details: boo
             for note in job.ownership:
                 line += Text("; ") + user(note)
             console.print(line)
-            console.print(Text("the whole job: mlfootprint show ") + user(job.id))
+            console.print(Text(f"the whole job: {command_hint(record, 'show', plain(job.id))}"), soft_wrap=True)
     if show_warnings:
         for w in record.warnings:
             console.print(Text("note: ", style="yellow") + user(w))

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..extras import need
 from ..urlmask import mask_text, mask_url
 from .estimate import estimate_beside
 from .figures import ServeConfig, busy_energy_j
@@ -36,8 +37,9 @@ log = logging.getLogger("mlfootprint")
 
 POLL_S = 1.0  # counters are read this often, so a server that stops loses at most this much of its last window
 FIRST_POLL_S = 0.05  # until the endpoint first answers: the first window then starts within this of the server
+NEEDS = ("measuring a server (its Prometheus counters are parsed by prometheus_client)", "prometheus")
 
-__all__ = ["FIRST_POLL_S", "POLL_S", "ServerMonitor", "measure_server", "serve_config"]
+__all__ = ["FIRST_POLL_S", "NEEDS", "POLL_S", "ServerMonitor", "measure_server", "serve_config"]
 
 
 def serve_config(url: str, selectors: list[Selector], window_s: float, *, preset: str | None = None,
@@ -71,6 +73,7 @@ class ServerMonitor:
 
     def __init__(self, run: Run, url: str, selectors: list[Selector], config: ServeConfig,
                  poll_s: float = POLL_S, *, launched: bool = False) -> None:
+        need(*NEEDS)
         self.run, self.url, self.selectors, self.config = run, url, selectors, config
         self.window_s = config.window_s or 10.0
         self.poll_s = min(poll_s, self.window_s)
@@ -178,6 +181,7 @@ def measure_server(tracker: track, url: str, selectors: list[Selector], config: 
 
     if bool(command) == (pid is not None):
         raise MlfootprintError("give the server to run after -- , or --pid of a running one (not both)")
+    need(*NEEDS)  # before the server starts
     if command:
         check_command(command)
     elif pid is not None and not _pid_exists(pid):
