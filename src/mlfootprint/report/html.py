@@ -240,20 +240,16 @@ def job_report(job: dict[str, Any]) -> str:
 
 
 def pareto_plot(records: list[dict[str, Any]], metric: str) -> str | None:
-    """Energy against quality per strategy (median of repeats): the frontier is what pays."""
-    pts = [(r["strategy"], r["energy_j"], r["quality"].get(metric), r.get("recommended")) for r in records
-           if r.get("energy_j") and r.get("quality", {}).get(metric) is not None]
-    if not pts:
+    """The Pareto plot of a `reduce --json-file` result (report/pareto.py), as inline SVG."""
+    from ..reduce.result import StrategyReport
+    from ..shapes import from_json
+    from .pareto import draw, pareto_plot as plan
+
+    plot = plan([from_json(StrategyReport, r, f"record {i + 1}") for i, r in enumerate(records)], metric)
+    if plot is None:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for name, energy, quality, ok in pts:
-        ax.scatter([energy], [quality], color=PALETTE[2] if ok else PALETTE[0], s=40)
-        ax.annotate(name, (energy, quality), fontsize=8, xytext=(4, 4), textcoords="offset points")
-    ax.set_xlabel("training energy (J, median of repeats)")
-    ax.set_ylabel(metric)
-    ax.set_title("strategies: energy against quality (green: recommended)", fontsize=10)
-    return _svg(fig)
+    _pyplot()
+    return _svg(draw(plot))
 
 
 def sweep_plot(sweep: list[dict[str, Any]]) -> str | None:
