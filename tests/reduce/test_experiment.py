@@ -146,3 +146,18 @@ def test_a_strategy_that_cannot_run_here_is_tried_once() -> None:
     assert [c for c in runner.calls if c[0].startswith("GPU")] == [("GPU power limit 70%", 0, False)]
     assert result.report("GPU power limit 70%").decision == "skipped"
     assert "no GPU visible" in result.report("GPU power limit 70%").verdict
+
+
+def test_trials_run_before_the_budget_ran_out_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each scripted trial takes 1 s of a scripted clock; a 4.5 s budget ends the third round after its
+    baseline trial: the five trials that ran stay in the result, the sixth is reported as skipped."""
+    import types
+
+    from mlfootprint.reduce import experiment as module
+
+    runner = ScriptedRunner({"unclear": 0.97}, noise=0.05, seconds_per_trial=1.0)
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(monotonic=lambda: runner.clock, sleep=lambda s: None))
+    seen: list[Trial] = []
+    result = Scripted(runner, repeats=10, budget_s=4.5).run([knob("unclear")], progress=seen.append)
+    assert len(result.trials) == 5 and [t.status for t in seen].count("skipped") == 1
+    assert any("ended the experiment in round 3 with 1 verdict(s) open: unclear" in n for n in result.notes)

@@ -141,18 +141,36 @@ def test_the_quality_judged_is_the_paired_change() -> None:
     assert r.report("x").decision == "quality loss"
 
 
-def test_trials_spoiled_by_other_load_are_left_out_and_said_so() -> None:
-    """Round 1 ran beside a neighbour that came and went (1.2 cores against the 0.05 of the rest): its
-    pair is left out, and the verdict rests on the other rounds."""
+def test_a_round_whose_trials_saw_different_load_is_left_out_and_said_so() -> None:
+    """In round 1 a neighbour started after the baseline's trial (1.2 cores against the 0.05 of the rest):
+    that pair is left out, and the verdict rests on the other rounds. In round 2 the neighbour ran through
+    both trials: they compare like with like, and the round counts."""
     strategies = [named("baseline"), named("x")]
     trials = []
-    for i, (b, x, load) in enumerate([(100, 70, 0.05), (100, 130, 1.2), (100, 70, 0.05), (100, 70, 0.06)]):
-        trials.append(Trial("baseline", "training", i, energy_j=b, quality={"accuracy": 0.96}, other_load_cores=load))
-        trials.append(Trial("x", "training", i, energy_j=x, quality={"accuracy": 0.96}, other_load_cores=load))
+    for i, (b, x, load_b, load_x) in enumerate([(100, 70, 0.05, 0.05), (100, 130, 0.05, 1.2), (110, 77, 1.1, 1.2),
+                                                 (100, 70, 0.06, 0.05)]):
+        trials.append(Trial("baseline", "training", i, energy_j=b, quality={"accuracy": 0.96}, other_load_cores=load_b))
+        trials.append(Trial("x", "training", i, energy_j=x, quality={"accuracy": 0.96}, other_load_cores=load_x))
     r = summarize(Design(TARGET), strategies, trials)
     report = r.report("x")
     assert report.rounds == 3 and report.change == pytest.approx(-0.3) and report.contaminated == 0
-    assert any("2 trial(s) ran beside other processes' load" in n for n in r.notes)
+    assert "less certain" not in report.verdict
+    assert report.energy_j == 70, "the figures are the clean trials' (round 2's neighbour ran beside it)"
+    assert any("3 trial(s) ran beside more of other processes' load than the floor" in n
+               and "1 round(s) did not and were left out" in n for n in r.notes), r.notes
+
+
+def test_too_few_comparable_rounds_fall_back_to_all_and_say_so() -> None:
+    strategies = [named("baseline"), named("x")]
+    trials = []
+    for i, (load_b, load_x) in enumerate([(0.05, 1.2), (1.3, 0.05), (0.05, 0.05)]):
+        trials.append(Trial("baseline", "training", i, energy_j=100, quality={"accuracy": 0.96}, other_load_cores=load_b))
+        trials.append(Trial("x", "training", i, energy_j=70, quality={"accuracy": 0.96}, other_load_cores=load_x))
+    report = summarize(Design(TARGET), strategies, trials).report("x")
+    assert report.rounds == 3 and report.contaminated == 2 and report.verdict.endswith("less certain)")
+    assert report.decision == "saves"
+    still_running = summarize(Design(TARGET), strategies, trials, last_round=False).report("x")
+    assert still_running.rounds == 1 and still_running.decision == "undecided", "more rounds may bring comparable ones"
 
 
 def test_a_steady_neighbour_spoils_nothing() -> None:

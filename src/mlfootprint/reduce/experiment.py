@@ -10,7 +10,7 @@ budget is spent. The error rate this keeps, and why, is in stats.py.
 
 A shared machine: trials are measured in process scope (the experiment's own process tree, not
 the neighbours), and each trial is watched for other processes' load (interference.py). A round
-that ran beside load that came and went does not count for the strategies it spoiled: the next
+whose trials saw load that came and went does not count for the strategies it spoiled: the next
 round takes its place (up to `reruns` extra rounds), after a pause that grows each time, since a
 neighbour's job may end.
 """
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .design import DEFAULT_MAX_REPEATS, DEFAULT_MIN_REPEATS, DEFAULT_MIN_SAVING, Design
-from .interference import DEFAULT_MAX_OTHER_CORES, LoadWatch, floor_of, spoiled
+from .interference import DEFAULT_MAX_OTHER_CORES, LoadWatch, comparable, floor_of
 from .result import Result, summarize
 from .setup import Setup
 from .stats import DEFAULT_ERROR_RATE
@@ -134,49 +134,64 @@ class Experiment:
     def _rounds(self, runner: TrialRunner, strategies: Sequence[Strategy], trials: list[Trial], started: float,
                 ambient: float | None, progress: Callable[[Trial], None] | None) -> list[str]:
         """Rounds of the baseline and the open strategies until none is open; notes on why it stopped
-        early, if it did."""
+        with verdicts open, if it did."""
         d = self.design
-        base, others = strategies[0], list(strategies[1:])
-        first = max((t.repeat for t in trials), default=-1) + 1  # the baseline trial of a round pairs its trials
+        others = list(strategies[1:])
+        first = max((t.repeat for t in trials), default=-1) + 1  # round numbers pair trials: never reused
         pause = 0.5
         for n in range(d.max_repeats + d.reruns):
             so_far = summarize(d, strategies, trials, ambient_cores=ambient, last_round=False)
             active = [s for s in others if self._open(s, so_far, trials)] if n else others
-            if n and not active and (others or n >= min(d.first_look, d.max_repeats)):
+            if n and not active and (others or n >= d.first_look):  # a lone baseline: rounds enough for its spread
                 break
-            round_ = first + n
-            lineup = [base, *active]
-            orders = balanced_orders(len(lineup))
-            order = orders[n % len(orders)]
-            inference_each_round = any(s.measures_inference() for s in active)
-            ran: list[Trial] = []
-            for i, strategy in enumerate(lineup[k] for k in order):
-                if time.monotonic() - started > self.budget_s:
-                    rest = [lineup[k] for k in order[i:]]
-                    for s in rest:
-                        skipped = Trial(s.name, s.kind, round_, "skipped",
-                                        f"experiment budget of {self.budget_s:g} s spent")
-                        if progress:
-                            progress(skipped)
-                    open_ = [s.name for s in active] if active else []
-                    return [f"the budget of {self.budget_s:g} s ended the experiment in round {round_ + 1}"
-                            + (f" with {len(open_)} verdict(s) open: {', '.join(open_)}" if open_ else "")]
-                measure = self.predict_fn is not None and (
-                    n == 0 or strategy.measures_inference() or (strategy is base and inference_each_round))
-                trial = runner.run(strategy, round_, measure_inference=measure)
-                trials.append(trial)
-                ran.append(trial)
-                if progress:
-                    progress(trial)
-            floor = floor_of([ambient, *(t.other_load_cores for t in trials if t.ran)])
-            if any(t.ran and spoiled(t.other_load_cores, t.foreign_gpu_pids, floor, d.max_other_cores) for t in ran):
-                log.info("mlfootprint: round %d ran beside other processes' load; pausing %.1f s", round_ + 1, pause)
+            ran, finished = self._round(runner, strategies[0], active, first + n, n, started, progress)
+            trials += ran
+            if not finished:
+                open_ = [s.name for s in active]
+                return [f"the budget of {self.budget_s:g} s ended the experiment in round {first + n + 1}"
+                        + (f" with {len(open_)} verdict(s) open: {', '.join(open_)}" if open_ else "")]
+            if not self._comparable_round(ran, ambient, trials):
+                log.info("mlfootprint: other processes' load came and went in round %d; pausing %.1f s", first + n + 1,
+                         pause)
                 time.sleep(pause)  # a neighbour's job may end: give it a moment before the next round
                 pause = min(MAX_PAUSE_S, pause * 2)
         so_far = summarize(d, strategies, trials, ambient_cores=ambient)
         still = [s.name for s in others if so_far.report(s.name).decision == "undecided"]
         return [f"{len(still)} verdict(s) still open after {d.max_repeats} rounds: {', '.join(still)} (their "
                 "verdicts say how many rounds would settle them)"] if still else []
+
+    def _comparable_round(self, ran: list[Trial], ambient: float | None, trials: list[Trial]) -> bool:
+        """Did every trial of the round see the load its baseline trial saw (interference.comparable)?"""
+        base = next((t for t in ran if t.strategy == "baseline" and t.ran), None)
+        if base is None:
+            return True
+        floor = floor_of([ambient, *(t.other_load_cores for t in trials if t.ran)])
+        return all(comparable(t.other_load_cores, t.foreign_gpu_pids, base.other_load_cores, base.foreign_gpu_pids,
+                              floor, self.design.max_other_cores) for t in ran if t.ran)
+
+    def _round(self, runner: TrialRunner, base: Strategy, active: list[Strategy], round_: int, n: int,
+               started: float, progress: Callable[[Trial], None] | None) -> tuple[list[Trial], bool]:
+        """One trial of the baseline and of each open strategy, in the round's crossover order, and
+        whether the round finished (the budget may end it: the trials left are reported as skipped)."""
+        lineup = [base, *active]
+        orders = balanced_orders(len(lineup))
+        order = [lineup[k] for k in orders[n % len(orders)]]
+        inference_each_round = any(s.measures_inference() for s in active)  # the baseline pairs with them
+        ran: list[Trial] = []
+        for i, strategy in enumerate(order):
+            if time.monotonic() - started > self.budget_s:
+                for left in order[i:]:
+                    if progress:
+                        progress(Trial(left.name, left.kind, round_, "skipped",
+                                       f"experiment budget of {self.budget_s:g} s spent"))
+                return ran, False
+            measure = self.predict_fn is not None and (
+                n == 0 or strategy.measures_inference() or (strategy is base and inference_each_round))
+            trial = runner.run(strategy, round_, measure_inference=measure)
+            ran.append(trial)
+            if progress:
+                progress(trial)
+        return ran, True
 
     def _open(self, s: Strategy, so_far: Result, trials: list[Trial]) -> bool:
         """Does `s` need another round: its verdict is open, it never failed, and it has rounds left."""

@@ -6,13 +6,15 @@ scope (the experiment's own process tree), and each trial is watched: the machin
 (steal time from other virtual machines included) minus our tree's CPU time is the load of others,
 in cores.
 
-What spoils a comparison is load that comes and goes, not load that stays: a trial and the baseline
-trial it is paired with that both ran beside the same steady neighbour compare like with like. So a
-trial is judged against the floor of others' load over the whole experiment (the least any trial, or
-the warm-up, saw): it is spoiled when others used more than `max_other_cores` above that floor, or
-when another process had a context on our GPU. A machine that a foreign job keeps busy throughout
-then still gives clean trials (and the result says how busy it was); a neighbour that starts or
-stops mid-experiment spoils the trials it overlapped, which are replaced by later rounds.
+What spoils a comparison is load that comes and goes, not load that stays. A trial is judged against
+the floor of others' load over the whole experiment (the least any trial, or the warm-up, saw): it is
+spoiled when others used more than `max_other_cores` above that floor, or when another process had a
+context on our GPU; its figures then count only where a strategy has no clean trial. A verdict
+compares pairs (a strategy's trial and the baseline's of the same round), and a pair compares like
+with like when both trials ran clean, or when both ran beside the same load (within
+`max_other_cores` of each other): a neighbour that keeps a core busy throughout, at any level, leaves
+every pair comparable, and the result says how busy the machine was; a neighbour that starts or
+stops between or during the two trials makes the pair incomparable, and a later round takes its place.
 """
 
 from __future__ import annotations
@@ -47,6 +49,17 @@ def floor_of(loads: Iterable[float | None]) -> float:
 def spoiled(other_cores: float | None, foreign_gpu_pids: Sequence[int], floor: float, max_other_cores: float) -> bool:
     """Did other processes' load spoil a trial: more than `max_other_cores` above the floor, or our GPU shared?"""
     return bool(foreign_gpu_pids) or (other_cores is not None and other_cores - floor > max_other_cores)
+
+
+def comparable(a_cores: float | None, a_pids: Sequence[int], b_cores: float | None, b_pids: Sequence[int],
+               floor: float, max_other_cores: float) -> bool:
+    """Do two trials compare like with like: neither shared our GPU, and both ran clean or both ran
+    beside the same load of others (within `max_other_cores` of each other)?"""
+    if a_pids or b_pids:
+        return False
+    if not spoiled(a_cores, (), floor, max_other_cores) and not spoiled(b_cores, (), floor, max_other_cores):
+        return True
+    return a_cores is not None and b_cores is not None and abs(a_cores - b_cores) <= max_other_cores
 
 
 def describe(other_cores: float | None, foreign_gpu_pids: Sequence[int], floor: float) -> str:
@@ -96,4 +109,4 @@ class LoadWatch:
         return tuple(sorted(foreign))
 
 
-__all__ = ["DEFAULT_MAX_OTHER_CORES", "Load", "LoadWatch", "describe", "floor_of", "spoiled"]
+__all__ = ["DEFAULT_MAX_OTHER_CORES", "Load", "LoadWatch", "comparable", "describe", "floor_of", "spoiled"]

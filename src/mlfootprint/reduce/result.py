@@ -21,8 +21,7 @@ from ..impact import operational_co2e_kg
 from ..ranges import Range
 from ..shapes import to_json
 from .design import Design
-from .interference import describe, floor_of, spoiled
-from .stats import pareto_front
+from .interference import comparable, describe, floor_of, spoiled
 from .strategies import Region, Strategy, combine
 from .trial import Trial
 from .verdict import Verdict, judge_energy, judge_placement
@@ -51,7 +50,7 @@ class StrategyReport:
     methods: tuple[str, ...] = ()
     reason: str | None = None  # why there is no figure (skipped, failed)
     intensity_note: str | None = None  # a placement: the grid it is costed at
-    contaminated: int = 0  # repeats used that ran beside other load (only when none ran clean)
+    contaminated: int = 0  # rounds the verdict compares whose two trials saw different load (when too few others)
     change: float | None = None  # the relative change the verdict rests on (geometric mean of the round ratios - 1)
     recommended: bool = False
     verdict: str = ""
@@ -108,10 +107,6 @@ class Result:
         """The relative change against the baseline the verdict rests on; None for the baseline."""
         return self.report(name).change
 
-    def open_strategies(self) -> list[str]:
-        """Strategies whose verdict more rounds could still settle."""
-        return [r.strategy for r in self.reports if r.decision == "undecided"]
-
     @property
     def metric(self) -> str | None:
         base = self.summaries.get("baseline")
@@ -121,14 +116,6 @@ class Result:
         """The rows of `reduce --json`, cheapest training energy first."""
         rows = sorted(self.reports, key=lambda r: (r.energy_j is None, r.energy_j or 0.0))
         return [to_json(r) for r in rows]
-
-    def front(self) -> list[str]:
-        """Strategies on the Pareto front of training-energy change against quality (baseline at 1)."""
-        metric = self.metric
-        points = [(1.0 + (r.change or 0.0), r.quality[metric], r.strategy) for r in self.reports
-                  if metric and metric in r.quality and r.kind != "inference" and r.intensity_note is None
-                  and (r.strategy == "baseline" or r.change is not None)]
-        return [points[i][2] for i in pareto_front([(x, y) for x, y, _ in points])]
 
     # -- advice --------------------------------------------------------------------------------
     def recommendation(self) -> str:
@@ -189,14 +176,18 @@ class _Builder:
         ran = [t for t in self.trials if t.strategy == name and t.ran]
         return [t for t in ran if self.clean(t)] or ran
 
+    def comparable(self, a: Trial, b: Trial) -> bool:
+        return comparable(a.other_load_cores, a.foreign_gpu_pids, b.other_load_cores, b.foreign_gpu_pids, self.floor,
+                          self.design.max_other_cores)
+
     def paired(self, name: str) -> tuple[list[Trial], list[Trial]]:
-        """The strategy's and the baseline's trials of the rounds its verdict compares: the rounds where
-        both ran clean; once no more rounds will run, every round both ran in if the clean ones are too
-        few for an interval (the verdict then says it was measured beside other load)."""
+        """The strategy's and the baseline's trials of the rounds its verdict compares: the rounds whose
+        two trials compare like with like; once no more rounds will run, every round both ran in if
+        those are too few for an interval (the verdict then says it was measured beside other load)."""
         mine = {t.repeat: t for t in self.trials if t.strategy == name and t.ran}
         base = {t.repeat: t for t in self.trials if t.strategy == "baseline" and t.ran}
         both = sorted(mine.keys() & base.keys())
-        rounds = [r for r in both if self.clean(mine[r]) and self.clean(base[r])]
+        rounds = [r for r in both if self.comparable(mine[r], base[r])]
         if self.last_round and len(rounds) < self.design.first_look:
             rounds = both
         return [mine[r] for r in rounds], [base[r] for r in rounds]
@@ -219,10 +210,11 @@ class _Builder:
         mine, base = self.paired(s.name)
         figures = self._figures(s, mine or self.used(s.name), ran)
         verdict = self._compare(s, mine, base)
-        spoiled_ = sum(not self.clean(t) for t in mine + base)
-        if spoiled_:
-            verdict = replace(verdict, text=verdict.text + " (measured beside other load: less certain)")
-        return replace(self._with_verdict(figures, verdict, self._settings(mine or ran, base)), contaminated=spoiled_)
+        unlike = sum(not self.comparable(a, b) for a, b in zip(mine, base))
+        if unlike:
+            verdict = replace(verdict, text=verdict.text + " (measured beside other load that came and went: less "
+                                                           "certain)")
+        return replace(self._with_verdict(figures, verdict, self._settings(mine or ran, base)), contaminated=unlike)
 
     def _figures(self, s: Strategy, used: list[Trial], ran: list[Trial]) -> StrategyReport:
         """Medians over the trials used; inference from those of them that measured it, else from any."""
@@ -240,7 +232,7 @@ class _Builder:
             _median([t.co2e_kg for t in used]),
             {k: statistics.fmean(t.quality[k] for t in used if k in t.quality) for k in metrics},
             _median(inference), _spread(inference), tuple(sorted({m for t in used for m in t.methods})),
-            contaminated=sum(not self.clean(t) for t in used), min_saving=self.design.min_saving)
+            min_saving=self.design.min_saving)
 
     def _compare(self, s: Strategy, mine: list[Trial], base: list[Trial]) -> Verdict:
         key = self._basis_key(s, mine, base)
@@ -301,6 +293,12 @@ class _Builder:
         verdict = judge_placement(co2e, figures.co2e_kg or co2e, note, self.design)
         return replace(self._with_verdict(figures, verdict, {}), co2e_kg=co2e, intensity_note=note)
 
+    def _left_out(self, name: str) -> int:
+        """Rounds of a strategy and the baseline that ran, and whose trials saw different load."""
+        mine = {t.repeat: t for t in self.trials if t.strategy == name and t.ran}
+        base = {t.repeat: t for t in self.trials if t.strategy == "baseline" and t.ran}
+        return sum(not self.comparable(mine[r], base[r]) for r in mine.keys() & base.keys())
+
     def _short_trials(self) -> bool:
         durations = [t.duration_s for t in self.trials if t.ran and t.duration_s > 0]
         return bool(durations) and statistics.median(durations) < MIN_SAMPLES_PER_TRIAL * self.design.interval_s
@@ -311,12 +309,15 @@ class _Builder:
         ran = [t for t in self.trials if t.ran]
         spoiled_ = [t for t in ran if not self.clean(t)]
         if spoiled_:
-            used_anyway = sum(r.contaminated for r in reports)
             worst = max(spoiled_, key=lambda t: t.other_load_cores or 0.0)
-            notes.append(f"{len(spoiled_)} trial(s) ran beside other processes' load (worst: "
-                         f"{describe(worst.other_load_cores, worst.foreign_gpu_pids, self.floor)}) and were left out of "
-                         "the comparisons, later rounds taking their place"
-                         + (f"; {used_anyway} count where a strategy has no clean repeat" if used_anyway else ""))
+            left_out = sum(self._left_out(s.name) for s in self.strategies if s.name != "baseline")
+            unlike = sum(r.contaminated for r in reports)
+            notes.append(f"{len(spoiled_)} trial(s) ran beside more of other processes' load than the floor (worst: "
+                         f"{describe(worst.other_load_cores, worst.foreign_gpu_pids, self.floor)}): a round counts "
+                         "when both of its trials saw the same load"
+                         + (f"; {left_out} round(s) did not and were left out, later rounds taking their place"
+                            if left_out else "")
+                         + (f"; {unlike} count where too few comparable rounds were left" if unlike else ""))
         if self.floor > self.design.max_other_cores:
             notes.append(f"other processes kept {self.floor:.2f} cores busy throughout: the figures are this "
                          "experiment's share of the machine (process scope), and each round compares trials that "
