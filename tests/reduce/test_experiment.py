@@ -97,11 +97,23 @@ def test_noise_too_large_for_the_rounds_left_ends_open_with_what_would_settle_it
     runner = ScriptedRunner({"unclear": 0.95}, noise=0.08, seed=4)
     result = Scripted(runner, repeats=5).run([knob("unclear")])
     report = result.report("unclear")
-    assert report.decision == "undecided" and report.rounds == 5
+    assert report.decision == "undecided" and 3 <= report.rounds <= 5
     assert report.rounds_needed is not None and report.rounds_needed > 5
     assert f"about {report.rounds_needed} rounds in all" in report.verdict
-    assert any("1 verdict(s) still open after 5 rounds: unclear" in n for n in result.notes)
+    assert any("1 verdict(s) left open: unclear" in n for n in result.notes)
     assert "1 undecided: unclear" in result.recommendation()
+
+
+def test_a_verdict_no_round_left_could_settle_stops_early() -> None:
+    """A 1 % change in 5 % noise would need hundreds of rounds: after the first look the strategy stops
+    (futility), the rounds go to the one that can still be settled, and its verdict says what would do."""
+    runner = ScriptedRunner({"hopeless": 0.99, "saves": 0.85}, noise=0.05, seed=5)
+    result = Scripted(runner, repeats=10).run([knob("hopeless"), knob("saves")])
+    rounds = Counter(name for name, _, _ in runner.calls)
+    hopeless = result.report("hopeless")
+    assert rounds["hopeless"] == 3 and hopeless.decision == "undecided"
+    assert rounds["saves"] > 3 and result.report("saves").decision == "saves"
+    assert "rounds" in hopeless.verdict and ("would be needed" in hopeless.verdict or "in all" in hopeless.verdict)
 
 
 def test_a_clear_quality_loss_stops_at_the_first_look() -> None:
@@ -129,8 +141,8 @@ def test_inference_is_measured_every_round_only_where_it_can_differ() -> None:
     measured = {(name, r): m for name, r, m in runner.calls}
     assert measured[("batch 128", 0)] and not any(m for (name, r), m in measured.items() if name == "batch 128" and r)
     assert all(m for (name, r), m in measured.items() if name == "prune 50%")
-    later_baseline = [m for (name, r), m in measured.items() if name == "baseline" and r]
-    assert later_baseline and all(later_baseline)
+    prune_rounds = {r for (name, r) in measured if name == "prune 50%"}
+    assert len(prune_rounds) >= 3 and all(measured[("baseline", r)] for r in prune_rounds), "its pairs measure both"
 
 
 def test_a_strategy_that_cannot_run_here_is_tried_once() -> None:

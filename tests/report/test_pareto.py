@@ -64,14 +64,21 @@ def test_the_figure_holds_what_the_plot_says_it_drew() -> None:
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), "labels do not overprint"
 
 
-def test_user_text_is_drawn_as_text_not_maths() -> None:
-    r = result({"baseline": [100, 100, 100], "$x^2$": [70, 70, 70]}, {"baseline": 0.96, "$x^2$": 0.96})
-    plot = pareto_plot(r.reports)
+@pytest.mark.parametrize("name", ["$x^2$", "$\\frac{$"])
+def test_user_text_is_drawn_as_text_not_maths(name: str) -> None:
+    """A strategy or metric name with dollars is the user's text: drawn as typed, never parsed as maths
+    (an invalid formula would raise, and the PNG, the HTML page and the command would fail with it)."""
+    from mlfootprint.report.html import pareto_plot as html_plot
+
+    r = result({"baseline": [100, 100, 100], name: [70, 70, 70]}, {"baseline": 0.96, name: 0.96})
+    plot = pareto_plot(r.reports, metric="accuracy")
     assert plot is not None
     fig = draw(plot)
     texts = [t for t in fig.axes[0].texts if "$" in t.get_text()]
     assert texts and all(not t.get_parse_math() for t in texts)
     fig.canvas.draw()  # would raise on malformed maths if it were parsed
+    svg = html_plot(r.records(), "accuracy")
+    assert svg is not None and svg.startswith("<svg")
 
 
 def test_labels_of_strategies_on_the_same_spot_stay_apart() -> None:

@@ -157,8 +157,9 @@ class Experiment:
                 pause = min(MAX_PAUSE_S, pause * 2)
         so_far = summarize(d, strategies, trials, ambient_cores=ambient)
         still = [s.name for s in others if so_far.report(s.name).decision == "undecided"]
-        return [f"{len(still)} verdict(s) still open after {d.max_repeats} rounds: {', '.join(still)} (their "
-                "verdicts say how many rounds would settle them)"] if still else []
+        return [f"{len(still)} verdict(s) left open: {', '.join(still)} (each says how many rounds at the noise "
+                f"seen would settle it; at most {d.max_repeats} rounds were planned, and one that would need more than "
+                "twice the rounds left stopped early)"] if still else []
 
     def _comparable_round(self, ran: list[Trial], ambient: float | None, trials: list[Trial]) -> bool:
         """Did every trial of the round see the load its baseline trial saw (interference.comparable)?"""
@@ -194,13 +195,22 @@ class Experiment:
         return ran, True
 
     def _open(self, s: Strategy, so_far: Result, trials: list[Trial]) -> bool:
-        """Does `s` need another round: its verdict is open, it never failed, and it has rounds left."""
+        """Does `s` need another round: its verdict is open, it never failed, it has rounds left, and
+        they could settle it. A verdict that would need more than twice the rounds left, at the noise
+        seen, stops (futility): stopping without a verdict can make no verdict wrong, and the rounds go
+        to the strategies that can still be settled; its verdict says how many rounds would do."""
         report = so_far.report(s.name)
         if report.decision != "undecided":
             return False
         if any(t.strategy == s.name and not t.ran for t in trials):
             return False  # skipped (cannot run here) or failed: another round would do the same
-        return report.rounds < self.design.max_repeats
+        d = self.design
+        if report.rounds >= d.max_repeats:
+            return False
+        if report.rounds >= d.first_look and report.change_range is not None:
+            left = d.max_repeats - report.rounds
+            return report.rounds_needed is not None and report.rounds_needed - report.rounds <= 2 * left
+        return True
 
     # -- set-up ------------------------------------------------------------------------------------
     def trial_runner(self) -> TrialRunner:

@@ -50,7 +50,7 @@ class Setup:
     device: str = "cpu"
     seed: int = 0
     extras: dict[str, Any] = field(default_factory=dict)  # for user-defined strategies
-    chosen: dict[str, str] = field(default_factory=dict)  # what make_optimizer/make_scheduler picked, for the verdict
+    chosen: dict[str, str] = field(default_factory=dict)  # what make_optimizer picked (and why), for the verdict
 
     def autocast(self) -> AbstractContextManager[object]:
         """Mixed precision as the strategy asked (fp32: no autocast)."""
