@@ -12,7 +12,8 @@
 from . import strategies
 from .design import Design
 from .experiment import Experiment
-from .result import Result, StrategyReport, summarize
+from .result import Result, StrategyReport
+from .summary import summarize
 from .setup import TYPICAL_LR, Setup
 from .strategies import Region, Strategy, StrategyUnavailable
 from .trial import Trial

@@ -25,7 +25,8 @@ from typing import Any
 
 from .design import DEFAULT_MAX_REPEATS, DEFAULT_MIN_REPEATS, DEFAULT_MIN_SAVING, Design
 from .interference import DEFAULT_MAX_OTHER_CORES, LoadWatch, comparable, floor_of
-from .result import Result, summarize
+from .result import Result
+from .summary import summarize
 from .setup import Setup
 from .stats import DEFAULT_ERROR_RATE
 from .strategies import Region, Strategy, baseline
