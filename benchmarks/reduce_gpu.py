@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mlfootprint.reduce import Experiment, strategies as s
+from mlfootprint.report.reduce_view import print_result
 
 DIM, CLASSES, TRAIN, TEST = 512, 10, 131072, 16384
 
@@ -68,7 +69,7 @@ def main() -> None:
     exp = Experiment(train_trial, evaluate, target={"accuracy": 0.90}, tolerance={"accuracy": 0.01},
                      repeats=args.repeats, budget_s=480, device="cuda", interval_s=0.2, country="US")
     result = exp.run([s.mixed_precision("bf16", "fp16"), s.batch_size(256, 2048, 8192)])
-    result.table()
+    print_result(result)
     print(result.recommendation())
 
 

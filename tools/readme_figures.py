@@ -163,18 +163,21 @@ def rows() -> list[tuple[str, str, str, str]]:
                 f"bf16: {line[0]} training energy, {line[1]} accuracy ({acc}; the accuracy target was reached "
                 f"in {target} runs, so no energy-to-target); batch 256: {worse[0]}", "h100_reduce.txt"))
 
-    digits = re.sub(r"\n(?![✓·] |note:|energy is|Recommended|  )", " ", (RESULTS / "reduce_digits.txt").read_text(encoding="utf-8"))
-    verdicts = re.findall(r"^([✓·]) ([^:]+): ([+-]\d+%) [^;]*;[^—\n]*(?:— ([^\n(]+))?", digits, re.M)
+    before_s, before_n = grab("reduce_digits.txt", r"^# median before: ([\d.]+) s wall, ([\d.]+/\d+) verdicts reached")
+    now_s, now_n = grab("reduce_digits.txt", r"^# median now: ([\d.]+) s wall, ([\d.]+/\d+) verdicts reached")
+    pairs = len(re.findall(r"^# now: ", (RESULTS / "reduce_digits.txt").read_text(encoding="utf-8"), re.M))
+    digits = re.sub(r"\n(?![✓·] |note:|energy is|Recommended|No change|  )", " ",
+                    (RESULTS / "reduce_digits.txt").read_text(encoding="utf-8"))
+    verdicts = re.findall(r"^([✓·]) ([^:]+): ([+-][\d.]+%) .*? — (a saving|costlier|no change|quality loss|undecided)",
+                          digits, re.M)
     groups: dict[str, list[str]] = {}
-    for mark, name, change, why in verdicts:
-        if name == "baseline":
-            continue
-        kind = ("recommended" if mark == "✓" else "refused for quality" if "quality loss" in why
-                else "within noise" if "noise" in why else "costlier" if "costlier" in why else why.strip())
-        groups.setdefault(kind, []).append(f"{name} {change}")
+    for _, name, change, decision in verdicts:
+        groups.setdefault({"a saving": "recommended"}.get(decision, decision), []).append(f"{name} {change}")
     shown = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in groups.items())
-    out.append(("`reduce` on the digits CNN, target accuracy 0.95 (3 repeats, modelled CPU energy)", "2-vCPU VM",
-                shown, "reduce_digits.txt"))
+    out.append(("`reduce` on the digits CNN, target accuracy 0.95, sequential rounds (modelled CPU energy; the last "
+                f"of {pairs} runs)", "2-vCPU VM (shared)",
+                f"median wall time {now_s} s, {now_n} verdicts reached; the version before sequential verdicts (3 "
+                f"fixed rounds), alternated with it: {before_s} s, {before_n} reached. {shown}", "reduce_digits.txt"))
 
     csv_s, json_s, rss = (grab("export_scale.txt", r"export -f csv: ([\d.]+) s")[0],
                           *grab("export_scale.txt", r"export -f json: ([\d.]+) s wall, peak RSS (\d+) MB"))

@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 from .impact import Impact, energy_basis
 from .quality import PhaseFigures, generalization_gaps, phase_records
 from .serving.figures import ServeConfig, Serving, ServingEstimate, Window, summarize_windows
-from .rows import ComponentRow, PhaseRow, RunRow, SampleRow, ValueRow, row, row_fields
+from .rows import ComponentRow, PhaseRow, RunKind, RunRow, SampleRow, ValueRow, row, row_fields
 from .shapes import JSON_KEY, ShapeError, from_json, to_json
 
-__all__ = ["MAX_NAME", "MAX_PATH", "Component", "ComponentRow", "ForecastFigures", "JobLink", "Location", "PhaseRow",
+__all__ = ["MAX_NAME", "MAX_PATH", "Component", "ComponentRow", "ForecastFigures", "JobLink", "Location", "PhaseRow", "RunKind",
            "RunRecord", "RunRows", "RunRow", "SampleRow", "Setting", "ValueRow", "WindowRow", "clean_rows", "clip",
            "dumps", "finite", "now_iso", "row", "row_fields", "to_record"]
 
@@ -216,7 +216,7 @@ class RunRecord:
     settings: dict[str, Setting]
     warnings: list[str]
     parent_id: str | None = None  # nested in that run (devices charged there), or a trial of that experiment
-    kind: str = "run"  # run | experiment
+    kind: str = "run"  # run | experiment | trial (rows.RunKind)
     overlaps: list[str] = field(default_factory=list)  # unrelated runs measuring this machine at the same time
 
     def to_json(self) -> dict[str, Any]:

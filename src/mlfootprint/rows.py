@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .shapes import from_json
 
-__all__ = ["ComponentRow", "PhaseRow", "RunRow", "SampleRow", "ValueRow", "row", "row_fields"]
+__all__ = ["ComponentRow", "PhaseRow", "RunKind", "RunRow", "SampleRow", "ValueRow", "row", "row_fields"]
 
 _R = TypeVar("_R")
+
+# what a run row is: a run; an experiment (an entry its trials are grouped under, measuring nothing itself);
+# a trial of an experiment (listed under it, charged its own devices)
+RunKind = Literal["run", "experiment", "trial"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class RunRow:
     job_rank: int | None = None
     job_json: str | None = None
     parent_id: str | None = None  # the run this one is nested in, or the experiment it is a trial of
-    kind: str = "run"  # run | experiment
+    kind: str = "run"  # run | experiment | trial (RunKind; str: a newer version may store another)
     serving_estimate_json: str | None = None
     overlaps_json: str | None = None  # unrelated runs that measured this machine at the same time
 

@@ -61,7 +61,7 @@ from .live import ChannelLive, LiveFigures
 from .meter import Meter, MeterSnapshot
 from .ownership import Claims, measured_sensors
 from .phases import PhaseAccount, PhaseRecorder, within
-from .record import (MAX_PATH, ForecastFigures, PhaseRow, RunRecord, RunRow, RunRows, SampleRow, ValueRow, WindowRow, clip, dumps,
+from .record import (MAX_PATH, ForecastFigures, PhaseRow, RunKind, RunRecord, RunRow, RunRows, SampleRow, ValueRow, WindowRow, clip, dumps,
                      finite, now_iso, to_record)
 from .recorder import EXIT_WAIT_S, RunRecorder
 from .sensors import Sensor
@@ -117,7 +117,7 @@ class Run:
     def __init__(self, settings: Settings, origins: Mapping[str, str], location: Location, meter: Meter,
                  store_url: str, *, command: str | None, warnings: list[str], job: jobenv.JobContext | None = None,
                  claims: Claims | None = None, extra: Mapping[str, Any] | None = None,
-                 parent_id: str | None = None, measures_machine: bool = False) -> None:
+                 parent_id: str | None = None, measures_machine: bool = False, kind: RunKind = "run") -> None:
         self.id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] had, without importing uuid
         self.settings = settings
         self.location = location
@@ -130,7 +130,9 @@ class Run:
         self.warnings = warnings
         self.job = job  # the distributed job this run is a rank of, if any
         self.claims = claims or Claims()  # the devices it measures for that job
-        self.parent_id = parent_id  # nested in that run: its devices are charged there
+        self.parent_id = parent_id  # nested in that run (its devices are charged there), or a trial of that experiment
+        self.kind = kind  # run | experiment (an entry its trials are grouped under) | trial (charged itself)
+        charged_to = parent_id if kind == "run" else None
         self.origins = dict(origins)  # where each setting that is not a default came from
         self._meter = meter
         self._owner_pid = os.getpid()
@@ -158,7 +160,7 @@ class Run:
         from .sensors.procfs import logical_cpus  # one count of CPUs for the CPU model and the embodied share
         self._accounting = RunAccounting(settings, location, place_for(settings, origins, location), series,
                                          self.started_at, job_rank=job is not None, claims=self.claims,
-                                         logical_cpus=logical_cpus(), charged_to=parent_id)
+                                         logical_cpus=logical_cpus(), charged_to=charged_to)
         self._static = self._static_row()
         self.watch = ProgressWatch(self.id, settings, warnings, self._co2e_of_projection)
         if settings.budget.progress_bar:
@@ -171,7 +173,7 @@ class Run:
         self._outputs = Outputs(build(settings.recording.outputs, self._stored_samples))
         self._recorder = RunRecorder(self.id, store_url, self._rows, settings.sampling.flush_interval_s,
                                      after_flush=self._flush_outputs)
-        if parent_id is not None:
+        if charged_to is not None:
             self.warnings.append(f"nested in run {parent_id}, which measures this machine: this run's devices are "
                                  "charged there (its phases, counts and metrics are its own)")
         self.overlaps: list[str] = []  # unrelated runs measuring this machine at the same time (overlap.py)
@@ -400,7 +402,7 @@ class Run:
             interval_s=settings.sampling.interval_s, host=_HOST, pid=self._owner_pid, command=self.command,
             exit_code=None, settings_json=self._settings_json, warnings_json=json.dumps(self.warnings),
             impact_json=None, job_id=self.job.job_id if self.job else None,
-            job_rank=self.job.rank if self.job else None, job_json=job_json, parent_id=self.parent_id)
+            job_rank=self.job.rank if self.job else None, job_json=job_json, parent_id=self.parent_id, kind=self.kind)
 
     def _rows(self, drain: bool) -> RunRows:
         """Everything the recorder writes; `drain` takes the new samples from the meter (the writer
@@ -552,7 +554,7 @@ def parent_environment(run: Run) -> dict[str, str]:
     return {PARENT_ENV: f"{run.id}@{_HOST}"}
 
 
-_RUN_ARGUMENTS = ("command", "sensors", "pid", "extra", "parent_id")
+_RUN_ARGUMENTS = ("command", "sensors", "pid", "extra", "parent_id", "kind", "trial_of")
 
 
 class track:
@@ -568,11 +570,15 @@ class track:
     ran, `sensors` replaces the machine's (tests, simulations), `pid` is the process tree to charge in
     process scope, `extra` adds entries to the record's settings, and `parent_id` nests the run in another
     (found by itself when it runs inside another run or under `mlfootprint track`/`serve`).
+    `kind="experiment"` opens an entry that groups trials (`reduce` opens one, with `sensors=[]`: it
+    measures nothing itself); `trial_of` makes the run a trial of such an entry: listed under it, and
+    charged its own devices (unlike a nested run, whose devices are charged to the run around it).
     """
 
     def __init__(self, project: str | Callable[..., Any] | None = None, *, command: str | None = None,
                  sensors: Sequence[Sensor] | None = None, pid: int | None = None,
-                 extra: Mapping[str, Any] | None = None, parent_id: str | None = None, **settings: Any) -> None:
+                 extra: Mapping[str, Any] | None = None, parent_id: str | None = None, kind: RunKind = "run",
+                 trial_of: str | None = None, **settings: Any) -> None:
         self._fn: Callable[..., Any] | None = None
         if callable(project):  # bare @track
             self._fn, project = project, None
@@ -583,13 +589,18 @@ class track:
 
             raise ConfigError(f"track() got an unknown setting {unknown[0]!r}; known settings: "
                               f"{', '.join(n for n in SETTINGS if n != 'project')}, and command, sensors, pid, "
-                              "extra, parent_id")
+                              "extra, parent_id, kind, trial_of")
+        if kind not in ("run", "experiment") or (trial_of is not None and (kind != "run" or parent_id is not None)):
+            raise ValueError(f"track(): kind must be 'run' or 'experiment' (got {kind!r}), and trial_of goes with "
+                             "neither kind='experiment' nor parent_id")
         self._overrides: dict[str, Any] = dict(settings, project=project)
         self._command = command
         self._sensors = sensors
         self._pid = pid  # process scope: the tree to charge (default: this process)
         self._extra = extra
         self._parent_id = parent_id
+        self._kind: RunKind = "trial" if trial_of is not None else kind
+        self._trial_of = trial_of
         self._run: Run | None = None
 
     def given_settings(self) -> dict[str, Any]:
@@ -597,7 +608,8 @@ class track:
         return {k: v for k, v in self._overrides.items() if v is not None}
 
     def start(self) -> Run:
-        parent_id, parent = (self._parent_id, None) if self._parent_id else _nesting_parent()
+        named = self._trial_of or self._parent_id  # an experiment's entry is never nested
+        parent_id, parent = (named, None) if named or self._kind == "experiment" else _nesting_parent()
         overrides = self._overrides
         if parent is not None:  # nested in this process: charged where the outer run is, stored with it
             flat = dict(parent.settings.flat(), store=parent.store_url)
@@ -627,7 +639,7 @@ class track:
         meter = Meter(sensors, interval_s=settings.sampling.interval_s, scope=settings.sampling.scope, pid=self._pid)
         run = Run(settings, origins, location, meter, url, command=self._command or _command_line(),
                   warnings=warnings, job=job, claims=claims, extra=self._extra, parent_id=parent_id,
-                  measures_machine=self._sensors is None)
+                  measures_machine=self._sensors is None, kind=self._kind)
         run._start()
         self._run = run
         return run
@@ -663,7 +675,8 @@ class track:
         """A fresh tracker with the same arguments: each call of a decorated function is its own run."""
         settings = {k: v for k, v in self._overrides.items() if k != "project"}
         return track(self._overrides.get("project"), command=self._command, sensors=self._sensors, pid=self._pid,
-                     extra=self._extra, parent_id=self._parent_id, **settings)
+                     extra=self._extra, parent_id=self._parent_id,
+                     kind="run" if self._kind == "trial" else self._kind, trial_of=self._trial_of, **settings)
 
 
 def _cuda_sync() -> Callable[[], None] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 AMDSMI_STATUS_NOT_SUPPORTED = 2
+AMDSMI_STATUS_NO_PERM = 10
 AMDSMI_STATUS_DRIVER_NOT_LOADED = 50
 
 
@@ -35,6 +36,11 @@ class FakeAmdGpu:
     ticks: int = 0
     fail_after_reads: int | None = None
     reads: int = 0
+    default_cap_uw: int = 550_000_000  # an MI250X's 550 W; AMD SMI speaks microwatts
+    min_cap_uw: int = 100_000_000
+    max_cap_uw: int = 550_000_000
+    cap_uw: int = 550_000_000
+    can_set_cap: bool = True
 
 
 class FakeAmdSmi:
@@ -92,6 +98,20 @@ class FakeAmdSmi:
     def amdsmi_get_power_info(self, h: _Handle) -> dict[str, object]:
         self._check()
         return {"socket_power": h.gpu.power_w, "current_socket_power": h.gpu.power_w, "average_socket_power": "N/A"}
+
+    def amdsmi_get_power_cap_info(self, h: _Handle) -> dict[str, object]:
+        self._check()
+        g = h.gpu
+        return {"power_cap": g.cap_uw, "default_power_cap": g.default_cap_uw, "dpm_cap": 0,
+                "min_power_cap": g.min_cap_uw, "max_power_cap": g.max_cap_uw}
+
+    def amdsmi_set_power_cap(self, h: _Handle, sensor_ind: int, cap: int) -> None:
+        self._check()
+        if not h.gpu.can_set_cap:
+            raise AmdSmiLibraryException(AMDSMI_STATUS_NO_PERM)
+        if not h.gpu.min_cap_uw <= cap <= h.gpu.max_cap_uw:
+            raise AmdSmiLibraryException(1)  # invalid argument
+        h.gpu.cap_uw = cap
 
     def install(self, monkeypatch) -> "FakeAmdSmi":  # type: ignore[no-untyped-def]
         import sys

@@ -41,6 +41,7 @@ def _parse_pairs(text: str | None, what: str) -> dict[str, float]:
 
 
 def _strategies(spec: str) -> list[Any]:
+    from ..grid import split_places
     from ..reduce import strategies as s
 
     chosen: list[Any] = []
@@ -50,7 +51,7 @@ def _strategies(spec: str) -> list[Any]:
             if name == "region":
                 if not args:
                     raise MlfootprintError("region needs candidates, e.g. region:FR:SE:gcp:europe-north1")
-                chosen.append(s.region(*_split_regions(args)))
+                chosen.append(s.region(*split_places(args)))
             elif name in STRATEGY_NAMES:
                 chosen.append(STRATEGY_NAMES[name](s))
             else:
@@ -74,15 +75,6 @@ def _need_torch(spec: str) -> None:
         need(f"reduce --strategies {','.join(names)}", "torch", ("torch",))
 
 
-def _split_regions(args: str) -> list[str]:
-    """'FR:SE:gcp:europe-north1' → ['FR', 'SE', 'gcp:europe-north1'] (a provider prefix keeps its region)."""
-    parts, out = args.split(":"), []
-    while parts:
-        head = parts.pop(0)
-        out.append(f"{head}:{parts.pop(0)}" if head in ("gcp", "aws", "azure") and parts else head)
-    return out
-
-
 @app.command(short_help="Measure energy-saving strategies on your training script")
 def reduce(
     script: Annotated[Path, typer.Argument(metavar="SCRIPT", help="Python file defining train_trial(setup), "
@@ -93,7 +85,12 @@ def reduce(
                                                   "accuracy=0.95.")] = None,
     tolerance: Annotated[Optional[str], typer.Option(metavar="METRIC=VALUE", help="Largest acceptable quality "
                                                      "loss, e.g. accuracy=0.01.")] = None,
-    repeats: Annotated[int, typer.Option(metavar="N", help="Repeats of every strategy, for the spread.")] = 3,
+    # the defaults are the library's (reduce/design.py), read when the command runs: importing the
+    # experiment machinery here would slow every other command's start
+    repeats: Annotated[Optional[int], typer.Option(metavar="N", help="The most rounds a strategy runs (default 10); "
+                                                   "each stops as soon as its verdict is clear, from round 3.")] = None,
+    min_saving: Annotated[Optional[float], typer.Option(metavar="FRACTION", help="Changes within ± this count as no "
+                                                        "change (default 0.02).")] = None,
     budget: Annotated[float, typer.Option("--budget", metavar="SECONDS", help="Seconds for the whole "
                                           "experiment.")] = 600.0,
     plot: Annotated[Optional[Path], typer.Option(metavar="PNG", help="Write the energy–quality Pareto plot "
@@ -103,6 +100,8 @@ def reduce(
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-strategy results as JSON on stdout, as "
                                           "show --json and estimate --json do.")] = False,
     country: Annotated[Optional[str], typer.Option(metavar="CODE", help="Where the trials run (ISO code).")] = None,
+    project: Annotated[Optional[str], typer.Option(metavar="NAME", help="Project the trials are stored under "
+                                                   "(default: your configured project).")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Measure energy-saving strategies on your own training script and recommend what pays.
@@ -110,18 +109,17 @@ def reduce(
     SCRIPT is imported and run in this process (it is your code: its top level runs once, then
     train_trial/evaluate/predict for every trial).
     """
-    import math
-
     from ..reduce import Experiment
+    from ..reduce.design import DEFAULT_MAX_REPEATS, DEFAULT_MIN_SAVING
 
+    repeats = DEFAULT_MAX_REPEATS if repeats is None else repeats
+    min_saving = DEFAULT_MIN_SAVING if min_saving is None else min_saving
     if not script.is_file():
         raise MlfootprintError(f"script {str(script)!r} not found")
     chosen = _strategies(strategies)
     _need_torch(strategies)
     goal, tol = _parse_pairs(target, "target"), _parse_pairs(tolerance, "tolerance")
-    if not 1 <= repeats <= 1000 or not (math.isfinite(budget) and budget > 0):
-        raise MlfootprintError(f"--repeats must be between 1 and 1000 and --budget a positive number of seconds "
-                               f"(got {repeats}, {budget})")
+    _check_numbers(repeats, budget, min_saving)
     _check_up_front(country, store, [p for p in (plot, json_out) if p is not None])
     module = _load_script(script)
     for needed in ("train_trial", "evaluate"):
@@ -130,42 +128,71 @@ def reduce(
                                    "(a generator yielding the model after each epoch) and evaluate(model) -> metrics")
     experiment = Experiment(module.train_trial, module.evaluate, predict_fn=getattr(module, "predict", None),
                             target=goal, tolerance=tol or None, repeats=repeats, budget_s=budget,
-                            country=country, store=store, project=f"reduce:{script.stem}")
-    n = skipped = 0
-
-    def progress(trial: Any) -> None:
-        nonlocal n, skipped
-        n += 1
-        if trial.status == "skipped" and trial.reason and trial.reason.startswith("experiment budget"):
-            skipped += 1  # one line at the end, not one per trial
-            return
-        figure = fmt(trial.energy_j) if trial.status == "ok" else f"{trial.status}: {trial.reason}"
-        if trial.attempt > 1:
-            figure += f" (re-run {trial.attempt - 1})"
-        err.print(f"  trial {n}: {trial.strategy} (repeat {trial.repeat + 1}) {figure}", highlight=False, markup=False)
-
-    from ..report.terminal import fmt_energy as fmt
-
-    err.print(f"running {repeats} repeat(s) of each strategy on {script} …", markup=False)
+                            min_saving=min_saving, country=country, store=store, project=project)
+    err.print(f"running rounds of every strategy on {script} until its verdict is clear (at most {repeats}, "
+              f"budget {budget:g} s) …", markup=False)
+    progress = _Progress()
     result = experiment.run(chosen, progress=progress)
-    if skipped:
-        err.print(f"  … {skipped} more trial(s) skipped: the experiment budget of {budget:g} s was spent", markup=False)
+    progress.close(budget)
+    _show(result, plot, json_out, as_json, goal)
+    if not any(t.ran for t in result.trials):
+        reasons = sorted({t.reason or t.status for t in result.trials})
+        raise MlfootprintError(f"no trial ran to the end ({'; '.join(reasons)[:300]}): nothing was measured")
+
+
+class _Progress:
+    """One line per trial on stderr; the trials the budget left unrun are counted in one line at the end."""
+
+    def __init__(self) -> None:
+        self.n = self.skipped = 0
+
+    def __call__(self, trial: Any) -> None:
+        from ..report.terminal import fmt_energy
+
+        self.n += 1
+        if trial.status == "skipped" and trial.reason and trial.reason.startswith("experiment budget"):
+            self.skipped += 1  # one line at the end, not one per trial
+            return
+        figure = fmt_energy(trial.energy_j) if trial.ran else f"{trial.status}: {trial.reason}"
+        if trial.ran and trial.other_load_cores is not None and trial.other_load_cores > 0.15:
+            figure += f" (others used {trial.other_load_cores:.2f} cores)"
+        err.print(f"  trial {self.n}: {trial.strategy} (round {trial.repeat + 1}) {figure}", highlight=False,
+                  markup=False)
+
+    def close(self, budget: float) -> None:
+        if self.skipped:
+            err.print(f"  … {self.skipped} more trial(s) skipped: the experiment budget of {budget:g} s was spent",
+                      markup=False)
+
+
+def _show(result: Any, plot: Path | None, json_out: Path | None, as_json: bool, goal: dict[str, float]) -> None:
     from ..record import dumps
+    from ..report.pareto import write_pareto_plot
+    from ..report.reduce_view import print_result
 
     shown = err if as_json else out  # with --json, stdout holds the JSON alone
-    result.table(shown)
+    print_result(result, shown)
     shown.print(result.recommendation(), highlight=False, markup=False)
     if plot:
-        shown.print(f"Pareto plot: {result.pareto_plot(str(plot))}", markup=False)
+        metric = result.metric
+        drawn = write_pareto_plot(result.reports, str(plot), metric=metric, target=goal.get(metric or ""))
+        shown.print(f"Pareto plot: {plot}" if drawn else "no Pareto plot: no strategy has both an energy and a "
+                    "quality figure", markup=False)
     if as_json:
         typer.echo(dumps(result.records(), indent=2, default=str))
     if json_out:
         json_out.write_text(dumps(result.records(), indent=2, default=str))
         shown.print(f"results: {json_out}", markup=False)
-    ran = [t for t in result.trials if t.status in ("ok", "contaminated")]
-    if not ran:
-        reasons = sorted({t.reason or t.status for t in result.trials})
-        raise MlfootprintError(f"no trial ran to the end ({'; '.join(reasons)[:300]}): nothing was measured")
+
+
+def _check_numbers(repeats: int, budget: float, min_saving: float) -> None:
+    import math
+
+    if not 1 <= repeats <= 1000 or not (math.isfinite(budget) and budget > 0):
+        raise MlfootprintError(f"--repeats must be between 1 and 1000 and --budget a positive number of seconds "
+                               f"(got {repeats}, {budget})")
+    if not 0 < min_saving < 0.5:
+        raise MlfootprintError(f"--min-saving must be a fraction between 0 and 0.5, e.g. 0.02 (got {min_saving})")
 
 
 def _check_up_front(country: str | None, store: str | None, outputs: list[Path]) -> None:

@@ -171,9 +171,14 @@ def show(
     from ..lookup import find
     from ..record import dumps
 
-    found = find(reader(store), run_id)
+    db = reader(store)
+    found = find(db, run_id)
     if as_json:
         typer.echo(dumps(found, indent=2))
+    elif not isinstance(found, JobSummary) and found.kind == "experiment" and not details:
+        from ..report.terminal import experiment_view
+
+        out.print(experiment_view(found, db.children(found.id), out.width))
     elif isinstance(found, JobSummary):
         from ..report.job_view import print_job
 

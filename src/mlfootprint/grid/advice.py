@@ -11,7 +11,7 @@ from ..errors import MlfootprintError
 from ..constants import J_PER_KWH
 from ..impact import operational_co2e_kg
 from .series import IntensitySeries, SeriesError
-from .static import Location, resolve_location
+from .static import Location, resolve_place
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 MAX_DURATION_S = 365 * 86400.0
@@ -82,6 +82,6 @@ def where(energy_kwh: float, candidates: list[str], pue: float) -> list[Option]:
         raise MlfootprintError("no candidates: give countries or cloud regions, e.g. FR,DE,gcp:europe-north1")
     options = []
     for code in candidates:
-        location, _ = resolve_location(region=code) if ":" in code else resolve_location(country=code)
+        location = resolve_place(code)
         options.append(Option(location, operational_co2e_kg(energy_kwh * J_PER_KWH, pue, location.intensity_g_per_kwh)))
     return options

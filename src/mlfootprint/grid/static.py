@@ -172,3 +172,29 @@ def resolve_location(country: str | None = None, region: str | None = None) -> t
             if spread else "")
     return Location(None, None, world.intensity_g_per_kwh, f"{SOURCES[world.source]}, {world.name}, "
                     f"{world.year}, {world.basis} (world average){note}", world.year, world.basis, spread), warnings
+
+
+def providers() -> list[str]:
+    """The cloud providers of the region table, e.g. ["aws", "azure", "gcp"]."""
+    return sorted({key.split(":")[0] for key in all_regions()})
+
+
+def resolve_place(code: str) -> Location:
+    """Where a run could happen, from one code: a cloud region when it has a provider prefix
+    (`gcp:europe-north1`), else a country or zone (`FR`, `SWE`, `US-CA`). Unknown codes raise
+    ConfigError naming the code and what is accepted. The one "country or region?" reading of the
+    package: `where`, `reduce`'s region strategy and its command line all come through here."""
+    code = code.strip()
+    location, _ = resolve_location(region=code) if ":" in code else resolve_location(country=code)
+    return location
+
+
+def split_places(text: str) -> list[str]:
+    """Place codes from a list separated by commas or colons: 'FR:SE:gcp:europe-north1' and
+    'FR,SE,gcp:europe-north1' are both ['FR', 'SE', 'gcp:europe-north1'] (a provider keeps its region)."""
+    tokens = [t.strip() for t in text.replace(",", ":").split(":") if t.strip()]
+    known, out = set(providers()), []
+    while tokens:
+        head = tokens.pop(0)
+        out.append(f"{head}:{tokens.pop(0)}" if head.lower() in known and tokens else head)
+    return out

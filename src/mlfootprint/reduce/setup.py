@@ -4,7 +4,8 @@ A training function reads what it needs and ignores the rest:
 
     def train_trial(setup):
         x, y = setup.reduce_data(x_train, y_train)
-        opt = setup.make_optimizer(model.parameters(), default="adam", lr=1e-3)
+        opt = setup.make_optimizer(model.parameters(), default="adam", lr=1e-3,
+                                   lr_by_optimizer={"sgd": 0.05})   # optional: your rates for the others
         sched = setup.make_scheduler(opt, total_steps)
         for epoch in range(setup.epochs or 10):
             for xb, yb in batches(x, y, setup.batch_size or 64):
@@ -24,6 +25,17 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle", "step")
 
+# The learning rate an optimizer strategy runs at when neither the strategy nor the script gives one.
+# A script's own `lr` is tuned for its own optimizer (Adam's 1e-3 is far too small for SGD), so
+# another optimizer gets the value its sources document as typical:
+#   sgd, momentum: 0.1 - PyTorch's torch.optim.SGD documentation example (lr=0.1, momentum=0.9), and the
+#                  rate ResNet was trained with (He et al. 2016, SGD with momentum 0.9);
+#   adam: 1e-3     - Kingma & Ba 2015 (step size 0.001) and PyTorch's default;
+#   adamw: 1e-3    - PyTorch's default for AdamW (Loshchilov & Hutter 2019).
+# A typical value is not a tuned one: the verdict names the rate it ran at, and
+# `make_optimizer(lr_by_optimizer=...)` or `strategies.optimizer(..., lr=...)` sets yours.
+TYPICAL_LR = {"sgd": 0.1, "momentum": 0.1, "adam": 1e-3, "adamw": 1e-3}
+
 
 @dataclass
 class Setup:
@@ -38,6 +50,7 @@ class Setup:
     device: str = "cpu"
     seed: int = 0
     extras: dict[str, Any] = field(default_factory=dict)  # for user-defined strategies
+    chosen: dict[str, str] = field(default_factory=dict)  # what make_optimizer picked (and why), for the verdict
 
     def autocast(self) -> AbstractContextManager[object]:
         """Mixed precision as the strategy asked (fp32: no autocast)."""
@@ -48,20 +61,34 @@ class Setup:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.split(":")[0], dtype=dtype)
 
-    def make_optimizer(self, params: Any, default: str = "adam", lr: float = 1e-3) -> Any:
+    def make_optimizer(self, params: Any, default: str = "adam", lr: float = 1e-3,
+                       lr_by_optimizer: dict[str, float] | None = None) -> Any:
+        """The optimizer the strategy asks for (else `default`), at a learning rate that suits it.
+
+        `lr` is the rate for your `default` optimizer. Another optimizer runs at the rate a strategy
+        set, else yours from `lr_by_optimizer` ({"sgd": 0.05, ...}), else its typical value
+        (TYPICAL_LR, with its sources); the rate and where it came from are recorded in `chosen`."""
         import torch
 
         name = self.optimizer or default
-        lr = self.lr or lr
+        if name not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
+        if self.lr:
+            rate, source = self.lr, "set by the strategy"
+        elif name == default:
+            rate, source = lr, "the script's"
+        elif lr_by_optimizer and name in lr_by_optimizer:
+            rate, source = lr_by_optimizer[name], "the script's lr_by_optimizer"
+        else:
+            rate, source = TYPICAL_LR[name], f"typical for {name}; set yours with lr_by_optimizer"
+        self.chosen.update(optimizer=name, lr=f"{rate:g} ({source})")
         if name == "sgd":
-            return torch.optim.SGD(params, lr=lr)
+            return torch.optim.SGD(params, lr=rate)
         if name == "momentum":
-            return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+            return torch.optim.SGD(params, lr=rate, momentum=0.9, nesterov=True)
         if name == "adam":
-            return torch.optim.Adam(params, lr=lr)
-        if name == "adamw":
-            return torch.optim.AdamW(params, lr=lr)
-        raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
+            return torch.optim.Adam(params, lr=rate)
+        return torch.optim.AdamW(params, lr=rate)
 
     def make_scheduler(self, optimizer: Any, total_steps: int) -> Any | None:
         """A learning-rate scheduler stepped once per batch, or None for a constant rate."""

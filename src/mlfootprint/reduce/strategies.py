@@ -3,6 +3,7 @@
     class Strategy:
         name: str                          # shown in tables, unique in an experiment
         kind: str                          # "training", "inference" or "environment"
+        affects_inference: bool            # measure inference energy in every round (default: kind != "training")
         def configure(self, setup): ...    # set knobs before training
         def context(self): ...             # wrap the whole trial (threads, power limit)
         def after_training(self, model): ...  # change the trained model (prune, quantize)
@@ -14,12 +15,15 @@ take several values (`batch_size(32, 128, 512)`) return one strategy per value.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from ..errors import MlfootprintError
 from .setup import OPTIMIZERS, PRECISIONS, SCHEDULES, Setup
+
+log = logging.getLogger("mlfootprint")
 
 
 class StrategyUnavailable(MlfootprintError):
@@ -29,6 +33,14 @@ class StrategyUnavailable(MlfootprintError):
 class Strategy:
     name = "strategy"
     kind = "training"
+    # Whether the served model's energy per prediction can differ from the baseline's: inference
+    # energy is then measured in every round. A training strategy leaves the model the script builds,
+    # so its inference is measured once, in the first round, for the table (set True for a strategy
+    # that changes the architecture, e.g. a smaller model).
+    affects_inference: bool | None = None
+
+    def measures_inference(self) -> bool:
+        return self.affects_inference if self.affects_inference is not None else self.kind != "training"
 
     def configure(self, setup: Setup) -> None:
         pass
@@ -87,6 +99,9 @@ class Combined(Strategy):
     def knobs(self) -> frozenset[str]:
         return frozenset().union(*(p.knobs() for p in self.parts))
 
+    def measures_inference(self) -> bool:
+        return any(p.measures_inference() for p in self.parts)
+
 
 def baseline() -> Strategy:
     return _Knob("baseline")
@@ -120,10 +135,17 @@ def batch_size(*sizes: int) -> list[Strategy]:
     return [_Knob(f"batch {int(b)}", batch_size=int(b)) for b in sizes]
 
 
-def optimizer(*names: str) -> list[Strategy]:
+def optimizer(*names: str, lr: dict[str, float] | None = None) -> list[Strategy]:
+    """Train with another optimizer, at a learning rate that suits it: `lr` ({"sgd": 0.05}) where you
+    know one, else the script's `make_optimizer(lr_by_optimizer=...)`, else the documented typical
+    value (setup.TYPICAL_LR). A verdict on an optimizer is a verdict at that learning rate: it says so."""
     for n in names:
         _check(n, OPTIMIZERS, "optimizer")
-    return [_Knob(n, optimizer=n) for n in names]
+    for n, value in (lr or {}).items():
+        _check(n, OPTIMIZERS, "optimizer")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 100:
+            raise ValueError(f"learning rate for {n} must be a number between 0 and 100, got {value!r}")
+    return [_Knob(n, optimizer=n, lr=float(lr[n])) if lr and n in lr else _Knob(n, optimizer=n) for n in names]
 
 
 def lr_schedule(*names: str) -> list[Strategy]:
@@ -146,7 +168,7 @@ def deduplicate() -> Strategy:
 
 
 class _Threads(Strategy):
-    kind = "environment"
+    kind = "environment"  # threads change inference as much as training: measured in every round
 
     def __init__(self, n: int) -> None:
         self.n, self.name = n, f"{n} thread{'s' if n != 1 else ''}"
@@ -233,48 +255,48 @@ class _PowerLimit(Strategy):
 
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:
-        """Cap the GPUs this process may use (CUDA_VISIBLE_DEVICES, as the sensors read them), through the
-        sensor layer's NVML (initialised once per process, never shut down under a running meter)."""
-        import importlib
-        import os
+        """Cap the GPUs this process may use (as the sensors see them: CUDA_VISIBLE_DEVICES, or
+        ROCR/HIP_VISIBLE_DEVICES) at a fraction of their default limit, through the sensor layer's
+        power-limit API, and put back what they had after the trial."""
+        from ..sensors.gpu import GpuControlError, GpuPermissionError
 
-        from ..sensors.nvml import _ensure_init, _text, visible_indices
-
+        sensor = visible_gpu_sensor()
         try:
-            pynvml = importlib.import_module("pynvml")
-        except ImportError:
-            raise StrategyUnavailable("nvidia-ml-py is not installed") from None
+            limits = sensor.power_limits_w()
+            sensor.set_power_limit_w({p.index: min(p.max_w, max(p.min_w, p.default_w * self.fraction)) for p in limits})
+        except GpuControlError as exc:
+            try:
+                sensor.reset_power_limit()  # a GPU capped before another refused
+            except GpuControlError:
+                pass
+            why = "needs root" if isinstance(exc, GpuPermissionError) else "cannot be set here"
+            raise StrategyUnavailable(f"the GPU power limit {why}: {exc}") from None
         try:
-            _ensure_init(pynvml)
-            all_handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
-            uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in all_handles]
-        except Exception as exc:
-            raise StrategyUnavailable(f"no NVIDIA GPU/driver ({exc})") from None
-        indices, _ = visible_indices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
-        handles = [all_handles[i] for i in indices]
-        if not handles:
-            raise StrategyUnavailable("no NVIDIA GPU visible to this process (CUDA_VISIBLE_DEVICES)")
-        previous = [pynvml.nvmlDeviceGetPowerManagementLimit(h) for h in handles]
-        changed: list[tuple[Any, int]] = []
-        try:
-            for h, before in zip(handles, previous):
-                low_mw, high_mw = pynvml.nvmlDeviceGetPowerManagementLimitConstraints(h)
-                default_mw = pynvml.nvmlDeviceGetPowerManagementDefaultLimit(h)
-                target_mw = round(min(high_mw, max(low_mw, default_mw * self.fraction)))
-                try:
-                    pynvml.nvmlDeviceSetPowerManagementLimit(h, target_mw)
-                except pynvml.NVMLError as exc:
-                    raise StrategyUnavailable(
-                        f"setting the GPU power limit was refused ({exc}): it needs root (or CAP_SYS_ADMIN); "
-                        "run the experiment with sudo, or ask an admin for 'nvidia-smi -pl'") from None
-                changed.append((h, before))
             yield
         finally:
-            for h, before in changed:
-                try:
-                    pynvml.nvmlDeviceSetPowerManagementLimit(h, before)
-                except Exception:
-                    pass
+            try:
+                sensor.reset_power_limit()
+            except GpuControlError as exc:
+                log.warning("mlfootprint: %s; the GPU keeps the trial's power limit", exc)
+
+
+def visible_gpu_sensor() -> Any:
+    """The GPU sensor of the GPUs this process may use (NVML, else AMD SMI); StrategyUnavailable if none."""
+    from ..sensors import AmdSmiSensor, NvmlSensor, amd_driver_present, nvidia_driver_present
+
+    tried = []
+    if nvidia_driver_present():
+        sensor, _ = NvmlSensor.discover()
+        if sensor is not None:
+            return sensor
+        tried.append("NVML")
+    if amd_driver_present():
+        amd, _ = AmdSmiSensor.discover()
+        if amd is not None:
+            return amd
+        tried.append("AMD SMI")
+    raise StrategyUnavailable("no GPU visible to this process" + (f" ({' and '.join(tried)} found none)" if tried else
+                                                                   " (no NVIDIA or AMD GPU driver)"))
 
 
 def power_limit(*fractions: float) -> list[Strategy]:
@@ -286,20 +308,21 @@ def power_limit(*fractions: float) -> list[Strategy]:
     return [_PowerLimit(float(f)) for f in fractions]
 
 
-class _Region(Strategy):
-    """Run the same training elsewhere: same measured energy, that location's grid intensity."""
+class Region(Strategy):
+    """Run the same training elsewhere: the baseline's measured energy, that place's grid intensity.
+    Nothing is run for it: the experiment costs the baseline's trials there."""
 
     kind = "environment"
 
     def __init__(self, where: str) -> None:
-        from ..grid import resolve_location
+        from ..grid import resolve_place
 
-        code = where.strip()
-        self.location, _ = resolve_location(region=code) if ":" in code else resolve_location(country=code)
+        self.location = resolve_place(where)
         self.name = f"run in {self.location.region or self.location.country}"
         self.basis = self.location.basis
 
 
 def region(*where: str) -> list[Strategy]:
-    """Carbon-aware placement: baseline energy re-costed at each candidate's grid intensity."""
-    return [_Region(w) for w in where]
+    """Carbon-aware placement: baseline energy re-costed at each candidate's grid intensity
+    (country or zone codes, or cloud regions such as gcp:europe-north1)."""
+    return [Region(w) for w in where]

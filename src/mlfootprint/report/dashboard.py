@@ -49,7 +49,7 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ t
 <button type="submit">filter</button></form>
 <form method="get" action="/compare" id="compare">compare <input name="a" placeholder="run id"><input name="b" placeholder="run id"><button>compare</button></form>
 {% if rows %}<table id="runs"><tr><th>run</th><th>project</th><th>status</th><th>started</th><th class="n">time</th><th class="n">IT energy</th><th class="n">CO2e operational</th><th>host</th><th>job</th></tr>
-{% for r in rows %}<tr><td><a href="/run/{{ r.id }}">{{ r.id }}</a></td><td>{{ r.project }}{% if r.parent_id %} <span class="dim">(nested in <a href="/run/{{ r.parent_id }}">{{ r.parent_id }}</a>)</span>{% endif %}</td><td>{{ r.status }}</td><td class="t">{{ fmt_utc(r.started_at) }}</td>
+{% for r in rows %}<tr><td><a href="/run/{{ r.id }}">{{ r.id }}</a></td><td>{{ r.project }}{% if r.parent_id %} <span class="dim">({{ "trial of" if r.kind == "trial" else "nested in" }} <a href="/run/{{ r.parent_id }}">{{ r.parent_id }}</a>)</span>{% endif %}</td><td>{{ r.status }}</td><td class="t">{{ fmt_utc(r.started_at) }}</td>
 <td class="n">{{ fmt_duration(r.duration_s) }}</td><td class="n">{{ fmt_energy(r.energy_j) }}</td><td class="n">{{ fmt_co2e(r.co2e_kg) }}</td><td>{{ r.host }}</td>
 <td>{% if r.job_id %}<a href="/job/{{ r.job_id|urlencode }}">{{ r.job_id }}</a>{% endif %}</td></tr>{% endfor %}</table>
 <p>{{ rows|length }} runs{% if truncated %} (the newest {{ rows|length }}; narrow the filters){% endif %}.

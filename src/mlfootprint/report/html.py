@@ -187,7 +187,7 @@ TEMPLATE = """<!doctype html>
  {% for name, value in counts.items() %}<div class="card">{{ name }}<b>{{ fmt_count(value) }}</b></div>{% endfor %}
 </div>
 <p id="quote"><b>To quote:</b> {{ quote }}</p>
-{% if r.parent_id %}<p id="nested">Nested in run {{ r.parent_id }}: its devices are charged to that run; the figures below are what this run read while it ran.</p>{% endif %}
+{% if r.parent_id and r.kind == "trial" %}<p id="nested">A trial of experiment {{ r.parent_id }}: the figures below are this trial's own.</p>{% elif r.parent_id %}<p id="nested">Nested in run {{ r.parent_id }}: its devices are charged to that run; the figures below are what this run read while it ran.</p>{% endif %}
 {% if power_svg %}<h2>IT power over time</h2><figure id="power-plot">{{ power_svg|safe }}</figure>{% endif %}
 <h2>IT energy by component</h2>{% if component_svg %}<figure id="component-plot">{{ component_svg|safe }}</figure>{% endif %}
 <table id="components"><tr><th>component</th><th>name</th><th class="n">IT energy</th><th>how</th><th>source</th></tr>
@@ -259,21 +259,14 @@ def job_report(job: JobSummary) -> str:
     return render(job_context(job))
 
 
-def pareto_plot(records: list[dict[str, Any]], metric: str) -> str | None:
-    """Energy against quality per strategy (median of repeats): the frontier is what pays."""
-    pts = [(r["strategy"], r["energy_j"], r["quality"].get(metric), r.get("recommended")) for r in records
-           if r.get("energy_j") and r.get("quality", {}).get(metric) is not None]
-    if not pts:
+def pareto_plot(reports: Sequence[Any], metric: str) -> str | None:
+    """The Pareto plot of a `reduce --json-file` result's strategies (report/pareto.py), as inline SVG."""
+    from .pareto import draw, pareto_plot as plan
+
+    plot = plan(reports, metric)
+    if plot is None:
         return None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for name, energy, quality, ok in pts:
-        ax.scatter([energy], [quality], color=PALETTE[2] if ok else PALETTE[0], s=40)
-        ax.annotate(name, (energy, quality), fontsize=8, xytext=(4, 4), textcoords="offset points")
-    ax.set_xlabel("training energy (J, median of repeats)")
-    ax.set_ylabel(metric)
-    ax.set_title("strategies: energy against quality (green: recommended)", fontsize=10)
-    return svg(fig)
+    return svg(draw(plot))
 
 
 def sweep_plot(sweep: list[dict[str, Any]]) -> str | None:
@@ -314,13 +307,17 @@ def result_report(data: Any) -> str:
             headers=["params", "tokens", "accelerator-hours", "IT energy", "CO2e total"], rows=rows,
             note="Estimated from the estimator's assumptions (mlfootprint estimate --json lists each with its source).")
     if isinstance(data, list) and data and all(isinstance(r, dict) and "strategy" in r for r in data):
-        metrics = sorted({m for r in data for m in (r.get("quality") or {})})
+        from ..reduce.result import StrategyReport
+        from ..shapes import from_json
+
+        reports = [from_json(StrategyReport, r, f"record {i + 1}") for i, r in enumerate(data)]
+        metrics = sorted({m for r in reports for m in r.quality})
         metric = metrics[0] if metrics else ""
-        rows = [[r["strategy"], fmt_energy(r["energy_j"]) if r.get("energy_j") else "-",
-                 f"{(r.get('quality') or {}).get(metric, float('nan')):.4g}" if metric else "-",
-                 "yes" if r.get("recommended") else "no", r.get("verdict") or ""] for r in data]
+        rows = [[r.strategy, fmt_energy(r.energy_j) if r.energy_j else "-",
+                 f"{r.quality.get(metric, float('nan')):.4g}" if metric else "-",
+                 "yes" if r.recommended else "no", r.verdict] for r in reports]
         return env.from_string(RESULT_TEMPLATE).render(
-            title="reduce: strategies on your workload", svg=pareto_plot(data, metric) if metric else None,
+            title="reduce: strategies on your workload", svg=pareto_plot(reports, metric) if metric else None,
             plot_id="pareto-plot", headers=["strategy", "energy", metric or "quality", "recommended", "verdict"],
             rows=rows, note="Measured trials; the verdicts say why a strategy is or is not recommended.")
     raise ValueError("not a reduce result (reduce --json-file) or an estimate sweep (estimate --json)")

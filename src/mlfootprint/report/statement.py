@@ -72,7 +72,9 @@ def statement(record: RunRecord) -> str:
     place = record.location.region or record.location.country or "the world average (no location was set)"
     charged = [(c.kind, c.name) for c in record.components if not c.charged_to]
     what = f"This run ({plain(record.project)}, {record.id})"
-    if record.parent_id:
+    if record.parent_id and record.kind == "trial":
+        what += f", a trial of experiment {record.parent_id},"
+    elif record.parent_id:
         what += f", nested in run {record.parent_id} which is charged its devices,"
     return _paragraph(what, _hardware(charged), record.duration_s, record.energy_j, record.energy_uncertainty_j,
                       basis, record.impact, record.pue, place, record.location.intensity_g_per_kwh, record.id)

@@ -121,7 +121,10 @@ def summary(record: RunRecord) -> Group:
     fc = record.forecast
     if fc is not None and fc.progress is not None and fc.progress < 1.0 and fc.total_energy_j is not None:
         lines.append(Text(_forecast_line(record)))
-    if record.parent_id:
+    if record.parent_id and record.kind == "trial":
+        lines.append(Text(f"a trial of experiment {record.parent_id} "
+                          f"({command_hint(record, 'show', record.parent_id)})"))
+    elif record.parent_id:
         lines.append(Text(f"nested in run {record.parent_id}: its devices are charged there "
                           f"({command_hint(record, 'show', record.parent_id)})", style="yellow"))
     if record.job is not None:
@@ -182,7 +185,7 @@ def run_view(record: RunRecord) -> Group:
         table.add_row(user(f"{c.kind} · {c.name}"), fmt_energy(c.energy_j), f"{c.uncertainty_rel:.0%}",
                       fmt_share(c.energy_j / read) if read > 0 else "-", c.method, _ref(cite(source)))
     table.add_section()
-    table.add_row(Text(model.IT_ENERGY + (" charged here" if record.parent_id else ""), style="bold"),
+    table.add_row(Text(model.IT_ENERGY + (" charged here" if record.parent_id and record.kind != "trial" else ""), style="bold"),
                   Text(fmt_energy(record.energy_j), style="bold"), fmt_energy(record.energy_uncertainty_j), "", "sum",
                   "")
     parts: list[Any] = [table]
@@ -279,6 +282,16 @@ def serving_table(serving: Serving) -> Table:
     table.caption = " · ".join(c for c in caption if c)
     table.caption_justify = "left"
     return table
+
+
+def experiment_view(record: RunRecord, trials: Sequence[RunRow], width: int = 120) -> Group:
+    """An experiment's entry (`reduce`): what its trials used in all, and the trials. The entry measures
+    nothing itself (its own figures are 0 J); each trial is a run of its own, charged its devices."""
+    energy_j, co2e_kg = sum(t.energy_j for t in trials), sum(t.co2e_kg for t in trials)
+    head = (Text("experiment ", style="bold") + Text(record.id) + Text(f" ({plain(record.project)}, "
+            f"{record.status}): {fmt_count(len(trials))} trials, {fmt_energy(energy_j)} {model.IT_ENERGY}, "
+            f"{fmt_co2e(co2e_kg)} operational CO2e in all (each trial is a run of its own: show TRIAL_ID)"))
+    return Group(head, runs_table(trials, width) if trials else Text("no trials stored"))
 
 
 def print_run(record: RunRecord, console: Console | None = None, *, details: bool = False,

@@ -19,7 +19,7 @@ import os
 from types import ModuleType
 from typing import Any
 
-from .gpu import Gpu, GpuSensor
+from .gpu import Gpu, GpuControlError, GpuNotSupportedError, GpuPermissionError, GpuSensor
 from .library import Initialized
 from .nvml import visible_indices
 
@@ -27,6 +27,10 @@ log = logging.getLogger("mlfootprint")
 
 _initialized = Initialized("amdsmi_init", "amdsmi_shut_down")  # once per process (library.py)
 _ensure_init = _initialized.ensure
+
+# amdsmi_status_t codes (amdsmi_wrapper.py): what a refused power cap raises
+AMDSMI_STATUS_NOT_SUPPORTED = 2
+AMDSMI_STATUS_NO_PERM = 10
 
 
 def energy_uj(count: dict[str, Any]) -> float:
@@ -76,7 +80,8 @@ class AmdSmiSensor(GpuSensor):
         try:
             handles = list(smi.amdsmi_get_processor_handles())
             uuids = [str(smi.amdsmi_get_gpu_device_uuid(h)) for h in handles]
-            indices, warnings = list(range(len(handles))), []
+            indices = list(range(len(handles)))
+            warnings: list[str] = []
             for var in ("ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES"):
                 if env.get(var) is not None:  # each narrows what the one before left visible
                     chosen, more = visible_indices(env[var], [uuids[i] for i in indices])
@@ -102,3 +107,19 @@ class AmdSmiSensor(GpuSensor):
 
     def _power_w(self, g: Gpu) -> float:
         return _socket_power_w(self._lib, g.handle)
+
+    def _limits_w(self, g: Gpu) -> tuple[float, float, float, float]:
+        info = self._lib.amdsmi_get_power_cap_info(g.handle)  # microwatts
+        return (info["power_cap"] / 1e6, info["default_power_cap"] / 1e6, info["min_power_cap"] / 1e6,
+                info["max_power_cap"] / 1e6)
+
+    def _write_limit_w(self, g: Gpu, watts: float) -> None:
+        self._lib.amdsmi_set_power_cap(g.handle, 0, int(round(watts * 1e6)))  # sensor 0: the package
+
+    def _error_kind(self, exc: Exception) -> type[GpuControlError]:
+        code = getattr(exc, "err_code", None)
+        if code == AMDSMI_STATUS_NO_PERM:
+            return GpuPermissionError
+        if code == AMDSMI_STATUS_NOT_SUPPORTED:
+            return GpuNotSupportedError
+        return GpuControlError

@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from .gpu import Gpu, GpuSensor
+from .gpu import Gpu, GpuControlError, GpuNotSupportedError, GpuPermissionError, GpuSensor
 from .library import Initialized
 
 log = logging.getLogger("mlfootprint")
@@ -68,9 +69,9 @@ class NvmlSensor(GpuSensor):
     LIBRARY, COUNTER_METHOD, POWER_METHOD = "NVML", "nvml-energy-counter", "nvml-power"
 
     @classmethod
-    def discover(cls, env: dict[str, str] | None = None) -> tuple[NvmlSensor | None, list[str]]:
+    def discover(cls, env: Mapping[str, str] | None = None) -> tuple[NvmlSensor | None, list[str]]:
         """The sensor if NVML loads and at least one GPU is visible, and warnings worth showing."""
-        env = os.environ if env is None else env
+        variables: Mapping[str, str] = os.environ if env is None else env
         try:
             nvml = importlib.import_module("pynvml")
         except ImportError:
@@ -83,7 +84,7 @@ class NvmlSensor(GpuSensor):
             count = nvml.nvmlDeviceGetCount()
             handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
             uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
-            indices, warnings = visible_indices(env.get("CUDA_VISIBLE_DEVICES"), uuids)
+            indices, warnings = visible_indices(variables.get("CUDA_VISIBLE_DEVICES"), uuids)
             gpus = []
             for i in indices:
                 handle = handles[i]
@@ -100,10 +101,27 @@ class NvmlSensor(GpuSensor):
         return cls(nvml, gpus), warnings
 
     def _energy_j(self, g: Gpu) -> float:
-        return self._lib.nvmlDeviceGetTotalEnergyConsumption(g.handle) / 1e3  # type: ignore[no-any-return]
+        return float(self._lib.nvmlDeviceGetTotalEnergyConsumption(g.handle)) / 1e3
 
     def _power_w(self, g: Gpu) -> float:
-        return self._lib.nvmlDeviceGetPowerUsage(g.handle) / 1e3  # type: ignore[no-any-return]
+        return float(self._lib.nvmlDeviceGetPowerUsage(g.handle)) / 1e3
+
+    def _limits_w(self, g: Gpu) -> tuple[float, float, float, float]:
+        lib = self._lib
+        low_mw, high_mw = lib.nvmlDeviceGetPowerManagementLimitConstraints(g.handle)
+        return (lib.nvmlDeviceGetPowerManagementLimit(g.handle) / 1e3,
+                lib.nvmlDeviceGetPowerManagementDefaultLimit(g.handle) / 1e3, low_mw / 1e3, high_mw / 1e3)
+
+    def _write_limit_w(self, g: Gpu, watts: float) -> None:
+        self._lib.nvmlDeviceSetPowerManagementLimit(g.handle, int(round(watts * 1e3)))
+
+    def _error_kind(self, exc: Exception) -> type[GpuControlError]:
+        value = getattr(exc, "value", None)
+        if value == getattr(self._lib, "NVML_ERROR_NO_PERMISSION", 4):
+            return GpuPermissionError
+        if value == getattr(self._lib, "NVML_ERROR_NOT_SUPPORTED", 3):
+            return GpuNotSupportedError
+        return GpuControlError
 
     def pids_by_key(self) -> dict[str, set[int] | None]:
         """Processes with a compute or graphics context on each GPU; None where NVML cannot tell."""

@@ -114,7 +114,7 @@ runs = Table("runs", (
     # the run this one is nested in (a track inside a track, a server's middleware run under `serve`) or the
     # experiment it is a trial of; NULL: a top-level run
     _text("parent_id", 32),
-    _text("kind", 16, nullable=False, default="run", server_default="run"),  # run | experiment
+    _text("kind", 16, nullable=False, default="run", server_default="run"),  # run | experiment | trial
     _text("serving_estimate_json"),  # the serving estimate, computed once at the run's end
     _text("overlaps_json"),  # unrelated runs that measured the same machine at the same time
 ), {"ix_runs_project": ("project",), "ix_runs_job": ("job_id",), "ix_runs_parent": ("parent_id",),
