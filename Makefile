@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick smoke bench clean
+.PHONY: demo test test-quick typecheck smoke bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,9 @@ DEMO_STORE ?= out/demo-runs.db
 demo: $(STAMP)
 	MLFOOTPRINT_STORE=$(DEMO_STORE) $(PY) examples/digits.py
 
+# Static types first (pyproject's [tool.mypy]: every definition typed), then the suite.
 test: $(STAMP)
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 # A first check in under a minute: settings, sensors (fakes), phases, impact, estimates, serving windows,
@@ -30,6 +32,9 @@ QUICK := tests/test_impact.py tests/test_config_grid.py tests/test_phases.py tes
 	tests/estimate/test_estimator.py tests/serving/test_windows.py tests/outputs/test_files.py \
 	tests/test_extras.py tests/cli/test_app.py tests/test_public_api.py \
 	tests/test_cli.py::test_track_streams_output_and_returns_the_exit_code tests/test_cli.py::test_runs_show_export
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 test-quick: $(STAMP)
 	$(PY) -m pytest -q $(QUICK)

@@ -168,16 +168,43 @@ def rows() -> list[tuple[str, str, str, str]]:
     pairs = len(re.findall(r"^# now: ", (RESULTS / "reduce_digits.txt").read_text(encoding="utf-8"), re.M))
     digits = re.sub(r"\n(?![✓·] |note:|energy is|Recommended|No change|  )", " ",
                     (RESULTS / "reduce_digits.txt").read_text(encoding="utf-8"))
-    verdicts = re.findall(r"^([✓·]) ([^:]+): ([+-][\d.]+%) .*? — (a saving|costlier|no change|quality loss|undecided)",
-                          digits, re.M)
+    verdicts = re.findall(r"^([✓·]) ([^:]+): ([+-][\d.]+%) .*? —\s+(a\s+saving|costlier|no\s+change|quality\s+loss|"
+                          r"undecided)", digits, re.M)
     groups: dict[str, list[str]] = {}
     for _, name, change, decision in verdicts:
+        decision = " ".join(decision.split())  # a wrapped line joined with two spaces
         groups.setdefault({"a saving": "recommended"}.get(decision, decision), []).append(f"{name} {change}")
     shown = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in groups.items())
     out.append(("`reduce` on the digits CNN, target accuracy 0.95, sequential rounds (modelled CPU energy; the last "
                 f"of {pairs} runs)", "2-vCPU VM (shared)",
                 f"median wall time {now_s} s, {now_n} verdicts reached; the version before sequential verdicts (3 "
                 f"fixed rounds), alternated with it: {before_s} s, {before_n} reached. {shown}", "reduce_digits.txt"))
+
+    ours = (RESULTS / "store_speed.txt").read_text(encoding="utf-8").split("\ncompared: ")
+    if len(ours) != 2:
+        raise SystemExit("store_speed.txt: no compared block: rerun benchmarks/store_speed.py --compare-src")
+
+    def store(text: str) -> tuple[str, ...]:
+        lst, = re.findall(r"open \+ list 20 runs \(runs\): ([\d.]+) ms", text)
+        cold, = re.findall(r"cold process: import the store package \+ open \+ list 20 runs: ([\d.]+) ms", text)
+        bare, = re.findall(r"untracked: CPU ([\d.]+) s", text)
+        tracked, = re.findall(r"tracked, existing store: CPU ([\d.]+) s", text)
+        first, = re.findall(r"tracked, new store \(first run\): CPU ([\d.]+) s", text)
+        return lst, cold, bare, tracked, first
+
+    now, before = store(ours[0]), store(ours[1])
+    out.append(("a short script tracked in a fresh process, CPU of the whole process (store existing / new); the "
+                "store opened and 20 runs listed, in a warm / a fresh process", "2-vCPU VM (shared)",
+                f"untracked {now[2]} s, tracked {now[3]} s / {now[4]} s (the version before the sqlite3 writer: "
+                f"{before[3]} s / {before[4]} s: a first run still loads SQLAlchemy to create the store); list "
+                f"{now[0]} ms / {now[1]} ms", "store_speed.txt"))
+    samples, = grab("import_scale.txt", r"spool file: (\d+) samples")
+    t_now, rss_now = grab("import_scale.txt", r"this checkout \([0-9a-f]+\): mlfootprint import ([\d.]+) s, peak RSS (\d+) MB")
+    t_old, rss_old = grab("import_scale.txt", r"compared \([^)]*\): mlfootprint import ([\d.]+) s, peak RSS (\d+) MB")
+    floor, = grab("import_scale.txt", r"json.loads only \(the floor\): [\d.]+ s, peak RSS (\d+) MB")
+    out.append((f"`mlfootprint import` of a {num(samples):,.0f}-sample spool file", "2-vCPU VM (shared)",
+                f"{t_now} s at {rss_now} MB peak RSS (before the store split: {t_old} s, {num(rss_old):,.0f} MB; "
+                f"reading and parsing the file alone: {floor} MB)", "import_scale.txt"))
 
     csv_s, json_s, rss = (grab("export_scale.txt", r"export -f csv: ([\d.]+) s")[0],
                           *grab("export_scale.txt", r"export -f json: ([\d.]+) s wall, peak RSS (\d+) MB"))

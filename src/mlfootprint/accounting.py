@@ -51,8 +51,9 @@ class Totals:
 class RunAccounting:
     def __init__(self, settings: Settings, location: Location, place: Place, series: IntensitySeries | None,
                  started_at: str, *, job_rank: bool, claims: Claims, logical_cpus: int,
-                 charged_to: str | None = None) -> None:
+                 charged_to: str | None = None, uses_hardware: bool = True) -> None:
         self.settings, self.location, self.place, self.series = settings, location, place, series
+        self._uses_hardware = uses_hardware  # False: an experiment's entry (its trials are charged the hardware)
         self._start = datetime.fromisoformat(started_at)
         self._job_rank = job_rank
         self._claims = claims
@@ -136,7 +137,8 @@ class RunAccounting:
         kinds = [(c.kind, c.name) for c in comps]
         basis, detail = impact.energy_basis((c.method, c.kind) for c in comps)  # measured only if every one is
         if not self._job_rank:
-            items = items_for_run(kinds, self._logical_cpus) if comps or self.charged_to is None else []
+            items = (items_for_run(kinds, self._logical_cpus)
+                     if comps or (self.charged_to is None and self._uses_hardware) else [])
         else:  # a rank: only the hardware it measures, so the job's ranks add up to each device once
             items = items_for_rank(kinds, self._logical_cpus, owns_host=self._claims.host,
                                    host_gpus=self._claims.visible_gpus)

@@ -117,7 +117,8 @@ class Run:
     def __init__(self, settings: Settings, origins: Mapping[str, str], location: Location, meter: Meter,
                  store_url: str, *, command: str | None, warnings: list[str], job: jobenv.JobContext | None = None,
                  claims: Claims | None = None, extra: Mapping[str, Any] | None = None,
-                 parent_id: str | None = None, measures_machine: bool = False, kind: RunKind = "run") -> None:
+                 parent_id: str | None = None, charged_to: str | None = None, measures_machine: bool = False,
+                 kind: RunKind = "run") -> None:
         self.id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] had, without importing uuid
         self.settings = settings
         self.location = location
@@ -131,8 +132,11 @@ class Run:
         self.job = job  # the distributed job this run is a rank of, if any
         self.claims = claims or Claims()  # the devices it measures for that job
         self.parent_id = parent_id  # nested in that run (its devices are charged there), or a trial of that experiment
-        self.kind = kind  # run | experiment (an entry its trials are grouped under) | trial (charged itself)
-        charged_to = parent_id if kind == "run" else None
+        # run | experiment (an entry its trials are grouped under, measuring nothing) | trial (of an experiment)
+        self.kind = kind
+        # the run this one's devices are charged to: the run it is nested in; for an experiment's entry or a
+        # trial, a measuring run around it (`mlfootprint track -- mlfootprint reduce ...`), if any
+        charged_to = parent_id if kind == "run" else charged_to
         self.origins = dict(origins)  # where each setting that is not a default came from
         self._meter = meter
         self._owner_pid = os.getpid()
@@ -160,7 +164,8 @@ class Run:
         from .sensors.procfs import logical_cpus  # one count of CPUs for the CPU model and the embodied share
         self._accounting = RunAccounting(settings, location, place_for(settings, origins, location), series,
                                          self.started_at, job_rank=job is not None, claims=self.claims,
-                                         logical_cpus=logical_cpus(), charged_to=charged_to)
+                                         logical_cpus=logical_cpus(), charged_to=charged_to,
+                                         uses_hardware=kind != "experiment")
         self._static = self._static_row()
         self.watch = ProgressWatch(self.id, settings, warnings, self._co2e_of_projection)
         if settings.budget.progress_bar:
@@ -174,11 +179,11 @@ class Run:
         self._recorder = RunRecorder(self.id, store_url, self._rows, settings.sampling.flush_interval_s,
                                      after_flush=self._flush_outputs)
         if charged_to is not None:
-            self.warnings.append(f"nested in run {parent_id}, which measures this machine: this run's devices are "
+            self.warnings.append(f"nested in run {charged_to}, which measures this machine: this run's devices are "
                                  "charged there (its phases, counts and metrics are its own)")
         self.overlaps: list[str] = []  # unrelated runs measuring this machine at the same time (overlap.py)
         self._registry = None
-        if measures_machine and parent_id is None and settings.sampling.scope == "machine":
+        if measures_machine and charged_to is None and settings.sampling.scope == "machine":
             from .overlap import MachineRegistry
 
             self._registry = MachineRegistry(self.id, settings.project, self.started_at)
@@ -533,11 +538,18 @@ def _items(items: Any) -> float | None:
     return x
 
 
+def _open_run(run_id: str) -> Run | None:
+    """The open run of this process with this id, if any (a trial's experiment entry)."""
+    with _open_lock:
+        return next((r for r in _open_runs if r.id == run_id and r._owner_pid == os.getpid()), None)
+
+
 def _nesting_parent() -> tuple[str | None, Run | None]:
     """(id, run) of the run this process's new run is nested in: the innermost open run of this process,
     else (id, None) for the run a wrapper on this host named in MLFOOTPRINT_PARENT_RUN."""
     with _open_lock:
-        mine = [r for r in _open_runs if r._owner_pid == os.getpid() and r.state is RunState.RUNNING]
+        mine = [r for r in _open_runs if r._owner_pid == os.getpid() and r.state is RunState.RUNNING
+                and r.kind != "experiment"]  # an experiment's entry measures nothing: never charged another run
     if mine:
         return mine[-1].id, mine[-1]
     run_id, _, host = os.environ.get(PARENT_ENV, "").partition("@")
@@ -552,9 +564,6 @@ INHERITED = ("country", "region", "pue", "wue", "renewable_share", "price_per_kw
 def parent_environment(run: Run) -> dict[str, str]:
     """The variables a wrapper sets for its command, so runs the command starts are nested in `run`."""
     return {PARENT_ENV: f"{run.id}@{_HOST}"}
-
-
-_RUN_ARGUMENTS = ("command", "sensors", "pid", "extra", "parent_id", "kind", "trial_of")
 
 
 class track:
@@ -590,9 +599,11 @@ class track:
             raise ConfigError(f"track() got an unknown setting {unknown[0]!r}; known settings: "
                               f"{', '.join(n for n in SETTINGS if n != 'project')}, and command, sensors, pid, "
                               "extra, parent_id, kind, trial_of")
-        if kind not in ("run", "experiment") or (trial_of is not None and (kind != "run" or parent_id is not None)):
-            raise ValueError(f"track(): kind must be 'run' or 'experiment' (got {kind!r}), and trial_of goes with "
-                             "neither kind='experiment' nor parent_id")
+        if kind not in ("run", "experiment"):
+            raise ValueError(f"track(): kind must be 'run' or 'experiment', got {kind!r}")
+        if trial_of is not None and (kind != "run" or parent_id is not None):
+            raise ValueError("track(): trial_of names the experiment a run is a trial of; it goes with neither "
+                             "kind='experiment' nor parent_id")
         self._overrides: dict[str, Any] = dict(settings, project=project)
         self._command = command
         self._sensors = sensors
@@ -608,12 +619,21 @@ class track:
         return {k: v for k, v in self._overrides.items() if v is not None}
 
     def start(self) -> Run:
-        named = self._trial_of or self._parent_id  # an experiment's entry is never nested
-        parent_id, parent = (named, None) if named or self._kind == "experiment" else _nesting_parent()
+        outer_id, outer = _nesting_parent()  # the measuring run around this one (never an experiment's entry)
+        entry = None
+        if self._kind == "run":
+            parent_id, parent = (self._parent_id, None) if self._parent_id else (outer_id, outer)
+            charged_to = parent_id
+        else:  # an experiment's entry, or a trial of one: grouped, and charged to a measuring run around it
+            entry = _open_run(self._trial_of) if self._trial_of else None
+            parent_id = self._trial_of if self._kind == "trial" else outer_id
+            parent, charged_to = entry or outer, outer_id
         overrides = self._overrides
-        if parent is not None:  # nested in this process: charged where the outer run is, stored with it
+        if parent is not None:  # in a run of this process: where it runs, stored with it (a trial: in its project)
             flat = dict(parent.settings.flat(), store=parent.store_url)
             given = {k: flat[k] for k in INHERITED if k in parent.origins or k == "store"}
+            if entry is not None:
+                given["project"] = flat["project"]
             overrides = dict(given, **{k: v for k, v in overrides.items() if v is not None})
         settings, origins = load_settings(overrides)
         location, warnings = resolve_location(settings.site.country, settings.site.region)
@@ -639,7 +659,7 @@ class track:
         meter = Meter(sensors, interval_s=settings.sampling.interval_s, scope=settings.sampling.scope, pid=self._pid)
         run = Run(settings, origins, location, meter, url, command=self._command or _command_line(),
                   warnings=warnings, job=job, claims=claims, extra=self._extra, parent_id=parent_id,
-                  measures_machine=self._sensors is None, kind=self._kind)
+                  charged_to=charged_to, measures_machine=self._sensors is None, kind=self._kind)
         run._start()
         self._run = run
         return run

@@ -21,11 +21,11 @@ def _argument_type(self: Any, ctx: Any) -> str | None:
     return None if self.metavar else _plain_argument_type(self, ctx)
 
 
-# typer 0.29's help shows an argument's type beside its metavar; other versions have no such hook (then
-# the help stays as typer writes it)
+# typer 0.29's help shows an argument's type beside its metavar; the versions pyproject allows (< 0.29) have
+# no such hook and write the metavar alone. Kept for an install that has 0.29 all the same.
 _plain_argument_type: Any = getattr(typer.core.TyperArgument, "display_type_rich", None)
 if _plain_argument_type is not None:
-    typer.core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
+    setattr(typer.core.TyperArgument, "display_type_rich", _argument_type)
 
 
 def _wrap_between_words() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -135,6 +136,9 @@ def reduce(
     result = experiment.run(chosen, progress=progress)
     progress.close(budget)
     _show(result, plot, json_out, as_json, goal)
+    where = f" --store {shlex.quote(store)}" if store else ""
+    err.print(f"the experiment and its trials: mlfootprint show {experiment.id}{where}", markup=False,
+              highlight=False)
     if not any(t.ran for t in result.trials):
         reasons = sorted({t.reason or t.status for t in result.trials})
         raise MlfootprintError(f"no trial ran to the end ({'; '.join(reasons)[:300]}): nothing was measured")

@@ -165,8 +165,9 @@ def show(
                                             "job lists the flagged ranks and the highest and lowest energy).")] = False,
     store: StoreOpt = None,
 ) -> None:
-    """One run (IT and facility energy, operational and total CO2e, the figure to quote), or one distributed
-    job (totals, energy by node and GPU, phases across ranks, stragglers)."""
+    """One run (IT and facility energy, operational and total CO2e, the figure to quote), one distributed
+    job (totals, energy by node and GPU, phases across ranks, stragglers), or one reduce experiment (its
+    trials and what they used in all)."""
     from ..jobs import JobSummary
     from ..lookup import find
     from ..record import dumps

@@ -53,7 +53,7 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{{ t
 <td class="n">{{ fmt_duration(r.duration_s) }}</td><td class="n">{{ fmt_energy(r.energy_j) }}</td><td class="n">{{ fmt_co2e(r.co2e_kg) }}</td><td>{{ r.host }}</td>
 <td>{% if r.job_id %}<a href="/job/{{ r.job_id|urlencode }}">{{ r.job_id }}</a>{% endif %}</td></tr>{% endfor %}</table>
 <p>{{ rows|length }} runs{% if truncated %} (the newest {{ rows|length }}; narrow the filters){% endif %}.
-{% if rows|selectattr("energy_j", "equalto", 0)|list %}<span class="dim" id="charged-once">A run nested in another, or a rank of a job whose devices another rank reads, shows 0 J: each device is charged once.</span>{% endif %}</p>
+{% if rows|selectattr("energy_j", "equalto", 0)|list %}<span class="dim" id="charged-once">A run nested in another, a rank of a job whose devices another rank reads, or a reduce experiment's entry (its trials are charged) shows 0 J: each device is charged once.</span>{% endif %}</p>
 {% else %}<p id="empty">No runs{% if q.project or q.host or q.since %} match these filters{% else %} stored yet: try <code>mlfootprint track -- python train.py</code>{% endif %}.</p>{% endif %}
 {% elif page == "jobs" %}
 {% if not rows %}<p id="empty">No distributed jobs stored: runs join a job when launched by torchrun, srun or mpirun (or with --job).</p>{% else %}

@@ -187,7 +187,7 @@ TEMPLATE = """<!doctype html>
  {% for name, value in counts.items() %}<div class="card">{{ name }}<b>{{ fmt_count(value) }}</b></div>{% endfor %}
 </div>
 <p id="quote"><b>To quote:</b> {{ quote }}</p>
-{% if r.parent_id and r.kind == "trial" %}<p id="nested">A trial of experiment {{ r.parent_id }}: the figures below are this trial's own.</p>{% elif r.parent_id %}<p id="nested">Nested in run {{ r.parent_id }}: its devices are charged to that run; the figures below are what this run read while it ran.</p>{% endif %}
+{% if r.kind == "experiment" %}<p id="nested">A reduce experiment's entry: it measures nothing itself (0 J here); each of its trials is a run of its own, charged its devices (<code>mlfootprint show {{ r.id }}</code> lists them).</p>{% endif %}{% if r.parent_id and r.kind == "trial" %}<p id="nested">A trial of experiment {{ r.parent_id }}: the figures below are this trial's own.</p>{% elif r.parent_id %}<p id="nested">Nested in run {{ r.parent_id }}: its devices are charged to that run; the figures below are what this run read while it ran.</p>{% endif %}
 {% if power_svg %}<h2>IT power over time</h2><figure id="power-plot">{{ power_svg|safe }}</figure>{% endif %}
 <h2>IT energy by component</h2>{% if component_svg %}<figure id="component-plot">{{ component_svg|safe }}</figure>{% endif %}
 <table id="components"><tr><th>component</th><th>name</th><th class="n">IT energy</th><th>how</th><th>source</th></tr>

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..errors import MlfootprintError
 from ..impact import Impact
 from ..jobs import JobSummary
 from ..record import RunRecord
@@ -67,7 +68,10 @@ def _paragraph(what: str, hardware: str, duration_s: float, energy_j: float, unc
 
 
 def statement(record: RunRecord) -> str:
-    """The statement of one run."""
+    """The statement of one run (not of an experiment's entry, which measures nothing: quote its trials)."""
+    if record.kind == "experiment":
+        raise MlfootprintError(f"{record.id} is a reduce experiment's entry, which measures nothing itself: quote "
+                               f"one of its trials (mlfootprint show {record.id} lists them)")
     basis = (record.impact.basis_detail or record.impact.basis) if record.impact else "modelled"
     place = record.location.region or record.location.country or "the world average (no location was set)"
     charged = [(c.kind, c.name) for c in record.components if not c.charged_to]

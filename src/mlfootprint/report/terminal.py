@@ -284,12 +284,16 @@ def serving_table(serving: Serving) -> Table:
     return table
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def experiment_view(record: RunRecord, trials: Sequence[RunRow], width: int = 120) -> Group:
     """An experiment's entry (`reduce`): what its trials used in all, and the trials. The entry measures
     nothing itself (its own figures are 0 J); each trial is a run of its own, charged its devices."""
     energy_j, co2e_kg = sum(t.energy_j for t in trials), sum(t.co2e_kg for t in trials)
     head = (Text("experiment ", style="bold") + Text(record.id) + Text(f" ({plain(record.project)}, "
-            f"{record.status}): {fmt_count(len(trials))} trials, {fmt_energy(energy_j)} {model.IT_ENERGY}, "
+            f"{record.status}): {_count(len(trials), 'trial')}, {fmt_energy(energy_j)} {model.IT_ENERGY}, "
             f"{fmt_co2e(co2e_kg)} operational CO2e in all (each trial is a run of its own: show TRIAL_ID)"))
     return Group(head, runs_table(trials, width) if trials else Text("no trials stored"))
 
@@ -333,7 +337,8 @@ def runs_table(rows: Sequence[RunRow], width: int = 120, nested: Mapping[str, Ch
     lines = []
     for r in rows:
         inner = nested.get(r.id)
-        extra = f" (+{inner.children} {'trials' if r.kind == 'experiment' else 'nested'})" if inner else ""
+        extra = (f" (+{_count(inner.children, 'trial') if r.kind == 'experiment' else f'{inner.children:,} nested'})"
+                 if inner else "")
         lines.append([r.id, plain(r.project) + extra, r.status, r.started_at[5:16].replace("T", " "),
                       fmt_duration(r.duration_s), fmt_energy(r.energy_j + (inner.energy_j if inner else 0.0)),
                       fmt_co2e(r.co2e_kg + (inner.co2e_kg if inner else 0.0)), plain(r.region or r.country or "world")])

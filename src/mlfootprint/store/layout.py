@@ -7,9 +7,10 @@ themselves, tables.py their columns.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from ..errors import StoreConfigError
+from ..rows import RunKind
 from .urls import display_url
 
 # 2: phases and run_values tables; 3: runs.impact_json; 4: run_values.value nullable (a metric logged as NaN);
@@ -37,7 +38,7 @@ ADDED_COLUMNS: dict[str, dict[str, Any]] = {
 BLOB_COLUMNS = frozenset({"settings_json", "warnings_json", "impact_json", "job_json", "serving_estimate_json",
                           "overlaps_json"})
 
-RUN_KINDS = ("run", "experiment")
+RUN_KINDS: tuple[str, ...] = get_args(RunKind)  # run | experiment | trial
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
 
 
