@@ -211,7 +211,8 @@ HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 
 
 def test_the_monthly_report_in_a_real_browser(fleet_data: tuple[Fleet, Prometheus], tmp_path: Path) -> None:
-    from tests.test_share import _browser, _errors
+    from tests.browser import chromium
+    from tests.test_share import _errors
 
     fleet, server = fleet_data
     a, b = fleet.t0 + 3.5 * HOUR, fleet.t0 + 6 * HOUR
@@ -220,7 +221,7 @@ def test_the_monthly_report_in_a_real_browser(fleet_data: tuple[Fleet, Prometheu
                   "--country", "FR", "--renewable-share", "0.5", "--note", HOSTILE, "-o", str(result_file),
                   "--html", str(page))
     assert done.returncode == 0, done.stderr
-    browser = _browser()
+    browser = chromium()
     try:
         from selenium.webdriver.common.by import By
 

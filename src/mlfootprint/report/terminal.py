@@ -347,6 +347,9 @@ def runs_table(rows: Sequence[RunRow], width: int = 120, nested: Mapping[str, Ch
     command_width = max([len("command"), *(len(c) for c in commands)])
     # (project cap, where cap, with the date, command width): tried in order until the table fits
     plans = [(natural["project"], natural["where"], True, min(command_width, w)) for w in (command_width, 60, 40, 24)]
+    # then narrower project and place columns keep a short command; only then does the command go
+    plans += [(min(natural["project"], p), min(natural["where"], w), True, min(command_width, c))
+              for p, w, c in ((16, natural["where"], 24), (16, 12, 24), (12, 8, 20))]
     plans += [(min(natural["project"], p), min(natural["where"], w), d, 0)
               for p, w, d in ((natural["project"], natural["where"], True), (16, natural["where"], True),
                               (12, 8, True), (12, 8, False), (8, 6, False))]
