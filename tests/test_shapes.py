@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
+import os
 import re
 from pathlib import Path
 
@@ -91,3 +93,30 @@ def record() -> RunRecord:
     from tests.outputs.conftest import record as make
 
     return make.__wrapped__()  # type: ignore[attr-defined]
+
+
+def _keys(value: object, path: str = "") -> set[str]:
+    if isinstance(value, dict):
+        return {k for key, v in value.items() for k in {f"{path}.{key}", *_keys(v, f"{path}.{key}")}}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v, f"{path}[]")}
+    return set()
+
+
+def test_show_json_keeps_every_key_the_version_before_typed_records_wrote(isolated_env: Path) -> None:
+    """`show --json` of a tracked command has every key it had before the records were typed (the README
+    lists the keys added since)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MLFOOTPRINT_STORE=str(isolated_env))
+    done = subprocess.run([sys.executable, "-m", "mlfootprint", "track", "-q", "--project", "k", "--", sys.executable,
+                           "-c", "import time\nt = time.time()\nwhile time.time() - t < 1.2: pass"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shown = subprocess.run([sys.executable, "-m", "mlfootprint", "show", done.stderr.split()[-1], "--json"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    before = {line for line in (Path(__file__).parent / "data" / "record_keys_0.1.txt").read_text().splitlines()
+              if line and not line.startswith("#")}
+    missing = before - _keys(json.loads(shown.stdout))
+    assert not missing, f"keys show --json no longer has: {sorted(missing)}"
