@@ -8,6 +8,7 @@ never with its terminal control characters.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 from types import ModuleType
@@ -22,14 +23,28 @@ __all__ = ["app", "main"]
 
 
 def _click_exceptions() -> list[ModuleType]:
-    """Click's exception module(s): typer >= 0.26 carries its own copy of click (typer._click)."""
-    found = []
+    """Click's exception module: typer >= 0.26 carries its own copy of click (typer._click), and then the
+    installed click (if any) is not the one raising; importing it too would cost every command ~8 ms."""
     for name in ("typer._click.exceptions", "click.exceptions"):
         try:
-            found.append(importlib.import_module(name))
+            return [importlib.import_module(name)]
         except ImportError:
             continue
-    return found
+    return []
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """The app with only the command being run: typer builds every registered command's options (the
+    signatures of all ~20 command functions, ~30 ms) before it runs one. Help, --version, an unknown
+    name or a mistyped one get the whole app, so their output and messages are typer's own."""
+    name = argv[1] if len(argv) > 1 else None
+    chosen = [c for c in app.registered_commands
+              if (c.name or (c.callback.__name__.replace("_", "-") if c.callback else None)) == name]
+    if len(chosen) != 1 or app.registered_groups:
+        return app
+    only = copy.copy(app)  # keeps the root callback (--version): still a group, so `mlfootprint NAME ...` parses
+    only.registered_commands = chosen
+    return only
 
 
 def _given_value(param: object) -> str | None:
@@ -50,7 +65,7 @@ def main() -> None:
     kinds = {k: tuple(getattr(m, k) for m in mods if hasattr(m, k))
              for k in ("NoArgsIsHelpError", "UsageError", "Abort", "ClickException")}
     try:
-        code = app(standalone_mode=False)
+        code = _app_for(sys.argv)(standalone_mode=False)
     except MlfootprintError as exc:
         fail(str(exc))
     except kinds["NoArgsIsHelpError"] as exc:

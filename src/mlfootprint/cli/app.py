@@ -33,13 +33,13 @@ def _wrap_between_words() -> None:
     copies them. Click's wrapper breaks on hyphens by default (typer >= 0.26 carries its own click copy)."""
     import importlib
 
-    for name in ("typer._click._textwrap", "click._textwrap"):
+    for name in ("typer._click._textwrap", "click._textwrap"):  # the first found is the one typer uses
         try:
             wrapper = importlib.import_module(name).TextWrapper
         except ImportError:
             continue
         if getattr(wrapper, "_mlfootprint_words", False):
-            continue
+            return
         plain_init = wrapper.__init__
 
         def init(self: Any, *args: Any, _plain: Any = plain_init, **kwargs: Any) -> None:
@@ -48,6 +48,7 @@ def _wrap_between_words() -> None:
 
         wrapper.__init__ = init
         wrapper._mlfootprint_words = True
+        return
 
 
 _wrap_between_words()

@@ -143,8 +143,6 @@ def runs(
             raise
         err.print("no runs stored yet: try  mlfootprint track -- python train.py", markup=False)
         return
-    from ..record import RunRow, row
-
     rows = db.list_runs(limit=limit, project=project, top_level_only=not nested)
     if not rows:
         from ..report.format import plain
