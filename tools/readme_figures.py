@@ -11,6 +11,7 @@ stand beside the favourable ones.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -205,6 +206,25 @@ def rows() -> list[tuple[str, str, str, str]]:
     out.append((f"`mlfootprint import` of a {num(samples):,.0f}-sample spool file", "2-vCPU VM (shared)",
                 f"{t_now} s at {rss_now} MB peak RSS (before the store split: {t_old} s, {num(rss_old):,.0f} MB; "
                 f"reading and parsing the file alone: {floor} MB)", "import_scale.txt"))
+
+    waits = json.loads((RESULTS / "user_waits.txt").read_text(encoding="utf-8").strip().splitlines()[-1])
+    pages = [k for k in waits if k.startswith("dashboard")]
+    commands = [waits[f"mlfootprint {c}"] for c in ("runs", "show RUN", "jobs")]
+
+    def met(values: list[float], target: float, unit: str = " s") -> str:
+        missed = sum(v > target for v in values)
+        return f"target {target:g}{unit}" + (f": missed{f' by {missed} of {len(values)}' if len(values) > 1 else ''}"
+                                       if missed else ": met")
+    out.append(("where a user waits (each beside its target, one run): `runs` / `show` / `jobs` on 5,000 runs; a short "
+                "script's tracked minus untracked time; a phase marker over `with nullcontext()`; dashboard pages on "
+                "10,000 runs, p95", "2-vCPU VM",
+                f"{waits['mlfootprint runs']:.3f} / {waits['mlfootprint show RUN']:.3f} / "
+                f"{waits['mlfootprint jobs']:.3f} s ({met(commands, 0.15)}); +{waits['short tracked script minus untracked']:.3f}"
+                f" s ({met([waits['short tracked script minus untracked']], 0.1)}); "
+                f"{waits['phase marker / with nullcontext()']:.2f}x ({met([waits['phase marker / with nullcontext()']], 2, 'x')}); "
+                f"pages {min(waits[k] for k in pages):.3f}-{max(waits[k] for k in pages):.3f} s "
+                f"({met([waits[k] for k in pages], 0.2)})",
+                "user_waits.txt"))
 
     csv_s, json_s, rss = (grab("export_scale.txt", r"export -f csv: ([\d.]+) s")[0],
                           *grab("export_scale.txt", r"export -f json: ([\d.]+) s wall, peak RSS (\d+) MB"))
