@@ -14,6 +14,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def main() -> None:
     py = sys.executable
     print(f"# python benchmarks/suite_time.py  ({time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} CPUs; "
           f"PostgreSQL tests {'on' if os.environ.get('MLFOOTPRINT_TEST_POSTGRES_URL') else 'skipped (no URL)'})")
-    print(timed("mypy (make test, first step)", [py, "-m", "mypy"]))
+    with tempfile.TemporaryDirectory() as cache:  # a cold check, as on a fresh clone (no .mypy_cache)
+        print(timed("mypy, cold (make test, first step)", [py, "-m", "mypy", "--cache-dir", cache]))
     print(timed("pytest -q (make test)", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider"]))
     print(timed("pytest -q QUICK (make test-quick)", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                                                       *quick_tests()]))

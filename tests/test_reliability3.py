@@ -107,6 +107,13 @@ def kill_group(proc: subprocess.Popen[Any]) -> None:
     proc.wait(timeout=30)
 
 
+def _interruptible() -> None:
+    """In the child: SIGINT back to its default, as from a terminal. A suite started as a shell's background
+    job inherits SIGINT ignored, and serve (rightly, R17) keeps an ignored signal ignored: the test's
+    Ctrl-C would then do nothing and each serve would run its whole --duration."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def serve(server: MetricsServer, scrapes: int = 0, url: str | None = None, *, said: str | None = None,
           attached: subprocess.Popen[Any] | None = None,
           timeout_s: float = 120) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -119,7 +126,7 @@ def serve(server: MetricsServer, scrapes: int = 0, url: str | None = None, *, sa
                              "--requests-counter", "req_total", "--tokens-counter", "tok_total", "--window", "1",
                              "--duration", str(timeout_s), "-q", *target],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_interruptible)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")),  # type: ignore[union-attr]
                               daemon=True)
