@@ -35,9 +35,10 @@ def timed(label: str, command: list[str]) -> str:
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall_s = time.monotonic() - started
-    tail = [line for line in done.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    failed = [f"\n  {line}" for line in lines if line.startswith(("FAILED ", "ERROR "))]
     return (f"{label}: {wall_s:.0f} s wall ({wall_s / 60:.1f} min), exit code {done.returncode}, load average "
-            f"{load:.2f} at the start; {tail[0].strip('= ')}")
+            f"{load:.2f} at the start; {(lines[-1:] or ['(no output)'])[0].strip('= ')}{''.join(failed)}")
 
 
 def main() -> None:

@@ -37,3 +37,13 @@ def test_the_readme_counts_the_water_table_right() -> None:
                                       if not line.startswith("#"))]
     countries = len([r for r in rows if r["alpha3"] != "WOR"])
     assert re.search(rf"for {countries} countries", README)
+
+
+def test_the_readme_quotes_the_core_install_as_measured() -> None:
+    """The Install section's sizes are the ones benchmarks/install_size.py last wrote."""
+    text = (Path(__file__).parents[1] / "benchmarks" / "results" / "install_size.txt").read_text(encoding="utf-8")
+    core = re.search(r"^core \(pip install mlfootprint-\*\.whl\)\s+([\d.]+)\s+(\d+)", text, re.M)
+    plots = re.search(r"^core \+ the plots extra \(report\)\s+([\d.]+)", text, re.M)
+    assert core and plots, "rerun benchmarks/install_size.py"
+    assert f"The core adds {core[1]} MiB to an empty venv ({core[2]}" in " ".join(README.split()), core.groups()
+    assert f"with `plots` it is {plots[1]} MiB" in " ".join(README.split()), plots.groups()

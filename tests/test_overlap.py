@@ -19,11 +19,12 @@ def test_two_unrelated_machine_scope_runs_name_each_other(tmp_path: Path) -> Non
     env = dict(os.environ, MLFOOTPRINT_STORE=str(tmp_path / "runs.db"), MLFOOTPRINT_FLUSH_INTERVAL_S="0.1")
     flag = tmp_path / "b-started"
     wait_for_b = (f"import os, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.02)\ntime.sleep(0.6)")
+    machine = Path(tempfile.gettempdir()) / f"mlfootprint-{os.getuid()}" / "machine"
+    before = set(machine.glob("*.lock"))  # other tests' runs may have left theirs: A's is the new one
     a = subprocess.Popen([*MLFOOTPRINT, "track", "-q", "--project", "a", "--", sys.executable, "-c", wait_for_b],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not list((Path(tempfile.gettempdir()) / f"mlfootprint-{os.getuid()}" / "machine").glob("*.lock")) and \
-            time.monotonic() < deadline:
+    while not set(machine.glob("*.lock")) - before and time.monotonic() < deadline:
         time.sleep(0.02)  # A is registered once its run has started
     b = subprocess.run([*MLFOOTPRINT, "track", "-q", "--project", "b", "--", sys.executable, "-c",
                         f"open({str(flag)!r}, 'w').close()"], env=env, capture_output=True, text=True, timeout=120)

@@ -227,10 +227,12 @@ def rows() -> list[tuple[str, str, str, str]]:
                 "user_waits.txt"))
 
     mypy_s, = grab("suite_time.txt", r"^mypy, cold \(make test, first step\): (\d+) s wall")
-    suite_s, suite_min, passed = grab("suite_time.txt", r"^pytest -q \(make test\): (\d+) s wall \(([\d.]+) min\).*?; (\d+) passed")
+    suite_s, suite_min, failed, passed = grab("suite_time.txt", r"^pytest -q \(make test\): (\d+) s wall \(([\d.]+) min\)"
+                                                                r".*?; (?:(\d+) failed, )?(\d+) passed")
     quick_s, quick_n = grab("suite_time.txt", r"^pytest -q QUICK \(make test-quick\): (\d+) s wall .*?; (\d+) passed")
     out.append(("`make test` (mypy, then the suite) and `make test-quick`, services running (PostgreSQL, Slurm, Chromium, "
-                "Prometheus)", "2-vCPU VM", f"mypy {mypy_s} s cold; {passed} tests in {suite_s} s ({suite_min} min); "
+                "Prometheus)", "2-vCPU VM", f"mypy {mypy_s} s cold; {passed} tests in {suite_s} s ({suite_min} min)"
+                f"{f', {failed} FAILED' if failed else ''}; "
                 f"the quick subset: {quick_n} tests in {quick_s} s", "suite_time.txt"))
 
     csv_s, json_s, rss = (grab("export_scale.txt", r"export -f csv: ([\d.]+) s")[0],
