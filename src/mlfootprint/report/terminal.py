@@ -295,7 +295,7 @@ def experiment_view(record: RunRecord, trials: Sequence[RunRow], width: int = 12
     head = (Text("experiment ", style="bold") + Text(record.id) + Text(f" ({plain(record.project)}, "
             f"{record.status}): {_count(len(trials), 'trial')}, {fmt_energy(energy_j)} {model.IT_ENERGY}, "
             f"{fmt_co2e(co2e_kg)} operational CO2e in all (each trial is a run of its own: show TRIAL_ID)"))
-    return Group(head, runs_table(trials, width) if trials else Text("no trials stored"))
+    return Group(head, runs_table(trials[::-1], width) if trials else Text("no trials stored"))  # newest first, as `runs`
 
 
 def print_run(record: RunRecord, console: Console | None = None, *, details: bool = False,
