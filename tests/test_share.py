@@ -133,11 +133,25 @@ def test_the_dashboard_lists_filters_reports_and_compares(browser, isolated_env:
         server.wait(timeout=10)
 
 
-def test_the_dashboard_binds_to_this_machine_by_default() -> None:
-    done = subprocess.run([*MLFOOTPRINT, "dashboard", "--help"], capture_output=True, text=True)
-    assert "127.0.0.1" in done.stdout
-    bad = subprocess.run([*MLFOOTPRINT, "dashboard", "--port", "0"], capture_output=True, text=True)
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+def test_the_dashboard_binds_to_this_machine_by_default(isolated_env: Path) -> None:
+    """The socket the dashboard listens on is the loopback address's, not every interface's (the review
+    found the old test read the help text only)."""
+    import psutil
+
+    _run("listed").wait_stored(30)  # a store that exists: the dashboard starts
+    proc = subprocess.Popen([*MLFOOTPRINT, "dashboard", "--port", "0", "--store", str(isolated_env)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # printed once the socket listens
+        assert "dashboard on http://127.0.0.1:" in line, line
+        listening = [c.laddr for c in psutil.Process(proc.pid).net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN]
+        assert listening and all(a.ip == "127.0.0.1" for a in listening), listening
+        assert f":{listening[0].port}/" in line, "the port printed is the one listened on"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 # -- Prometheus, scraped by a real server ------------------------------------------------------------------
