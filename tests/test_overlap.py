@@ -71,3 +71,16 @@ def test_a_registry_entry_of_a_dead_process_is_not_alive(tmp_path: Path) -> None
     assert [o.run_id for o in mine.others()] == ["alive"]
     alive.close()
     mine.close()
+
+
+def test_a_short_run_between_two_flushes_is_named_by_the_long_one(tmp_path: Path) -> None:
+    """B starts, finds A alive, and ends before A looks again: A still names B at its next look (B left it
+    a note), and only once."""
+    a = MachineRegistry("long", "p", "t0", folder=tmp_path)
+    b = MachineRegistry("short", "q", "t1", folder=tmp_path)
+    assert [o.run_id for o in b.others()] == ["long"]
+    b.close()
+    assert [(o.run_id, o.project) for o in a.others()] == [("short", "q")]
+    assert a.others() == [] and not list(tmp_path.glob("long.met.*")), "the note is read once, then removed"
+    a.close()
+    assert not list(tmp_path.iterdir()), "nothing is left behind"
