@@ -101,9 +101,14 @@ def assert_right(result: Result) -> None:
     found = decisions(result)
     assert found["data 50%"] == "saves" and found["double work"] == "costs more", (found, trials_text(result))
     assert found["batch 64"] in ("no change", "undecided"), (found, trials_text(result))
-    # the change the verdict rests on (each round's ratio to its own baseline trial): the same work comes
-    # out the same. The medians' ratio is not checked: it moves with a host that drifts between rounds.
-    assert result.change("batch 64") == pytest.approx(0.0, abs=0.15), trials_text(result)
+    # the interval the verdict rests on (each round's ratio to its own baseline trial) reaches into the ±2 %
+    # band of "no change" for the same work: it is never wholly a saving or a cost. Not a fixed band around
+    # the point estimate: on a shared VM identical trials differ by 20-40 % from round to round (a fresh-clone
+    # CI run saw +10 %, +38 %, +26 % in three rounds), and a few percent can be systematic (another run:
+    # +1.8 %, +2.1 %, +2.4 %), which is what the interval and the band are for; the medians' ratio is not
+    # checked either (it moves with a host that drifts between rounds).
+    same, band = result.report("batch 64").change_range, result.design.min_saving
+    assert same is None or (same.low <= band and same.high >= -band), trials_text(result)  # None: too few rounds
 
 
 @pytest.mark.slow
